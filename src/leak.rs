@@ -1,0 +1,285 @@
+//! The leak model: which held sockets count as leaks, of what kind, and how
+//! bad each one is.
+
+use crate::policy::Policy;
+use crate::socket::{Protocol, Socket, State};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// What kind of leak a held socket is (the JSON `kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LeakKind {
+    /// A TCP socket in CLOSE_WAIT: the peer closed, this side never did.
+    CloseWait,
+    /// A TCP listener still open when the test ended.
+    Listen,
+    /// Any other TCP state still held (ESTABLISHED, SYN_SENT, FIN_WAIT*, ...).
+    Established,
+    /// A bound UDP socket still held.
+    Udp,
+    /// A socket held by a process the test started that outlived the test.
+    Orphan,
+}
+
+impl LeakKind {
+    /// Every kind, in report order.
+    pub const ALL: [LeakKind; 5] = [
+        LeakKind::CloseWait,
+        LeakKind::Listen,
+        LeakKind::Established,
+        LeakKind::Udp,
+        LeakKind::Orphan,
+    ];
+
+    /// The kebab-case name used in JSON, config and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            LeakKind::CloseWait => "close-wait",
+            LeakKind::Listen => "listen",
+            LeakKind::Established => "established",
+            LeakKind::Udp => "udp",
+            LeakKind::Orphan => "orphan",
+        }
+    }
+
+    /// Severity when nothing is configured (DESIGN.md's table).
+    pub fn default_severity(self) -> Severity {
+        match self {
+            LeakKind::CloseWait | LeakKind::Listen | LeakKind::Orphan => Severity::Error,
+            LeakKind::Established | LeakKind::Udp => Severity::Warning,
+        }
+    }
+}
+
+impl fmt::Display for LeakKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Error for a leak kind name that is not one of [`LeakKind::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownLeakKind(pub String);
+
+impl fmt::Display for UnknownLeakKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = LeakKind::ALL.iter().map(|k| k.name()).collect();
+        write!(
+            f,
+            "unknown leak kind `{}` (expected one of: {})",
+            self.0,
+            names.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownLeakKind {}
+
+impl FromStr for LeakKind {
+    type Err = UnknownLeakKind;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        LeakKind::ALL
+            .into_iter()
+            .find(|kind| kind.name() == s)
+            .ok_or_else(|| UnknownLeakKind(s.to_owned()))
+    }
+}
+
+/// How much a leak matters: errors fail the run, warnings are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Fails the test (harness) or the run (exit status 1).
+    Error,
+    /// Reported, never fails anything.
+    Warning,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        })
+    }
+}
+
+/// A socket left open at the end of a test, with its verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Leak {
+    /// What kind of leak.
+    pub kind: LeakKind,
+    /// How much it matters under the policy in force.
+    pub severity: Severity,
+    /// The socket itself; its fields are inlined in JSON.
+    #[serde(flatten)]
+    pub socket: Socket,
+}
+
+impl fmt::Display for Leak {
+    /// `error close-wait: tcp 127.0.0.1:40211 -> 127.0.0.1:35719 CLOSE_WAIT (pid 4242)`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.severity, self.kind, self.socket)?;
+        if self.socket.pid != 0 {
+            write!(f, " (pid {})", self.socket.pid)?;
+        }
+        Ok(())
+    }
+}
+
+/// Who held a socket when the test ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    /// The test's own process (or, in-process, the test itself).
+    Test,
+    /// A process the test started that is still alive after the test ended.
+    Descendant,
+}
+
+/// The kind of leak a held socket is, before any policy: `None` for sockets
+/// that are no leak at all (TIME_WAIT, unbound UDP, unbound closed TCP).
+pub fn kind_of(socket: &Socket, holder: Holder) -> Option<LeakKind> {
+    let is_leak = match (socket.protocol, socket.state) {
+        (_, State::TimeWait) => false,
+        (Protocol::Udp, _) | (Protocol::Tcp, State::Close) => socket.local.port() != 0,
+        (Protocol::Tcp, _) => true,
+    };
+    if !is_leak {
+        return None;
+    }
+    Some(match (holder, socket.protocol, socket.state) {
+        (Holder::Descendant, _, _) => LeakKind::Orphan,
+        (Holder::Test, Protocol::Udp, _) => LeakKind::Udp,
+        (Holder::Test, Protocol::Tcp, State::CloseWait) => LeakKind::CloseWait,
+        (Holder::Test, Protocol::Tcp, State::Listen) => LeakKind::Listen,
+        (Holder::Test, Protocol::Tcp, _) => LeakKind::Established,
+    })
+}
+
+/// Classifies the sockets a test left open into leaks under `policy`;
+/// sockets that are no leak or that the policy allows are dropped.
+pub fn classify<'a>(
+    sockets: impl IntoIterator<Item = &'a Socket>,
+    holder: Holder,
+    policy: &Policy,
+) -> Vec<Leak> {
+    sockets
+        .into_iter()
+        .filter_map(|socket| {
+            let kind = kind_of(socket, holder)?;
+            let severity = policy.severity_for(kind, socket)?;
+            Some(Leak {
+                kind,
+                severity,
+                socket: socket.clone(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::socket::Family;
+
+    fn tcp(state: State, local: &str, remote: &str) -> Socket {
+        Socket {
+            protocol: Protocol::Tcp,
+            family: Family::Ipv4,
+            local: local.parse().unwrap(),
+            remote: remote.parse().unwrap(),
+            state,
+            inode: 1,
+            pid: 1,
+        }
+    }
+
+    fn udp(local: &str) -> Socket {
+        Socket {
+            protocol: Protocol::Udp,
+            state: State::Unconn,
+            ..tcp(State::Close, local, "0.0.0.0:0")
+        }
+    }
+
+    #[test]
+    fn every_state_gets_the_kind_from_the_design_table() {
+        let cases = [
+            (
+                tcp(State::CloseWait, "127.0.0.1:1", "127.0.0.1:2"),
+                Some(LeakKind::CloseWait),
+            ),
+            (
+                tcp(State::Listen, "127.0.0.1:1", "0.0.0.0:0"),
+                Some(LeakKind::Listen),
+            ),
+            (
+                tcp(State::Established, "127.0.0.1:1", "127.0.0.1:2"),
+                Some(LeakKind::Established),
+            ),
+            (
+                tcp(State::SynSent, "127.0.0.1:1", "127.0.0.1:2"),
+                Some(LeakKind::Established),
+            ),
+            (
+                tcp(State::FinWait2, "127.0.0.1:1", "127.0.0.1:2"),
+                Some(LeakKind::Established),
+            ),
+            (
+                tcp(State::LastAck, "127.0.0.1:1", "127.0.0.1:2"),
+                Some(LeakKind::Established),
+            ),
+            (tcp(State::TimeWait, "127.0.0.1:1", "127.0.0.1:2"), None),
+            (tcp(State::Close, "0.0.0.0:0", "0.0.0.0:0"), None),
+            (
+                tcp(State::Close, "127.0.0.1:5", "0.0.0.0:0"),
+                Some(LeakKind::Established),
+            ),
+            (udp("127.0.0.1:53"), Some(LeakKind::Udp)),
+            (udp("0.0.0.0:0"), None),
+        ];
+        for (socket, expected) in cases {
+            assert_eq!(kind_of(&socket, Holder::Test), expected, "{socket}");
+        }
+    }
+
+    #[test]
+    fn any_leaking_socket_of_a_surviving_descendant_is_an_orphan() {
+        let listener = tcp(State::Listen, "127.0.0.1:1", "0.0.0.0:0");
+        assert_eq!(
+            kind_of(&listener, Holder::Descendant),
+            Some(LeakKind::Orphan)
+        );
+        let time_wait = tcp(State::TimeWait, "127.0.0.1:1", "127.0.0.1:2");
+        assert_eq!(kind_of(&time_wait, Holder::Descendant), None);
+    }
+
+    #[test]
+    fn default_policy_gives_the_design_severities() {
+        let sockets = [
+            tcp(State::CloseWait, "127.0.0.1:1", "127.0.0.1:2"),
+            tcp(State::Established, "127.0.0.1:1", "127.0.0.1:2"),
+        ];
+        let leaks = classify(&sockets, Holder::Test, &Policy::default());
+        let severities: Vec<_> = leaks.iter().map(|l| (l.kind, l.severity)).collect();
+        assert_eq!(
+            severities,
+            [
+                (LeakKind::CloseWait, Severity::Error),
+                (LeakKind::Established, Severity::Warning)
+            ]
+        );
+    }
+
+    #[test]
+    fn kind_names_round_trip_and_unknown_names_are_rejected() {
+        for kind in LeakKind::ALL {
+            assert_eq!(kind.name().parse::<LeakKind>(), Ok(kind));
+        }
+        let err = "closewait".parse::<LeakKind>().unwrap_err();
+        assert!(err.to_string().contains("close-wait, listen"), "{err}");
+    }
+}

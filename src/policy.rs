@@ -1,0 +1,92 @@
+//! What the user allows: severity per leak kind, listen ports that are meant
+//! to stay open, and how long to wait for asynchronous cleanup.
+
+use crate::leak::{LeakKind, Severity};
+use crate::socket::Socket;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// How a leak kind is treated: the three levels of `--deny`, `--warn`, `--allow`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Report as an error.
+    Deny,
+    /// Report as a warning.
+    Warn,
+    /// Do not report at all.
+    Allow,
+}
+
+/// The rules that turn held sockets into leaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    levels: BTreeMap<LeakKind, Level>,
+    allowed_listen_ports: BTreeSet<u16>,
+    linger: Duration,
+}
+
+/// Linger used when none is configured: long enough for a server thread to
+/// notice its peer went away, short enough not to matter on a clean run
+/// (a clean test never waits).
+pub const DEFAULT_LINGER: Duration = Duration::from_millis(100);
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            levels: BTreeMap::new(),
+            allowed_listen_ports: BTreeSet::new(),
+            linger: DEFAULT_LINGER,
+        }
+    }
+}
+
+impl Policy {
+    /// Sets how `kind` is treated.
+    pub fn set_level(&mut self, kind: LeakKind, level: Level) -> &mut Self {
+        self.levels.insert(kind, level);
+        self
+    }
+
+    /// Lets a listener on `port` stay open (a shared server the suite keeps on purpose).
+    pub fn allow_listen_port(&mut self, port: u16) -> &mut Self {
+        self.allowed_listen_ports.insert(port);
+        self
+    }
+
+    /// Sets the grace period given to asynchronous cleanup before leaks are judged.
+    pub fn set_linger(&mut self, linger: Duration) -> &mut Self {
+        self.linger = linger;
+        self
+    }
+
+    /// The grace period given to asynchronous cleanup before leaks are judged.
+    pub fn linger(&self) -> Duration {
+        self.linger
+    }
+
+    /// How `kind` is treated, configured or by default.
+    pub fn level(&self, kind: LeakKind) -> Level {
+        self.levels
+            .get(&kind)
+            .copied()
+            .unwrap_or(match kind.default_severity() {
+                Severity::Error => Level::Deny,
+                Severity::Warning => Level::Warn,
+            })
+    }
+
+    /// The severity a leak of `kind` on `socket` gets, or `None` when it is allowed.
+    pub fn severity_for(&self, kind: LeakKind, socket: &Socket) -> Option<Severity> {
+        let allowed_port = matches!(kind, LeakKind::Listen | LeakKind::Orphan)
+            && socket.state == crate::socket::State::Listen
+            && self.allowed_listen_ports.contains(&socket.local.port());
+        if allowed_port {
+            return None;
+        }
+        match self.level(kind) {
+            Level::Deny => Some(Severity::Error),
+            Level::Warn => Some(Severity::Warning),
+            Level::Allow => None,
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! The report model shared by `cargo sockcheck` and the harness, and one
+//! renderer per format.
+//!
+//! Runners build [`TestRecord`]s; [`Report::new`] adds the summary; the
+//! renderers ([`text`], [`json`]) only read the model.
+
+pub mod json;
+pub mod text;
+
+use crate::leak::{Leak, Severity};
+use serde::{Deserialize, Serialize};
+use std::io::{self, Write};
+use std::path::Path;
+
+/// Version of the JSON report layout; bumped only for breaking changes.
+pub const SCHEMA: u32 = 1;
+
+/// How a test ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// It passed.
+    Passed,
+    /// It failed (panicked, or exited with a non-zero status).
+    Failed,
+    /// It ran past the timeout and was killed.
+    TimedOut,
+    /// It was killed by a signal (segfault, abort, ...).
+    Crashed,
+    /// It is `#[ignore]`d and was not run.
+    Ignored,
+}
+
+impl Outcome {
+    /// True for outcomes that fail a run on their own (exit status 101).
+    pub fn is_failure(self) -> bool {
+        matches!(self, Outcome::Failed | Outcome::TimedOut | Outcome::Crashed)
+    }
+
+    /// The name used in JSON and on the terminal, e.g. `timed-out`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::TimedOut => "timed-out",
+            Outcome::Crashed => "crashed",
+            Outcome::Ignored => "ignored",
+        }
+    }
+}
+
+/// One test's result: how it ended and what it left open.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestRecord {
+    /// Test target name as cargo reports it (e.g. `net` for `tests/net.rs`).
+    pub binary: String,
+    /// Full libtest name, e.g. `tests::unit_leaks_listener`.
+    pub name: String,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// What it left open, after the policy; empty when clean.
+    pub leaks: Vec<Leak>,
+    /// Why it did not pass, in words (exit status, signal, timeout), when it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Wall time of the test in milliseconds, when measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// Captured output (stdout and stderr, interleaved), kept for failing and
+    /// leaking tests only, and capped in size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+}
+
+impl TestRecord {
+    /// A record with no leaks and no extras.
+    pub fn new(binary: impl Into<String>, name: impl Into<String>, outcome: Outcome) -> Self {
+        TestRecord {
+            binary: binary.into(),
+            name: name.into(),
+            outcome,
+            leaks: Vec::new(),
+            detail: None,
+            duration_ms: None,
+            output: None,
+        }
+    }
+
+    /// Number of leaks of `severity`.
+    pub fn count(&self, severity: Severity) -> usize {
+        self.leaks.iter().filter(|l| l.severity == severity).count()
+    }
+
+    /// `binary::name`, how the test is named on the terminal.
+    pub fn full_name(&self) -> String {
+        format!("{}::{}", self.binary, self.name)
+    }
+}
+
+/// Totals over a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Summary {
+    /// Tests in the report, ignored ones included.
+    pub tests: usize,
+    /// Tests that passed.
+    pub passed: usize,
+    /// Tests that failed, timed out or crashed.
+    pub failed: usize,
+    /// Tests that were ignored.
+    #[serde(default)]
+    pub ignored: usize,
+    /// Tests with at least one leak of any severity.
+    pub leaking_tests: usize,
+    /// Error-level leaks.
+    pub errors: usize,
+    /// Warning-level leaks.
+    pub warnings: usize,
+}
+
+impl Summary {
+    /// Totals over `tests`.
+    pub fn of(tests: &[TestRecord]) -> Summary {
+        let mut summary = Summary {
+            tests: tests.len(),
+            ..Summary::default()
+        };
+        for test in tests {
+            match test.outcome {
+                Outcome::Passed => summary.passed += 1,
+                Outcome::Ignored => summary.ignored += 1,
+                _ => summary.failed += 1,
+            }
+            summary.leaking_tests += usize::from(!test.leaks.is_empty());
+            summary.errors += test.count(Severity::Error);
+            summary.warnings += test.count(Severity::Warning);
+        }
+        summary
+    }
+}
+
+/// A whole run's result: every test that ran, leaking or not, and totals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Always [`SCHEMA`].
+    pub schema: u32,
+    /// Every test, in the order they were listed.
+    pub tests: Vec<TestRecord>,
+    /// Totals over `tests`.
+    pub summary: Summary,
+    /// True when the run was cut short (Ctrl-C, SIGTERM, a fatal error), so
+    /// `tests` holds only what finished.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
+}
+
+impl Report {
+    /// A report over `tests`, with its summary computed.
+    pub fn new(tests: Vec<TestRecord>) -> Report {
+        Report {
+            schema: SCHEMA,
+            summary: Summary::of(&tests),
+            tests,
+            interrupted: false,
+        }
+    }
+
+    /// Tests that left at least one leak.
+    pub fn leaking_tests(&self) -> impl Iterator<Item = &TestRecord> {
+        self.tests.iter().filter(|t| !t.leaks.is_empty())
+    }
+}
+
+/// Writes `contents` to `path` so that readers see the old file or the whole
+/// new one, never a part: a temporary file beside it, then a rename.
+pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(file_name);
+    temp_name.push(format!(".{}.tmp", std::process::id()));
+    let temp = path.with_file_name(temp_name);
+    let written = std::fs::File::create(&temp).and_then(|mut file| {
+        file.write_all(contents)?;
+        file.sync_all()
+    });
+    match written.and_then(|()| std::fs::rename(&temp, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            Err(e)
+        }
+    }
+}

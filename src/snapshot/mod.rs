@@ -1,0 +1,174 @@
+//! Reading which TCP/UDP sockets a process holds right now.
+//!
+//! On Linux each socket the process holds is asked directly (its fd list in
+//! `/proc/PID/fd`, then `getsockopt`/`getsockname` on the socket itself, via
+//! `pidfd_getfd` for another process), so the cost depends on the process's
+//! own sockets, never on how many sockets the host has. Elsewhere the socket
+//! table comes from netstat2, filtered by process id.
+
+use crate::socket::Socket;
+use std::collections::HashSet;
+use std::fmt;
+use std::io;
+
+#[cfg(target_os = "linux")]
+#[path = "linux.rs"]
+mod os;
+#[cfg(not(target_os = "linux"))]
+#[path = "netstat.rs"]
+mod os;
+
+/// Why the sockets of a process could not be read.
+#[derive(Debug)]
+pub enum SnapshotError {
+    /// The process's fd list (e.g. `/proc/PID/fd`) could not be read.
+    FdList {
+        /// What was being read.
+        path: String,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// The process could not be opened for inspection (`pidfd_open`/`pidfd_getfd`).
+    Access {
+        /// The process.
+        pid: u32,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// The platform's socket table could not be read.
+    Table(String),
+}
+
+impl fmt::Display for SnapshotError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SnapshotError::FdList { path, source } => write!(
+                f,
+                "cannot read {path}: {source} (is /proc mounted and readable?)"
+            ),
+            SnapshotError::Access { pid, source } => write!(
+                f,
+                "cannot inspect the sockets of process {pid}: {source} \
+                 (sockcheck needs ptrace access to the processes it runs)"
+            ),
+            SnapshotError::Table(reason) => write!(f, "cannot read the socket table: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for SnapshotError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SnapshotError::FdList { source, .. } | SnapshotError::Access { source, .. } => {
+                Some(source)
+            }
+            SnapshotError::Table(_) => None,
+        }
+    }
+}
+
+/// The TCP and UDP sockets held by the calling process.
+pub fn own_sockets() -> Result<Vec<Socket>, SnapshotError> {
+    os::own_sockets()
+}
+
+/// The TCP and UDP sockets held by process `pid`.
+///
+/// On Linux the caller needs ptrace access to `pid` (it traces it, or may
+/// attach to it); the process is not disturbed.
+pub fn process_sockets(pid: u32) -> Result<Vec<Socket>, SnapshotError> {
+    os::process_sockets(pid)
+}
+
+/// Sockets in `after` that were not in `before`: what happened in between opened.
+///
+/// Sockets are matched by inode where the platform has one, else by protocol
+/// and addresses.
+pub fn opened_since(before: &[Socket], after: &[Socket]) -> Vec<Socket> {
+    let known: HashSet<_> = before.iter().map(identity).collect();
+    after
+        .iter()
+        .filter(|socket| !known.contains(&identity(socket)))
+        .cloned()
+        .collect()
+}
+
+type Identity = (
+    u64,
+    crate::socket::Protocol,
+    std::net::SocketAddr,
+    std::net::SocketAddr,
+);
+
+fn identity(socket: &Socket) -> Identity {
+    if socket.inode != 0 {
+        (socket.inode, socket.protocol, UNSPECIFIED, UNSPECIFIED)
+    } else {
+        (0, socket.protocol, socket.local, socket.remote)
+    }
+}
+
+const UNSPECIFIED: std::net::SocketAddr = std::net::SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::UNSPECIFIED,
+    0,
+));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::socket::State;
+    use std::net::{TcpListener, TcpStream, UdpSocket};
+
+    fn find(sockets: &[Socket], local: std::net::SocketAddr) -> Option<&Socket> {
+        sockets.iter().find(|s| s.local == local)
+    }
+
+    #[test]
+    fn own_sockets_sees_a_listener_a_connection_and_udp_with_their_states() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server_side, _) = listener.accept().unwrap();
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        drop(server_side); // the client side is now CLOSE_WAIT
+
+        let sockets = own_sockets().unwrap();
+        let pid = std::process::id();
+        let listen = find(&sockets, listener.local_addr().unwrap()).expect("listener seen");
+        assert_eq!((listen.state, listen.pid), (State::Listen, pid));
+        let close_wait = find(&sockets, client.local_addr().unwrap()).expect("client seen");
+        assert_eq!(close_wait.state, State::CloseWait);
+        assert_eq!(close_wait.remote, listener.local_addr().unwrap());
+        let bound = find(&sockets, udp.local_addr().unwrap()).expect("udp seen");
+        assert_eq!(bound.state, State::Unconn);
+    }
+
+    #[test]
+    fn opened_since_keeps_only_new_sockets() {
+        let old = TcpListener::bind("127.0.0.1:0").unwrap();
+        let before = own_sockets().unwrap();
+        let new = TcpListener::bind("127.0.0.1:0").unwrap();
+        let after = own_sockets().unwrap();
+        let opened = opened_since(&before, &after);
+        assert!(find(&opened, new.local_addr().unwrap()).is_some());
+        assert!(find(&opened, old.local_addr().unwrap()).is_none());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn process_sockets_reads_another_process() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let sockets = process_sockets(child.id());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(sockets.unwrap(), []);
+    }
+
+    #[test]
+    fn a_missing_process_is_an_error_not_a_panic() {
+        let err = process_sockets(u32::MAX >> 2).unwrap_err();
+        assert!(!err.to_string().is_empty());
+    }
+}
