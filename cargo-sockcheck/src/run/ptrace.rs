@@ -1,0 +1,195 @@
+//! The few ptrace, wait and seccomp calls the tracer needs, as thin safe
+//! wrappers over libc (nix's `Signal` cannot carry real-time signals, which
+//! a tracer must pass through untouched).
+
+use std::io;
+
+/// A process or thread id.
+pub type Pid = libc::pid_t;
+
+/// Options set on every test process; tracees they start inherit them.
+const OPTIONS: libc::c_int = libc::PTRACE_O_TRACEEXIT
+    | libc::PTRACE_O_EXITKILL
+    | libc::PTRACE_O_TRACESECCOMP
+    | libc::PTRACE_O_TRACEFORK
+    | libc::PTRACE_O_TRACEVFORK
+    | libc::PTRACE_O_TRACECLONE
+    | libc::PTRACE_O_TRACEEXEC;
+
+/// In the child, before exec: become traced by the parent and make
+/// `exit_group` stop for the tracer (seccomp `SECCOMP_RET_TRACE`).
+///
+/// Must only make async-signal-safe calls: it runs between fork and exec.
+pub fn prepare_child() -> io::Result<()> {
+    // SAFETY: plain syscalls with valid arguments.
+    unsafe {
+        check(libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) as libc::c_int)?;
+        check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))?;
+        let filter = exit_group_filter();
+        let program = libc::sock_fprog {
+            len: filter.len() as libc::c_ushort,
+            filter: filter.as_ptr().cast_mut(),
+        };
+        check(libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER,
+            &raw const program,
+            0,
+            0,
+        ))?;
+    }
+    Ok(())
+}
+
+#[cfg(target_arch = "x86_64")]
+const AUDIT_ARCH: u32 = 0xC000_003E; // AUDIT_ARCH_X86_64
+#[cfg(target_arch = "aarch64")]
+const AUDIT_ARCH: u32 = 0xC000_00B7; // AUDIT_ARCH_AARCH64
+
+/// BPF: `exit_group` of the native architecture → trace; anything else → allow.
+fn exit_group_filter() -> [libc::sock_filter; 6] {
+    const LOAD: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+    const JUMP_EQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+    const RETURN: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+    let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    [
+        op(LOAD, 0, 0, 4), // seccomp_data.arch
+        op(JUMP_EQ, 0, 3, AUDIT_ARCH),
+        op(LOAD, 0, 0, 0), // seccomp_data.nr
+        op(JUMP_EQ, 0, 1, libc::SYS_exit_group as u32),
+        op(RETURN, 0, 0, libc::SECCOMP_RET_TRACE),
+        op(RETURN, 0, 0, libc::SECCOMP_RET_ALLOW),
+    ]
+}
+
+/// After the child's exec stop: set the tracing options on it.
+pub fn set_options(pid: Pid) -> io::Result<()> {
+    // SAFETY: plain syscall.
+    check(unsafe { libc::ptrace(libc::PTRACE_SETOPTIONS, pid, 0, OPTIONS) } as libc::c_int)
+}
+
+/// Lets a stopped tracee go on, delivering `signal` (0 for none).
+pub fn resume(pid: Pid, signal: libc::c_int) -> io::Result<()> {
+    // SAFETY: plain syscall.
+    check(unsafe { libc::ptrace(libc::PTRACE_CONT, pid, 0, signal) } as libc::c_int)
+}
+
+/// The message of the last ptrace event (new pid for fork/clone, exit status for exit).
+pub fn event_message(pid: Pid) -> io::Result<libc::c_ulong> {
+    let mut message: libc::c_ulong = 0;
+    // SAFETY: message is valid for a write of c_ulong.
+    check(
+        unsafe { libc::ptrace(libc::PTRACE_GETEVENTMSG, pid, 0, &raw mut message) } as libc::c_int,
+    )?;
+    Ok(message)
+}
+
+/// True when a stop by a stopping signal is a group-stop rather than a
+/// signal-delivery stop (`PTRACE_GETSIGINFO` fails with EINVAL then).
+pub fn is_group_stop(pid: Pid) -> bool {
+    let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::zeroed();
+    // SAFETY: info is valid for a write of siginfo_t.
+    let rc = unsafe { libc::ptrace(libc::PTRACE_GETSIGINFO, pid, 0, info.as_mut_ptr()) };
+    rc < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL)
+}
+
+/// What `waitpid` reported for one tracee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// Exited with this status.
+    Exited(libc::c_int),
+    /// Killed by this signal.
+    Killed(libc::c_int),
+    /// A ptrace event stop (`PTRACE_EVENT_*`).
+    Ptrace(libc::c_int),
+    /// Stopped by this signal (signal-delivery stop, group-stop, or the
+    /// first stop of a new tracee).
+    Signal(libc::c_int),
+}
+
+/// The next event of any child or tracee, without blocking; `None` when
+/// there is none now.
+pub fn next_event() -> io::Result<Option<(Pid, Event)>> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: status is valid for a write of c_int.
+    let pid = unsafe { libc::waitpid(-1, &raw mut status, libc::WNOHANG | libc::__WALL) };
+    if pid < 0 {
+        let error = io::Error::last_os_error();
+        return match error.raw_os_error() {
+            Some(libc::ECHILD) => Ok(None),
+            _ => Err(error),
+        };
+    }
+    if pid == 0 {
+        return Ok(None);
+    }
+    Ok(Some((pid, decode(status))))
+}
+
+/// Blocks until `pid` stops or ends (used once, for the exec stop of a new test).
+pub fn wait_for(pid: Pid) -> io::Result<Event> {
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: status is valid for a write of c_int.
+        let rc = unsafe { libc::waitpid(pid, &raw mut status, libc::__WALL) };
+        if rc >= 0 {
+            return Ok(decode(status));
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+}
+
+fn decode(status: libc::c_int) -> Event {
+    if libc::WIFEXITED(status) {
+        Event::Exited(libc::WEXITSTATUS(status))
+    } else if libc::WIFSIGNALED(status) {
+        Event::Killed(libc::WTERMSIG(status))
+    } else if status >> 16 != 0 {
+        Event::Ptrace(status >> 16)
+    } else {
+        Event::Signal(libc::WSTOPSIG(status))
+    }
+}
+
+/// The thread-group id (process id) of thread `tid`, from `/proc`; `None`
+/// when it is gone.
+pub fn thread_group(tid: Pid) -> Option<Pid> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Tgid:"))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+/// Sends `signal` to `pid` (a process group when negative); errors ignored,
+/// since the target may already be gone.
+pub fn kill(pid: Pid, signal: libc::c_int) {
+    // SAFETY: plain syscall.
+    unsafe { libc::kill(pid, signal) };
+}
+
+/// Makes this process the reaper of its orphaned descendants, so a daemon a
+/// test double-forks is still ours to find and kill.
+pub fn become_subreaper() -> io::Result<()> {
+    // SAFETY: plain syscall.
+    check(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) })
+}
+
+fn check(rc: libc::c_int) -> io::Result<()> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// `PTRACE_EVENT_*` numbers used by the tracer.
+pub mod events {
+    pub use libc::{
+        PTRACE_EVENT_CLONE as CLONE, PTRACE_EVENT_EXIT as EXIT, PTRACE_EVENT_FORK as FORK,
+        PTRACE_EVENT_SECCOMP as SECCOMP, PTRACE_EVENT_VFORK as VFORK,
+    };
+}
