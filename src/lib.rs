@@ -7,6 +7,8 @@
 //! (crate `cargo-sockcheck`) runs any project's tests under it.
 #![deny(missing_docs)]
 
+pub mod baseline;
+pub mod config;
 pub mod leak;
 pub mod policy;
 pub mod report;

@@ -3,11 +3,15 @@
 
 use crate::leak::{LeakKind, Severity};
 use crate::socket::Socket;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// How a leak kind is treated: the three levels of `--deny`, `--warn`, `--allow`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// In configuration files the levels are written `"deny"`, `"warn"`, `"allow"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Level {
     /// Report as an error.
     Deny,
@@ -15,6 +19,17 @@ pub enum Level {
     Warn,
     /// Do not report at all.
     Allow,
+}
+
+impl Level {
+    /// The name used in configuration and on the command line, e.g. `deny`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Deny => "deny",
+            Level::Warn => "warn",
+            Level::Allow => "allow",
+        }
+    }
 }
 
 /// The rules that turn held sockets into leaks.

@@ -2,9 +2,13 @@
 //! renderer per format.
 //!
 //! Runners build [`TestRecord`]s; [`Report::new`] adds the summary; the
-//! renderers ([`text`], [`json`]) only read the model.
+//! renderers ([`text`], [`json`], [`markdown`], [`junit`], [`github`]) only
+//! read the model. [`merge`] joins the reports of several shards.
 
+pub mod github;
 pub mod json;
+pub mod junit;
+pub mod markdown;
 pub mod text;
 
 use crate::leak::{Leak, Severity};
@@ -167,6 +171,17 @@ impl Report {
     /// Tests that left at least one leak.
     pub fn leaking_tests(&self) -> impl Iterator<Item = &TestRecord> {
         self.tests.iter().filter(|t| !t.leaks.is_empty())
+    }
+}
+
+/// Joins the reports of several shards (or runs) into one: tests in the
+/// order given, summary recomputed, interrupted if any part was.
+pub fn merge(reports: Vec<Report>) -> Report {
+    let interrupted = reports.iter().any(|r| r.interrupted);
+    let tests = reports.into_iter().flat_map(|r| r.tests).collect();
+    Report {
+        interrupted,
+        ..Report::new(tests)
     }
 }
 

@@ -1,0 +1,611 @@
+//! Project configuration: which leaks matter, which ports and tests are
+//! allowed, how long to wait for cleanup.
+//!
+//! sockcheck reads the same keys from three places, each optional:
+//!
+//! - `[workspace.metadata.sockcheck]` in the workspace root's `Cargo.toml`;
+//! - `sockcheck.toml` at the workspace root (keys at the top level);
+//! - `[package.metadata.sockcheck]` in a package's `Cargo.toml`.
+//!
+//! ```toml
+//! [workspace.metadata.sockcheck]
+//! linger-ms = 100                    # grace period for async cleanup
+//! allow-listen-ports = [8080, 5432]  # listeners meant to stay open
+//! flaky = "warn"                     # how leaks seen only sometimes count: "warn" or "deny"
+//!
+//! [workspace.metadata.sockcheck.levels]   # per leak kind: "deny", "warn" or "allow"
+//! close-wait = "deny"
+//! established = "allow"
+//!
+//! [[workspace.metadata.sockcheck.allow-tests]]
+//! pattern = "net::shared_*"          # glob on `binary::name` or on the name alone
+//! reason = "these tests share one server on purpose"
+//! ```
+//!
+//! The kinds under `levels` are those of [`LeakKind`]: `close-wait`,
+//! `listen`, `established`, `udp`, `orphan`. An unknown key or a bad value
+//! is an error naming the file, the line and the key.
+//!
+//! **Precedence**, highest first: the command line (`--deny`/`--warn`/
+//! `--allow KIND`, applied by the caller to [`Config::policy`] with
+//! [`Policy::set_level`]), then package metadata, then `sockcheck.toml`,
+//! then workspace metadata. A higher source overrides `linger-ms`, `flaky`
+//! and each kind's level it sets; `allow-listen-ports` and `allow-tests`
+//! add up across sources.
+
+use crate::leak::LeakKind;
+use crate::policy::{Level, Policy};
+use serde::{Deserialize, Deserializer};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How a leak seen in some runs of a test but not all counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlakyLevel {
+    /// Reported as a warning, whatever its kind's level (the default).
+    #[default]
+    Warn,
+    /// Counted at its kind's level, like a leak seen every time.
+    Deny,
+}
+
+/// A test whose leaks are accepted, with the reason given in the config.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowTest {
+    pattern: TestPattern,
+    reason: String,
+}
+
+impl AllowTest {
+    /// The glob as written, e.g. `net::shared_*`.
+    pub fn pattern(&self) -> &str {
+        self.pattern.0.as_str()
+    }
+
+    /// Why the test may leak.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// True when the pattern matches `binary::name` or `name`.
+    pub fn matches(&self, binary: &str, name: &str) -> bool {
+        self.pattern.0.matches(name) || self.pattern.0.matches(&format!("{binary}::{name}"))
+    }
+}
+
+/// A glob checked when the config is read, so a bad one names its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TestPattern(glob::Pattern);
+
+impl<'de> Deserialize<'de> for TestPattern {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        glob::Pattern::new(&text)
+            .map(TestPattern)
+            .map_err(|e| serde::de::Error::custom(format!("invalid glob `{text}`: {e}")))
+    }
+}
+
+/// A leak kind as a table key, read as a string so that errors can name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct KindKey(LeakKind);
+
+impl<'de> Deserialize<'de> for KindKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map(KindKey).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The configuration keys, as written in any of the three places.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawConfig {
+    #[serde(default)]
+    levels: BTreeMap<KindKey, Level>,
+    #[serde(default)]
+    allow_listen_ports: Vec<u16>,
+    linger_ms: Option<u64>,
+    #[serde(default)]
+    allow_tests: Vec<AllowTest>,
+    flaky: Option<FlakyLevel>,
+}
+
+/// The parts of a `Cargo.toml` sockcheck reads; everything else is ignored.
+#[derive(Deserialize)]
+struct Manifest {
+    workspace: Option<MetadataHolder>,
+    package: Option<MetadataHolder>,
+}
+
+#[derive(Deserialize)]
+struct MetadataHolder {
+    metadata: Option<Metadata>,
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    sockcheck: Option<RawConfig>,
+}
+
+/// The configuration in force: from [`Config::load`], or layered by hand
+/// from the `parse_*` functions with [`Config::layer`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Config {
+    levels: BTreeMap<LeakKind, Level>,
+    allow_listen_ports: BTreeSet<u16>,
+    linger: Option<Duration>,
+    allow_tests: Vec<AllowTest>,
+    flaky: Option<FlakyLevel>,
+}
+
+/// The sockcheck tables of one `Cargo.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ManifestConfig {
+    /// `[workspace.metadata.sockcheck]` (empty when absent).
+    pub workspace: Config,
+    /// `[package.metadata.sockcheck]` (empty when absent).
+    pub package: Config,
+}
+
+/// Why the configuration could not be read.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// A file could not be read.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// A file is not valid TOML, or holds an unknown key or a bad value.
+    Invalid {
+        /// The file, as given (e.g. `sockcheck.toml` or a full path).
+        origin: String,
+        /// 1-based line of the fault, when known.
+        line: Option<usize>,
+        /// Dotted key of the fault, e.g. `levels.close-wait`, when known.
+        key: Option<String>,
+        /// What is wrong, e.g. ``unknown field `lingr`, expected one of ...``.
+        message: String,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    /// `sockcheck.toml:3: levels.close-wait: unknown variant `denyy`, expected one of ...`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Io { path, source } => {
+                write!(f, "cannot read {}: {source}", path.display())
+            }
+            ConfigError::Invalid {
+                origin,
+                line,
+                key,
+                message,
+            } => {
+                write!(f, "{origin}")?;
+                if let Some(line) = line {
+                    write!(f, ":{line}")?;
+                }
+                if let Some(key) = key {
+                    write!(f, ": {key}")?;
+                }
+                write!(f, ": {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConfigError::Io { source, .. } => Some(source),
+            ConfigError::Invalid { .. } => None,
+        }
+    }
+}
+
+impl Config {
+    /// Reads and layers the configuration for one package: workspace
+    /// metadata in `<workspace_root>/Cargo.toml`, then
+    /// `<workspace_root>/sockcheck.toml` if it exists, then the package
+    /// metadata in `package_manifest` (a `Cargo.toml` path), if given.
+    pub fn load(
+        workspace_root: &Path,
+        package_manifest: Option<&Path>,
+    ) -> Result<Config, ConfigError> {
+        let root_manifest = workspace_root.join("Cargo.toml");
+        let root = read(&root_manifest)?
+            .map(|text| Config::parse_manifest(&text, &root_manifest.display().to_string()))
+            .transpose()?
+            .unwrap_or_default();
+        let sockcheck_toml = workspace_root.join("sockcheck.toml");
+        let file = read(&sockcheck_toml)?
+            .map(|text| Config::parse_sockcheck_toml(&text, &sockcheck_toml.display().to_string()))
+            .transpose()?
+            .unwrap_or_default();
+        let package = match package_manifest {
+            None => Config::default(),
+            Some(path) if path == root_manifest => root.package,
+            Some(path) => {
+                read(path)?
+                    .map(|text| Config::parse_manifest(&text, &path.display().to_string()))
+                    .transpose()?
+                    .unwrap_or_default()
+                    .package
+            }
+        };
+        Ok(root.workspace.layer(file).layer(package))
+    }
+
+    /// Parses a `sockcheck.toml`; `origin` names it in errors.
+    pub fn parse_sockcheck_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = deserialize(text, origin)?;
+        Ok(Config::from_raw(raw))
+    }
+
+    /// Parses the sockcheck tables of a `Cargo.toml`; `origin` names it in
+    /// errors. Other tables and keys are not looked at.
+    pub fn parse_manifest(text: &str, origin: &str) -> Result<ManifestConfig, ConfigError> {
+        let manifest: Manifest = deserialize(text, origin)?;
+        let table = |holder: Option<MetadataHolder>| {
+            holder
+                .and_then(|h| h.metadata)
+                .and_then(|m| m.sockcheck)
+                .map(Config::from_raw)
+                .unwrap_or_default()
+        };
+        Ok(ManifestConfig {
+            workspace: table(manifest.workspace),
+            package: table(manifest.package),
+        })
+    }
+
+    fn from_raw(raw: RawConfig) -> Config {
+        Config {
+            levels: raw.levels.into_iter().map(|(k, v)| (k.0, v)).collect(),
+            allow_listen_ports: raw.allow_listen_ports.into_iter().collect(),
+            linger: raw.linger_ms.map(Duration::from_millis),
+            allow_tests: raw.allow_tests,
+            flaky: raw.flaky,
+        }
+    }
+
+    /// This configuration with `over` on top: `over`'s linger, flaky level
+    /// and per-kind levels win; allowed ports and tests add up (`over`'s
+    /// tests first, so their reason is the one given).
+    pub fn layer(mut self, over: Config) -> Config {
+        self.levels.extend(over.levels);
+        self.allow_listen_ports.extend(over.allow_listen_ports);
+        self.linger = over.linger.or(self.linger);
+        self.flaky = over.flaky.or(self.flaky);
+        let mut allow_tests = over.allow_tests;
+        allow_tests.append(&mut self.allow_tests);
+        self.allow_tests = allow_tests;
+        self
+    }
+
+    /// The policy this configuration sets (defaults for anything not set).
+    pub fn policy(&self) -> Policy {
+        let mut policy = Policy::default();
+        for (kind, level) in &self.levels {
+            policy.set_level(*kind, *level);
+        }
+        for port in &self.allow_listen_ports {
+            policy.allow_listen_port(*port);
+        }
+        if let Some(linger) = self.linger {
+            policy.set_linger(linger);
+        }
+        policy
+    }
+
+    /// The reason given for allowing test `name` of `binary` to leak, or
+    /// `None` when no `allow-tests` pattern matches it.
+    pub fn is_test_allowed(&self, binary: &str, name: &str) -> Option<&str> {
+        self.allow_tests
+            .iter()
+            .find(|allow| allow.matches(binary, name))
+            .map(AllowTest::reason)
+    }
+
+    /// The `allow-tests` entries, highest precedence first.
+    pub fn allow_tests(&self) -> &[AllowTest] {
+        &self.allow_tests
+    }
+
+    /// How leaks seen only in some runs count.
+    pub fn flaky(&self) -> FlakyLevel {
+        self.flaky.unwrap_or_default()
+    }
+}
+
+/// The contents of `path`, or `None` when it does not exist.
+fn read(path: &Path) -> Result<Option<String>, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Deserializes TOML `text`, turning any error into one that names
+/// `origin`, the line and the key.
+fn deserialize<'de, T: Deserialize<'de>>(text: &'de str, origin: &str) -> Result<T, ConfigError> {
+    let invalid = |error: &toml::de::Error, key: Option<String>| ConfigError::Invalid {
+        origin: origin.to_owned(),
+        line: error
+            .span()
+            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1),
+        key,
+        message: error.message().trim().to_owned(),
+    };
+    let deserializer = toml::Deserializer::parse(text).map_err(|e| invalid(&e, None))?;
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let key = (path != "." && !path.is_empty()).then_some(path);
+        invalid(e.inner(), key)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::leak::Severity;
+    use crate::socket::{Family, Protocol, Socket, State};
+
+    const GOOD: &str = r#"
+linger-ms = 250
+allow-listen-ports = [8080, 5432]
+flaky = "deny"
+
+[levels]
+close-wait = "warn"
+established = "allow"
+udp = "deny"
+
+[[allow-tests]]
+pattern = "net::shared_*"
+reason = "one server for the whole suite"
+
+[[allow-tests]]
+pattern = "legacy_*"
+reason = "old code, tracked in #12"
+"#;
+
+    fn listener(port: u16) -> Socket {
+        Socket {
+            protocol: Protocol::Tcp,
+            family: Family::Ipv4,
+            local: ([127, 0, 0, 1], port).into(),
+            remote: ([0, 0, 0, 0], 0).into(),
+            state: State::Listen,
+            inode: 1,
+            pid: 1,
+        }
+    }
+
+    fn invalid(err: ConfigError) -> (String, Option<usize>, Option<String>, String) {
+        match err {
+            ConfigError::Invalid {
+                origin,
+                line,
+                key,
+                message,
+            } => (origin, line, key, message),
+            other => panic!("expected an invalid-config error, got {other}"),
+        }
+    }
+
+    #[test]
+    fn a_good_file_sets_the_policy() {
+        let config = Config::parse_sockcheck_toml(GOOD, "sockcheck.toml").unwrap();
+        let policy = config.policy();
+        assert_eq!(policy.linger(), Duration::from_millis(250));
+        assert_eq!(policy.level(LeakKind::CloseWait), Level::Warn);
+        assert_eq!(policy.level(LeakKind::Established), Level::Allow);
+        assert_eq!(policy.level(LeakKind::Udp), Level::Deny);
+        assert_eq!(policy.level(LeakKind::Listen), Level::Deny);
+        assert_eq!(policy.severity_for(LeakKind::Listen, &listener(8080)), None);
+        assert_eq!(
+            policy.severity_for(LeakKind::Listen, &listener(8081)),
+            Some(Severity::Error)
+        );
+        assert_eq!(config.flaky(), FlakyLevel::Deny);
+    }
+
+    #[test]
+    fn an_empty_file_is_the_default_policy() {
+        let config = Config::parse_sockcheck_toml("", "sockcheck.toml").unwrap();
+        assert_eq!(config.policy(), Policy::default());
+        assert_eq!(config.flaky(), FlakyLevel::Warn);
+        assert_eq!(config.is_test_allowed("net", "anything"), None);
+    }
+
+    #[test]
+    fn allow_tests_globs_match_the_full_or_the_bare_name() {
+        let config = Config::parse_sockcheck_toml(GOOD, "sockcheck.toml").unwrap();
+        assert_eq!(
+            config.is_test_allowed("net", "shared_server"),
+            Some("one server for the whole suite")
+        );
+        assert_eq!(config.is_test_allowed("db", "shared_server"), None);
+        assert_eq!(
+            config.is_test_allowed("db", "legacy_pool"),
+            Some("old code, tracked in #12")
+        );
+        assert_eq!(config.is_test_allowed("db", "mod::legacy_pool"), None);
+        assert_eq!(config.allow_tests()[0].pattern(), "net::shared_*");
+    }
+
+    #[test]
+    fn an_unknown_key_names_the_file_line_and_key() {
+        let err = Config::parse_sockcheck_toml("linger-ms = 5\nlingr = 100\n", "sockcheck.toml")
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("sockcheck.toml:2: "), "{text}");
+        assert!(
+            text.contains("unknown field `lingr`, expected one of"),
+            "{text}"
+        );
+        assert!(text.contains("`linger-ms`"), "{text}");
+        let (origin, line, _, message) = invalid(err);
+        assert_eq!((origin.as_str(), line), ("sockcheck.toml", Some(2)));
+        assert!(message.starts_with("unknown field `lingr`"), "{message}");
+    }
+
+    #[test]
+    fn a_bad_value_names_the_key() {
+        let cases = [
+            (
+                "[levels]\nclose-wait = \"denyy\"\n",
+                "levels.close-wait",
+                "unknown variant `denyy`",
+            ),
+            (
+                "[levels]\nclosewait = \"deny\"\n",
+                "levels.closewait",
+                "unknown leak kind `closewait`",
+            ),
+            (
+                "allow-listen-ports = [8080, 70000]\n",
+                "allow-listen-ports[1]",
+                "70000",
+            ),
+            ("linger-ms = \"soon\"\n", "linger-ms", "invalid type"),
+            ("flaky = \"allow\"\n", "flaky", "unknown variant `allow`"),
+            (
+                "[[allow-tests]]\npattern = \"net::[\"\nreason = \"x\"\n",
+                "allow-tests[0].pattern",
+                "invalid glob `net::[`",
+            ),
+            (
+                "[[allow-tests]]\npattern = \"x\"\n",
+                "allow-tests[0]",
+                "missing field `reason`",
+            ),
+        ];
+        for (text, key, message) in cases {
+            let err = Config::parse_sockcheck_toml(text, "sockcheck.toml").unwrap_err();
+            let shown = err.to_string();
+            let (origin, _, got_key, got_message) = invalid(err);
+            assert_eq!(origin, "sockcheck.toml");
+            assert_eq!(got_key.as_deref(), Some(key), "{shown}");
+            assert!(got_message.contains(message), "{shown}");
+        }
+    }
+
+    #[test]
+    fn broken_toml_is_an_error_with_a_line() {
+        let err =
+            Config::parse_sockcheck_toml("linger-ms = 5\n[levels\n", "sockcheck.toml").unwrap_err();
+        let (_, line, key, _) = invalid(err);
+        assert_eq!((line, key), (Some(2), None));
+    }
+
+    #[test]
+    fn manifest_tables_are_read_and_the_rest_ignored() {
+        let manifest = r#"
+[package]
+name = "demo"
+version = "0.1.0"
+
+[package.metadata.other-tool]
+anything = true
+
+[package.metadata.sockcheck]
+allow-listen-ports = [9000]
+
+[workspace.metadata.sockcheck.levels]
+udp = "allow"
+"#;
+        let tables = Config::parse_manifest(manifest, "Cargo.toml").unwrap();
+        assert_eq!(tables.workspace.policy().level(LeakKind::Udp), Level::Allow);
+        assert_eq!(
+            tables
+                .package
+                .policy()
+                .severity_for(LeakKind::Listen, &listener(9000)),
+            None
+        );
+        assert_eq!(
+            Config::parse_manifest("[package]\nname = \"x\"\n", "Cargo.toml").unwrap(),
+            ManifestConfig::default()
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_in_cargo_toml_names_the_whole_key() {
+        let manifest = "[package]\nname = \"x\"\n\n[package.metadata.sockcheck]\nlingr = 1\n";
+        let err = Config::parse_manifest(manifest, "crates/net/Cargo.toml").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("crates/net/Cargo.toml:5: package.metadata.sockcheck"),
+            "{text}"
+        );
+        assert!(text.contains("unknown field `lingr`"), "{text}");
+    }
+
+    #[test]
+    fn higher_sources_override_scalars_and_levels_and_add_lists() {
+        let workspace = Config::parse_sockcheck_toml(
+            "linger-ms = 10\nallow-listen-ports = [1]\n[levels]\nudp = \"deny\"\nlisten = \"warn\"\n\
+             [[allow-tests]]\npattern = \"a\"\nreason = \"workspace\"\n",
+            "ws",
+        )
+        .unwrap();
+        let package = Config::parse_sockcheck_toml(
+            "allow-listen-ports = [2]\n[levels]\nudp = \"allow\"\n\
+             [[allow-tests]]\npattern = \"a\"\nreason = \"package\"\n",
+            "pkg",
+        )
+        .unwrap();
+        let config = workspace.layer(package);
+        let policy = config.policy();
+        assert_eq!(policy.linger(), Duration::from_millis(10));
+        assert_eq!(policy.level(LeakKind::Udp), Level::Allow);
+        assert_eq!(policy.level(LeakKind::Listen), Level::Warn);
+        assert_eq!(policy.severity_for(LeakKind::Listen, &listener(1)), None);
+        assert_eq!(policy.severity_for(LeakKind::Listen, &listener(2)), None);
+        assert_eq!(config.is_test_allowed("b", "a"), Some("package"));
+        assert_eq!(config.allow_tests().len(), 2);
+    }
+
+    #[test]
+    fn load_layers_the_files_of_a_workspace() {
+        let root = std::env::temp_dir().join(format!("sockcheck-config-{}", std::process::id()));
+        let member = root.join("net");
+        std::fs::create_dir_all(&member).unwrap();
+        std::fs::write(
+            root.join("Cargo.toml"),
+            "[workspace]\n[workspace.metadata.sockcheck]\nlinger-ms = 1\nflaky = \"deny\"\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("sockcheck.toml"), "linger-ms = 2\n").unwrap();
+        std::fs::write(
+            member.join("Cargo.toml"),
+            "[package]\nname = \"net\"\n[package.metadata.sockcheck]\nlinger-ms = 3\n",
+        )
+        .unwrap();
+
+        let workspace = Config::load(&root, None).unwrap();
+        assert_eq!(workspace.policy().linger(), Duration::from_millis(2));
+        assert_eq!(workspace.flaky(), FlakyLevel::Deny);
+        let package = Config::load(&root, Some(&member.join("Cargo.toml"))).unwrap();
+        assert_eq!(package.policy().linger(), Duration::from_millis(3));
+
+        std::fs::write(root.join("sockcheck.toml"), "lingr = 2\n").unwrap();
+        let err = Config::load(&root, None).unwrap_err().to_string();
+        assert!(err.contains("sockcheck.toml:1: "), "{err}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

@@ -1,0 +1,168 @@
+//! GitHub Actions workflow commands: one `::error` or `::warning`
+//! annotation per leak, naming the test, so leaks show on the run's page
+//! and in the pull request's checks.
+//!
+//! Print them on stdout of a step. GitHub shows a limited number of
+//! annotations per step, so a test's leaks past
+//! [`MAX_LEAKS_LISTED`] share one annotation that counts them by kind.
+
+use super::markdown::count_by_kind;
+use super::text::MAX_LEAKS_LISTED;
+use super::Report;
+use crate::leak::Severity;
+use std::io::{self, Write};
+
+/// The workflow commands for `report`, one per line, without line breaks:
+/// an annotation per leak (error or warning as its severity), one per
+/// failed, timed-out or crashed test, and a warning when the run was
+/// interrupted.
+pub fn workflow_commands(report: &Report) -> Vec<String> {
+    let mut commands = Vec::new();
+    if report.interrupted {
+        commands.push(command(
+            "warning",
+            "sockcheck: run interrupted",
+            "the run was cut short; results cover only the tests that finished",
+        ));
+    }
+    for test in &report.tests {
+        let name = test.full_name();
+        if test.outcome.is_failure() {
+            let title = format!("{name} {}", test.outcome.name());
+            let message = match &test.detail {
+                Some(detail) => format!("{name} {}: {detail}", test.outcome.name()),
+                None => format!("{name} {}", test.outcome.name()),
+            };
+            commands.push(command("error", &title, &message));
+        }
+        for leak in test.leaks.iter().take(MAX_LEAKS_LISTED) {
+            let title = format!("{} leak in {name}", leak.kind);
+            let mut message = format!("{name} left a socket open: {}", leak.socket);
+            if leak.socket.pid != 0 {
+                message.push_str(&format!(" (pid {})", leak.socket.pid));
+            }
+            commands.push(command(level(leak.severity), &title, &message));
+        }
+        if test.leaks.len() > MAX_LEAKS_LISTED {
+            let rest = &test.leaks[MAX_LEAKS_LISTED..];
+            let severity = if rest.iter().any(|l| l.severity == Severity::Error) {
+                Severity::Error
+            } else {
+                Severity::Warning
+            };
+            let title = format!("more leaks in {name}");
+            let message = format!(
+                "{name} left {} more sockets open ({})",
+                rest.len(),
+                count_by_kind(rest)
+            );
+            commands.push(command(level(severity), &title, &message));
+        }
+    }
+    commands
+}
+
+/// Writes [`workflow_commands`] of `report`, one per line.
+pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    for line in workflow_commands(report) {
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+fn level(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    }
+}
+
+fn command(name: &str, title: &str, message: &str) -> String {
+    format!(
+        "::{name} title={}::{}",
+        escape_property(title),
+        escape_data(message)
+    )
+}
+
+/// Escapes a command's message as the runner expects: `%`, CR, LF.
+pub fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a command's property value: as [`escape_data`], plus `:` and `,`,
+/// which would end the property.
+pub fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::leak::{Leak, LeakKind};
+    use crate::report::{Outcome, TestRecord};
+    use crate::socket::{Family, Protocol, Socket, State};
+
+    fn leak(kind: LeakKind, severity: Severity, port: u16) -> Leak {
+        Leak {
+            kind,
+            severity,
+            socket: Socket {
+                protocol: Protocol::Tcp,
+                family: Family::Ipv4,
+                local: ([127, 0, 0, 1], port).into(),
+                remote: ([127, 0, 0, 1], 35719).into(),
+                state: State::CloseWait,
+                inode: 7,
+                pid: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn escapes_follow_the_runner_rules() {
+        assert_eq!(escape_data("50%\r\nx:y,z"), "50%25%0D%0Ax:y,z");
+        assert_eq!(escape_property("a::b, 5%\n"), "a%3A%3Ab%2C 5%25%0A");
+    }
+
+    #[test]
+    fn one_annotation_per_leak_naming_the_test() {
+        let mut test = TestRecord::new("net", "leaks", Outcome::Passed);
+        test.leaks = vec![
+            leak(LeakKind::CloseWait, Severity::Error, 40211),
+            leak(LeakKind::Established, Severity::Warning, 40212),
+        ];
+        let commands = workflow_commands(&Report::new(vec![test]));
+        assert_eq!(
+            commands,
+            [
+                "::error title=close-wait leak in net%3A%3Aleaks::net::leaks left a socket open: \
+                 tcp 127.0.0.1:40211 -> 127.0.0.1:35719 CLOSE_WAIT",
+                "::warning title=established leak in net%3A%3Aleaks::net::leaks left a socket open: \
+                 tcp 127.0.0.1:40212 -> 127.0.0.1:35719 CLOSE_WAIT",
+            ]
+        );
+    }
+
+    #[test]
+    fn many_leaks_share_one_counting_annotation_and_failures_are_errors() {
+        let mut test = TestRecord::new("net", "many", Outcome::Failed);
+        test.detail = Some("exit status: 101\nsecond line".into());
+        test.leaks = (0..MAX_LEAKS_LISTED as u16 + 3)
+            .map(|i| leak(LeakKind::CloseWait, Severity::Error, 40000 + i))
+            .collect();
+        let commands = workflow_commands(&Report::new(vec![test]));
+        assert_eq!(commands.len(), 1 + MAX_LEAKS_LISTED + 1);
+        assert_eq!(
+            commands[0],
+            "::error title=net%3A%3Amany failed::net::many failed: exit status: 101%0Asecond line"
+        );
+        assert_eq!(
+            commands[commands.len() - 1],
+            "::error title=more leaks in net%3A%3Amany::net::many left 3 more sockets open (3 close-wait)"
+        );
+        assert!(commands.iter().all(|c| !c.contains('\n')));
+    }
+}

@@ -1,0 +1,148 @@
+//! The JUnit XML rendering, for CI test views (GitLab, Jenkins, Azure, the
+//! GitHub test-report actions).
+//!
+//! One `<testsuite>` per test binary, one `<testcase>` per test (the binary
+//! as its `classname`). A test that left an error-level leak gets a
+//! `<failure type="socket-leak">` naming the leaks, so CI shows it as
+//! failed; a failed, timed-out or crashed test gets a `<failure>` whose type
+//! is the outcome and whose message is its detail; an ignored test is
+//! skipped. Warning-level leaks and the captured output go to the test's
+//! `<system-out>`. When the run was interrupted every suite carries the
+//! property `sockcheck.interrupted = true`.
+
+use super::markdown::count_by_kind;
+use super::text::MAX_LEAKS_LISTED;
+use super::{Outcome, Report, TestRecord};
+use crate::leak::{Leak, Severity};
+use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::time::Duration;
+
+/// Leaks named in a failure's one-line message; all of them (up to
+/// [`MAX_LEAKS_LISTED`]) are in its text.
+const LEAKS_IN_MESSAGE: usize = 3;
+
+/// Writes `report` as a JUnit XML document.
+pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let mut junit = quick_junit::Report::new("sockcheck");
+    let mut suites: Vec<TestSuite> = Vec::new();
+    for test in &report.tests {
+        let index = match suites.iter().position(|s| s.name.as_str() == test.binary) {
+            Some(index) => index,
+            None => {
+                let mut suite = TestSuite::new(test.binary.as_str());
+                if report.interrupted {
+                    suite.add_property(Property::new("sockcheck.interrupted", "true"));
+                }
+                suites.push(suite);
+                suites.len() - 1
+            }
+        };
+        suites[index].add_test_case(test_case(test));
+    }
+    junit.add_test_suites(suites);
+    junit.serialize(out).map_err(io::Error::other)
+}
+
+fn test_case(test: &TestRecord) -> TestCase {
+    let errors: Vec<&Leak> = test
+        .leaks
+        .iter()
+        .filter(|l| l.severity == Severity::Error)
+        .collect();
+    let status = if test.outcome == Outcome::Ignored {
+        TestCaseStatus::skipped()
+    } else if test.outcome.is_failure() {
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        status
+            .set_type(test.outcome.name())
+            .set_message(test.detail.as_deref().unwrap_or(test.outcome.name()));
+        if !test.leaks.is_empty() {
+            status.set_description(leak_listing(&test.leaks));
+        }
+        status
+    } else if !errors.is_empty() {
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        status
+            .set_type("socket-leak")
+            .set_message(leak_message(&errors))
+            .set_description(leak_listing(&test.leaks));
+        status
+    } else {
+        TestCaseStatus::success()
+    };
+
+    let mut case = TestCase::new(test.name.as_str(), status);
+    case.set_classname(test.binary.as_str());
+    if let Some(ms) = test.duration_ms {
+        case.set_time(Duration::from_millis(ms));
+    }
+    let mut system_out = String::new();
+    // On a failing test the failure text already lists every leak.
+    let listed_in_failure = test.outcome.is_failure() || !errors.is_empty();
+    if !listed_in_failure {
+        for leak in test.leaks.iter().take(MAX_LEAKS_LISTED) {
+            let _ = writeln!(system_out, "sockcheck: {leak}");
+        }
+        if test.leaks.len() > MAX_LEAKS_LISTED {
+            let rest = &test.leaks[MAX_LEAKS_LISTED..];
+            let _ = writeln!(
+                system_out,
+                "sockcheck: ... and {} more ({})",
+                rest.len(),
+                count_by_kind(rest)
+            );
+        }
+    }
+    if let Some(output) = test.output.as_deref().filter(|o| !o.is_empty()) {
+        system_out.push_str(output);
+    }
+    if !system_out.is_empty() {
+        case.set_system_out(system_out);
+    }
+    case
+}
+
+/// `left 2 sockets open: close-wait tcp 127.0.0.1:40211 -> ... CLOSE_WAIT; listen ...`
+fn leak_message(errors: &[&Leak]) -> String {
+    let sockets = if errors.len() == 1 {
+        "1 socket".to_owned()
+    } else {
+        format!("{} sockets", errors.len())
+    };
+    let named: Vec<String> = errors
+        .iter()
+        .take(LEAKS_IN_MESSAGE)
+        .map(|l| format!("{} {}", l.kind, l.socket))
+        .collect();
+    let mut message = format!("left {sockets} open: {}", named.join("; "));
+    if errors.len() > LEAKS_IN_MESSAGE {
+        let rest = errors[LEAKS_IN_MESSAGE..].iter().copied();
+        let _ = write!(
+            message,
+            "; and {} more ({})",
+            errors.len() - LEAKS_IN_MESSAGE,
+            count_by_kind(rest)
+        );
+    }
+    message
+}
+
+/// Every leak on its own line, the first [`MAX_LEAKS_LISTED`], then a count by kind.
+fn leak_listing(leaks: &[Leak]) -> String {
+    let mut text = String::new();
+    for leak in leaks.iter().take(MAX_LEAKS_LISTED) {
+        let _ = writeln!(text, "{leak}");
+    }
+    if leaks.len() > MAX_LEAKS_LISTED {
+        let rest = &leaks[MAX_LEAKS_LISTED..];
+        let _ = writeln!(
+            text,
+            "... and {} more ({})",
+            rest.len(),
+            count_by_kind(rest)
+        );
+    }
+    text
+}

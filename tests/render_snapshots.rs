@@ -1,0 +1,263 @@
+//! Snapshots of every rendering of one fixed synthetic report, so a change
+//! to what users and CI systems read shows up in review.
+//!
+//! The report is built by hand: its ports, inodes, pids and timings are
+//! fixed, and the JSON snapshot redacts them anyway, as a report from a
+//! real run would need.
+
+use sockcheck::leak::{Leak, LeakKind, Severity};
+use sockcheck::report::{self, Outcome, Report, TestRecord};
+use sockcheck::socket::{Family, Protocol, Socket, State};
+
+fn socket(protocol: Protocol, state: State, local: &str, remote: &str, inode: u64) -> Socket {
+    let local: std::net::SocketAddr = local.parse().expect("a valid address");
+    Socket {
+        protocol,
+        family: if local.is_ipv4() {
+            Family::Ipv4
+        } else {
+            Family::Ipv6
+        },
+        local,
+        remote: remote.parse().expect("a valid address"),
+        state,
+        inode,
+        pid: 4242,
+    }
+}
+
+fn leak(kind: LeakKind, socket: Socket) -> Leak {
+    Leak {
+        kind,
+        severity: kind.default_severity(),
+        socket,
+    }
+}
+
+fn test(binary: &str, name: &str, outcome: Outcome, leaks: Vec<Leak>) -> TestRecord {
+    TestRecord {
+        leaks,
+        duration_ms: Some(3),
+        ..TestRecord::new(binary, name, outcome)
+    }
+}
+
+/// Every case a renderer must handle: clean, close-wait, listen, a warning
+/// only, more leaks than are listed, failed with output, timed out, ignored.
+fn synthetic_report() -> Report {
+    let close_wait = leak(
+        LeakKind::CloseWait,
+        socket(
+            Protocol::Tcp,
+            State::CloseWait,
+            "127.0.0.1:40211",
+            "127.0.0.1:35719",
+            1001,
+        ),
+    );
+    let listener = leak(
+        LeakKind::Listen,
+        socket(Protocol::Tcp, State::Listen, "[::1]:8080", "[::]:0", 1002),
+    );
+    let established = leak(
+        LeakKind::Established,
+        socket(
+            Protocol::Tcp,
+            State::Established,
+            "127.0.0.1:41000",
+            "127.0.0.1:5432",
+            1003,
+        ),
+    );
+    let many: Vec<Leak> = (0..12u16)
+        .map(|i| {
+            let kind = if i < 9 {
+                LeakKind::CloseWait
+            } else {
+                LeakKind::Udp
+            };
+            let (protocol, state, remote) = match kind {
+                LeakKind::Udp => (Protocol::Udp, State::Unconn, "0.0.0.0:0".to_owned()),
+                _ => (
+                    Protocol::Tcp,
+                    State::CloseWait,
+                    format!("127.0.0.1:{}", 50000 + i),
+                ),
+            };
+            leak(
+                kind,
+                socket(
+                    protocol,
+                    state,
+                    &format!("127.0.0.1:{}", 42000 + i),
+                    &remote,
+                    2000 + u64::from(i),
+                ),
+            )
+        })
+        .collect();
+
+    let mut leaking_with_output =
+        test("net", "leaks_close_wait", Outcome::Passed, vec![close_wait]);
+    leaking_with_output.output =
+        Some("server: accepted 127.0.0.1:35719\nserver: peer hung up\n".into());
+
+    let mut failed = test(
+        "db",
+        "pool::fails_to_connect",
+        Outcome::Failed,
+        vec![leak(
+            LeakKind::Udp,
+            socket(
+                Protocol::Udp,
+                State::Unconn,
+                "127.0.0.1:5353",
+                "0.0.0.0:0",
+                1004,
+            ),
+        )],
+    );
+    failed.detail = Some("exit status: 101".into());
+    failed.output = Some(
+        "thread 'pool::fails_to_connect' panicked at tests/db.rs:12:5:\n\
+         connection refused | retried 3 times\n\
+         ```\n"
+            .into(),
+    );
+
+    let mut timed_out = test("db", "pool::hangs", Outcome::TimedOut, vec![]);
+    timed_out.detail = Some("no result after 60 s".into());
+
+    let mut ignored = TestRecord::new("db", "pool::slow", Outcome::Ignored);
+    ignored.duration_ms = None;
+
+    Report::new(vec![
+        test("net", "clean_round_trip", Outcome::Passed, vec![]),
+        leaking_with_output,
+        test("net", "leaks_listener", Outcome::Passed, vec![listener]),
+        test(
+            "net",
+            "keeps_connection",
+            Outcome::Passed,
+            vec![established],
+        ),
+        test("net", "leaks_many", Outcome::Passed, many),
+        failed,
+        timed_out,
+        ignored,
+    ])
+}
+
+fn clean_report() -> Report {
+    Report::new(vec![
+        test("net", "clean_round_trip", Outcome::Passed, vec![]),
+        test("net", "tests::unit", Outcome::Passed, vec![]),
+        TestRecord::new("db", "pool::slow", Outcome::Ignored),
+    ])
+}
+
+fn render(
+    renderer: fn(&Report, &mut dyn std::io::Write) -> std::io::Result<()>,
+    report: &Report,
+) -> String {
+    let mut out = Vec::new();
+    renderer(report, &mut out).expect("rendering to memory cannot fail");
+    String::from_utf8(out).expect("renderings are UTF-8")
+}
+
+#[test]
+fn markdown_of_a_mixed_run() {
+    insta::assert_snapshot!(render(report::markdown::render, &synthetic_report()));
+}
+
+#[test]
+fn markdown_of_a_clean_run() {
+    insta::assert_snapshot!(render(report::markdown::render, &clean_report()));
+}
+
+#[test]
+fn markdown_of_an_interrupted_merged_run() {
+    let mut second_shard = clean_report();
+    second_shard.interrupted = true;
+    let first_shard = Report::new(vec![test(
+        "net",
+        "leaks_listener",
+        Outcome::Passed,
+        vec![leak(
+            LeakKind::Listen,
+            socket(
+                Protocol::Tcp,
+                State::Listen,
+                "127.0.0.1:8080",
+                "0.0.0.0:0",
+                7,
+            ),
+        )],
+    )]);
+    let merged = report::merge(vec![first_shard, second_shard]);
+    assert!(merged.interrupted);
+    assert_eq!(merged.summary.tests, 4);
+    assert_eq!(merged.summary.errors, 1);
+    insta::assert_snapshot!(render(report::markdown::render, &merged));
+}
+
+#[test]
+fn junit_of_a_mixed_run() {
+    insta::assert_snapshot!(render(report::junit::render, &synthetic_report()));
+}
+
+#[test]
+fn github_annotations_of_a_mixed_run() {
+    insta::assert_snapshot!(report::github::workflow_commands(&synthetic_report()).join("\n"));
+}
+
+/// `127.0.0.1:40211` becomes `127.0.0.1:[port]`: the IP stays, the port goes.
+fn port_redaction() -> insta::internals::Redaction {
+    insta::dynamic_redaction(|value, _path| {
+        let redacted = value
+            .as_str()
+            .and_then(|address| address.rsplit_once(':'))
+            .map(|(ip, _port)| format!("{ip}:[port]"));
+        match redacted {
+            Some(address) => address.into(),
+            None => value,
+        }
+    })
+}
+
+/// The JSON contract, with the values a real run would change each time
+/// redacted: inodes, pids, ports, timings. (Without `leaks_many`, whose
+/// twelve leaks would only repeat one shape.)
+#[test]
+fn json_report_shape() {
+    let mut report = synthetic_report();
+    report.tests.retain(|t| t.name != "leaks_many");
+    let report = Report::new(report.tests);
+    let text = render(report::json::render, &report);
+    let value: serde_json::Value = serde_json::from_str(&text).expect("the JSON report parses");
+    insta::assert_json_snapshot!(value, {
+        ".tests[].leaks[].inode" => "[inode]",
+        ".tests[].leaks[].pid" => "[pid]",
+        ".tests[].leaks[].local" => port_redaction(),
+        ".tests[].leaks[].remote" => port_redaction(),
+        ".tests[].duration_ms" => "[ms]",
+    });
+}
+
+#[test]
+fn every_test_and_a_leak_count_survive_the_json_round_trip() {
+    let report = synthetic_report();
+    let text = render(report::json::render, &report);
+    let parsed = report::json::parse(&text).expect("the JSON report parses");
+    assert_eq!(parsed, report);
+    assert_eq!(parsed.summary.leaking_tests, 5);
+    assert_eq!(parsed.summary.errors, 11);
+    assert_eq!(
+        parsed
+            .tests
+            .iter()
+            .map(|t| t.count(Severity::Warning))
+            .sum::<usize>(),
+        parsed.summary.warnings
+    );
+}
