@@ -9,10 +9,14 @@ use anyhow::{Context, Result};
 use sockcheck::policy::{Level, Policy};
 use sockcheck::report::{self, json, text, Outcome, Report, TestRecord};
 use std::io::Write;
+use std::path::Path;
 use std::time::Duration;
 
 /// Runs `cargo sockcheck` with `options`; returns the exit status.
 pub fn run(options: Options) -> Result<i32> {
+    for path in options.report.iter() {
+        check_writable(path)?;
+    }
     let metadata = cargo::workspace_metadata(options.selection.manifest_path.as_deref())?;
     let policy = policy(&options);
     let binaries = cargo::build_tests(&options.selection.cargo_args(), &metadata)?;
@@ -62,7 +66,10 @@ pub fn run(options: Options) -> Result<i32> {
     }
     written?;
     Ok(match result.interrupted_by {
-        Some(signal) => exit::SIGNAL_BASE + signal,
+        Some(signal) => {
+            eprintln!("sockcheck: interrupted by signal {signal}; running tests were killed");
+            exit::SIGNAL_BASE + signal
+        }
         None => exit_status(&report),
     })
 }
@@ -154,4 +161,13 @@ fn write_outputs(report: &Report, options: &Options) -> Result<()> {
             .with_context(|| format!("cannot write the report to {}", path.display()))?;
     }
     Ok(())
+}
+
+/// Fails early, before any test runs, when a report could not be written
+/// to `path` at the end.
+fn check_writable(path: &Path) -> Result<()> {
+    let probe = path.with_file_name(format!(".sockcheck-probe-{}", std::process::id()));
+    std::fs::File::create(&probe)
+        .and_then(|_| std::fs::remove_file(&probe))
+        .with_context(|| format!("cannot write the report to {}", path.display()))
 }

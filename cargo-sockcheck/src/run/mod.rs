@@ -435,7 +435,9 @@ impl<'a> Tracer<'a> {
             return;
         }
         let case = &self.tests[running.test];
-        let (outcome, detail) = judge(&running, event, self.settings.timeout);
+        let timeout = self.settings.timeout;
+        let output = running.capture.finish();
+        let (outcome, detail) = judge(running.timed_out, event, &output, timeout);
         let mut record = TestRecord::new(&self.binaries[case.binary].name, &case.name, outcome);
         record.detail = detail;
         record.duration_ms = Some(running.started.elapsed().as_millis() as u64);
@@ -452,7 +454,6 @@ impl<'a> Tracer<'a> {
                     .map_or(note.to_owned(), |d| format!("{d}; {note}")),
             );
         }
-        let output = running.capture.finish();
         if outcome.is_failure() || !record.leaks.is_empty() {
             record.output = Some(output);
         }
@@ -482,13 +483,24 @@ impl<'a> Tracer<'a> {
     }
 }
 
-/// The outcome of a test from how its process ended.
-fn judge(running: &Running, event: Event, timeout: Option<Duration>) -> (Outcome, Option<String>) {
-    if running.timed_out {
+/// The outcome of a test from how its process ended and what it printed.
+fn judge(
+    timed_out: bool,
+    event: Event,
+    output: &str,
+    timeout: Option<Duration>,
+) -> (Outcome, Option<String>) {
+    if timed_out {
         let secs = timeout.map_or(0.0, |t| t.as_secs_f64());
         return (Outcome::TimedOut, Some(format!("timed out after {secs}s")));
     }
     match event {
+        // libtest ends every run with this line; a process that exits 0
+        // without it left the harness early (`process::exit` in the test).
+        Event::Exited(0) if !output.contains("test result: ") => (
+            Outcome::Failed,
+            Some("exited with status 0 before the test harness reported a result".to_owned()),
+        ),
         Event::Exited(0) => (Outcome::Passed, None),
         Event::Exited(101) => (Outcome::Failed, None),
         Event::Exited(code) => (Outcome::Failed, Some(format!("exit status {code}"))),

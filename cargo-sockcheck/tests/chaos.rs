@@ -1,0 +1,266 @@
+//! End to end: `cargo sockcheck` on the chaos fixture, whose tests crash,
+//! hang, flood their output, fork daemons and leak thousands of sockets.
+//! sockcheck must give each a verdict, leave no process behind, and keep
+//! its reports valid whatever happens.
+
+mod common;
+
+use common::*;
+use sockcheck::leak::LeakKind;
+use sockcheck::report::Outcome;
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+/// Processes whose command line is exactly `sleep SECS`.
+fn sleepers(secs: &str) -> Vec<u32> {
+    let wanted = format!("sleep\0{secs}\0");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == wanted.as_bytes())
+                && process_alive(*pid)
+        })
+        .collect()
+}
+
+fn chaos(args: &[&str], sleep_secs: &str) -> std::process::Command {
+    let manifest = fixture("chaos");
+    let target = fixture_target_dir();
+    let mut command = sockcheck_command(&[
+        "--manifest-path",
+        manifest.to_str().unwrap(),
+        "--target-dir",
+        target.to_str().unwrap(),
+        "--test",
+        "chaos",
+    ]);
+    command.args(args).env("CHAOS_SLEEP_SECS", sleep_secs);
+    command
+}
+
+#[test]
+fn every_misbehaving_test_gets_a_verdict_and_its_sockets_are_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let report_path = dir.path().join("chaos.json");
+    let output = chaos(
+        &["--timeout", "3", "--report", report_path.to_str().unwrap()],
+        "1001",
+    )
+    .output()
+    .unwrap();
+    assert_eq!(status(&output), 101, "{}", stderr(&output));
+    let report =
+        sockcheck::report::json::parse(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+
+    let verdict = |name: &str| {
+        let test = record(&report, "chaos", name);
+        let kinds: Vec<LeakKind> = test.leaks.iter().map(|l| l.kind).collect();
+        (test.outcome, test.detail.clone().unwrap_or_default(), kinds)
+    };
+    let listen = vec![LeakKind::Listen];
+    use Outcome::*;
+    assert_eq!(
+        verdict("segfaults_holding_a_listener"),
+        (
+            Crashed,
+            "killed by signal 11 (SIGSEGV)".into(),
+            listen.clone()
+        )
+    );
+    assert_eq!(
+        verdict("aborts_holding_a_listener"),
+        (
+            Crashed,
+            "killed by signal 6 (SIGABRT)".into(),
+            listen.clone()
+        )
+    );
+    assert_eq!(
+        verdict("killed_from_outside_holding_a_listener"),
+        (
+            Crashed,
+            "killed by signal 9 (SIGKILL)".into(),
+            listen.clone()
+        )
+    );
+    assert_eq!(
+        verdict("exits_zero_midway_holding_a_listener"),
+        (
+            Failed,
+            "exited with status 0 before the test harness reported a result".into(),
+            listen.clone()
+        )
+    );
+    assert_eq!(
+        verdict("hangs_with_a_child"),
+        (TimedOut, "timed out after 3s".into(), listen.clone())
+    );
+    assert_eq!(verdict("closes_stdout_and_stderr").2, listen);
+    assert_eq!(
+        verdict("double_forks_a_daemon"),
+        (Passed, String::new(), vec![LeakKind::Orphan])
+    );
+    assert_eq!(verdict("passes"), (Passed, String::new(), vec![]));
+    assert_eq!(
+        verdict("prints_50_megabytes"),
+        (Passed, String::new(), vec![])
+    );
+
+    // Output that is not UTF-8 is kept, replaced where invalid.
+    let invalid = record(&report, "chaos", "prints_invalid_utf8_and_fails");
+    assert_eq!(invalid.outcome, Failed);
+    assert!(invalid
+        .output
+        .as_deref()
+        .unwrap_or("")
+        .contains("bytes \u{fffd}\u{fffd}\u{fffd} end"));
+
+    // 10,000 sockets: all counted, and the terminal summarises them.
+    let many = record(&report, "chaos", "leaks_10000_sockets");
+    assert_eq!(many.leaks.len(), 10_000);
+    assert!(many.leaks.iter().all(|l| l.kind == LeakKind::Udp));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("... and 9990 more (9990 udp)"), "{stdout}");
+    assert!(stdout.lines().count() < 200, "the text report summarises");
+
+    // Nothing sockcheck started is left: not the daemon, not the hung test's child.
+    let daemon = &record(&report, "chaos", "double_forks_a_daemon").leaks[0];
+    assert!(
+        !process_alive(daemon.socket.pid),
+        "daemon {} survived",
+        daemon.socket.pid
+    );
+    assert_eq!(sleepers("1001"), Vec::<u32>::new());
+}
+
+#[test]
+fn interrupting_the_run_kills_the_tests_and_writes_a_complete_report() {
+    for (signal, name, sleep_secs, expected_status) in [
+        (libc::SIGINT, "SIGINT", "1002", 130),
+        (libc::SIGTERM, "SIGTERM", "1003", 143),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let report_path = dir.path().join("report.json");
+        let mut child = chaos(
+            &[
+                "-j",
+                "2",
+                "--report",
+                report_path.to_str().unwrap(),
+                "--exact",
+                "passes",
+                "hangs_with_a_child",
+            ],
+            sleep_secs,
+        )
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+        // Once `passes` has finished, the hanging test is running (2 at a time).
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        while !seen.contains("chaos::passes") {
+            let mut line = String::new();
+            assert_ne!(
+                stderr.read_line(&mut line).unwrap(),
+                0,
+                "{name}: no progress seen:\n{seen}"
+            );
+            seen.push_str(&line);
+        }
+        // SAFETY: plain kill(2) of our own child.
+        unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(expected_status), "{name}");
+
+        let report =
+            sockcheck::report::json::parse(&std::fs::read_to_string(&report_path).unwrap())
+                .unwrap();
+        assert!(
+            report.interrupted,
+            "{name}: the report says it was interrupted"
+        );
+        let names: Vec<_> = report.tests.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["passes"], "{name}: finished tests only");
+        assert_eq!(
+            sleepers(sleep_secs),
+            Vec::<u32>::new(),
+            "{name}: the hung test's child was killed"
+        );
+    }
+}
+
+#[test]
+fn two_runs_at_once_keep_their_results_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = [dir.path().join("a.json"), dir.path().join("b.json")];
+    let manifest = fixture("leaky");
+    let target = fixture_target_dir();
+    // Build first, so the two runs race on running, not on cargo's lock.
+    assert!(matches!(
+        status(&on_fixture("leaky", &["clean_no_sockets"])),
+        0
+    ));
+    let children: Vec<_> = paths
+        .iter()
+        .map(|path| {
+            sockcheck_command(&[
+                "--manifest-path",
+                manifest.to_str().unwrap(),
+                "--target-dir",
+                target.to_str().unwrap(),
+                "--report",
+                path.to_str().unwrap(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert_eq!(child.wait().unwrap().code(), Some(101));
+    }
+    let [a, b] = paths.map(|p| {
+        let report = sockcheck::report::json::parse(&std::fs::read_to_string(p).unwrap()).unwrap();
+        verdicts(&report)
+    });
+    assert_eq!(a.len(), 13);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn a_binary_that_is_not_a_libtest_harness_is_a_clear_error() {
+    let manifest = fixture("chaos");
+    let target = fixture_target_dir();
+    let output = sockcheck(&[
+        "--manifest-path",
+        manifest.to_str().unwrap(),
+        "--target-dir",
+        target.to_str().unwrap(),
+        "--test",
+        "not_libtest",
+    ]);
+    assert_eq!(status(&output), 2);
+    let err = stderr(&output);
+    assert!(
+        err.contains("error: cannot list the tests of `not_libtest`")
+            && err.contains("Hello from a custom harness!"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_report_path_in_a_missing_directory_fails_before_any_test_runs() {
+    let output = on_fixture("leaky", &["--report", "/nonexistent-dir/report.json"]);
+    assert_eq!(status(&output), 2);
+    let err = stderr(&output);
+    assert!(
+        err.starts_with("error: cannot write the report to /nonexistent-dir/report.json"),
+        "{err}"
+    );
+    assert!(!err.contains("running"), "no test ran: {err}");
+}
