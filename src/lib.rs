@@ -1,16 +1,94 @@
 //! sockcheck finds sockets that tests leave open: connections stuck in
-//! CLOSE_WAIT, listeners nobody stopped, servers that outlive their test.
+//! CLOSE_WAIT (the peer closed, the test never did), listeners nobody
+//! stopped, servers that outlive their test.
 //!
-//! This crate holds the pieces every way in shares: reading a process's
-//! sockets ([`snapshot`]), deciding which of them are leaks ([`leak`],
-//! [`policy`]) and the report ([`report`]). The `cargo sockcheck` subcommand
-//! (crate `cargo-sockcheck`) runs any project's tests under it.
+//! # A harness for `harness = false` test targets
+//!
+//! ```toml
+//! [[test]]
+//! name = "net"
+//! harness = false
+//!
+//! [dev-dependencies]
+//! sockcheck = "0.1"
+//! ```
+//!
+//! Then `tests/net.rs` lists its tests as [`harness::Trial`]s (libtest-mimic's
+//! API) and hands them to [`harness::main`]. Each trial runs between two
+//! snapshots of this process's sockets; one it leaves open in CLOSE_WAIT or
+//! LISTEN fails it, naming the socket:
+//!
+//! ```no_run
+//! use sockcheck::harness::{self, Failed, Trial};
+//! use std::io::Read;
+//! use std::net::{TcpListener, TcpStream};
+//!
+//! fn main() {
+//!     harness::main(vec![Trial::test("echo_round_trip", echo_round_trip)]);
+//! }
+//!
+//! fn echo_round_trip() -> Result<(), Failed> {
+//!     let listener = TcpListener::bind("127.0.0.1:0")?;
+//!     let mut client = TcpStream::connect(listener.local_addr()?)?;
+//!     drop(listener.accept()?); // the server hangs up
+//!     let mut buf = [0; 8];
+//!     assert_eq!(client.read(&mut buf)?, 0);
+//!     Ok(()) // `client` and `listener` are dropped: nothing left open
+//! }
+//! ```
+//!
+//! It takes libtest's arguments (filters, `--exact`, `--ignored`, `--list
+//! --format terse`), so `cargo test` and `cargo sockcheck` drive it like any
+//! test binary. [`harness::Harness`] sets the policy (severities, allowed
+//! listen ports, linger); `SOCKCHECK_REPORT=PATH` also writes the JSON
+//! report.
+//!
+//! # A guard for ordinary `#[test]`s
+//!
+//! One line at the top of the test; when the guard is dropped at its end,
+//! it panics if a socket opened since is still open (see [`guard()`]):
+//!
+//! ```
+//! let _g = sockcheck::guard();
+//! // ... the test
+//! ```
+//!
+//! # Known limitations
+//!
+//! - **Parallel tests.** The check compares snapshots of the whole process,
+//!   so it cannot tell a test's sockets from those of a test running beside
+//!   it. The harness runs trials one at a time unless `--test-threads` says
+//!   otherwise; with the guard, run `cargo test -- --test-threads=1`, or use
+//!   `cargo sockcheck`, which gives every test its own process.
+//! - **This process only.** In-process checks see the sockets this process
+//!   holds, not those of child processes a test started; a server that
+//!   outlives its test in a child is an `orphan` only `cargo sockcheck` sees.
+//! - **Linger.** Cleanup on another thread (a server noticing its peer left)
+//!   gets the policy's linger ([`policy::DEFAULT_LINGER`] unless set),
+//!   polled every few milliseconds; a socket closed later than that counts
+//!   as a leak. A clean test never waits.
+//! - **Platforms.** On Linux the harness reads its own fds and asks each
+//!   socket its state, which costs the same however busy the host is;
+//!   elsewhere (macOS, Windows) the socket table comes from netstat2, which
+//!   scans the whole table every time.
+//!
+//! # The pieces
+//!
+//! Reading a process's sockets ([`snapshot`]), deciding which of them are
+//! leaks ([`leak`], [`policy`]) and the report ([`report`]) are shared with
+//! the `cargo sockcheck` subcommand (crate `cargo-sockcheck`), which runs any
+//! project's tests without changing them.
 #![deny(missing_docs)]
 
 pub mod baseline;
+mod check;
 pub mod config;
+pub mod guard;
+pub mod harness;
 pub mod leak;
 pub mod policy;
 pub mod report;
 pub mod snapshot;
 pub mod socket;
+
+pub use guard::guard;

@@ -1,0 +1,199 @@
+//! The in-process check shared by the harness and the guard: remember this
+//! process's sockets, let the test run, then see what it left open.
+//!
+//! Both ways in go through [`Checkpoint`] so that "what counts as left open",
+//! the linger polling and the failure message are decided once.
+
+use crate::leak::{self, Holder, Leak, Severity};
+use crate::policy::Policy;
+use crate::snapshot::{self, SnapshotError};
+use crate::socket::Socket;
+use std::time::{Duration, Instant};
+
+/// How often the sockets are read again while waiting out the linger. Short,
+/// so a test whose server thread closes a moment late passes without paying
+/// the whole linger; a test that is clean on the first look never waits.
+const POLL_INTERVAL: Duration = Duration::from_millis(5);
+
+/// The sockets this process held when a test started.
+#[derive(Debug, Clone)]
+pub(crate) struct Checkpoint {
+    before: Vec<Socket>,
+}
+
+impl Checkpoint {
+    /// Remembers the sockets this process holds now.
+    pub(crate) fn take() -> Result<Checkpoint, SnapshotError> {
+        Ok(Checkpoint {
+            before: snapshot::own_sockets()?,
+        })
+    }
+
+    /// The leaks among the sockets opened since the checkpoint, under `policy`.
+    ///
+    /// While any of them is an error, the sockets are read again every few
+    /// milliseconds until the errors are gone or the policy's linger has
+    /// passed: cleanup on another thread gets its chance, and the answer
+    /// comes as soon as it is known.
+    pub(crate) fn leaks(&self, policy: &Policy) -> Result<Vec<Leak>, SnapshotError> {
+        let deadline = Instant::now() + policy.linger();
+        loop {
+            let after = snapshot::own_sockets()?;
+            let opened = snapshot::opened_since(&self.before, &after);
+            let leaks = leak::classify(&opened, Holder::Test, policy);
+            let now = Instant::now();
+            if !has_errors(&leaks) || now >= deadline {
+                return Ok(leaks);
+            }
+            std::thread::sleep(POLL_INTERVAL.min(deadline - now));
+        }
+    }
+}
+
+fn has_errors(leaks: &[Leak]) -> bool {
+    leaks.iter().any(|l| l.severity == Severity::Error)
+}
+
+/// The message a test fails with when error-level leaks remain, or `None`
+/// when there are none. One leak a line, each naming its kind, TCP state and
+/// addresses.
+pub(crate) fn failure_message(leaks: &[Leak], policy: &Policy) -> Option<String> {
+    let errors: Vec<&Leak> = leaks
+        .iter()
+        .filter(|l| l.severity == Severity::Error)
+        .collect();
+    if errors.is_empty() {
+        return None;
+    }
+    let mut message = format!(
+        "sockcheck: the test left {} open (still open after waiting {} ms):",
+        sockets(errors.len()),
+        policy.linger().as_millis()
+    );
+    for leak in errors {
+        message.push_str(&format!("\n    {leak}"));
+    }
+    Some(message)
+}
+
+/// Prints warning-level leaks to stderr: they are worth knowing about but
+/// fail nothing. `test` names the test when it is known.
+pub(crate) fn print_warnings(leaks: &[Leak], test: Option<&str>) {
+    let warnings: Vec<&Leak> = leaks
+        .iter()
+        .filter(|l| l.severity == Severity::Warning)
+        .collect();
+    if warnings.is_empty() {
+        return;
+    }
+    let who = match test {
+        Some(name) => format!("test `{name}`"),
+        None => "the test".to_owned(),
+    };
+    eprintln!("sockcheck: {who} left {} open:", sockets(warnings.len()));
+    for leak in warnings {
+        eprintln!("    {leak}");
+    }
+}
+
+fn sockets(count: usize) -> String {
+    match count {
+        1 => "1 socket".to_owned(),
+        n => format!("{n} sockets"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::leak::LeakKind;
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+
+    // Unit tests share this process with other tests that open sockets at the
+    // same time, so each test looks only at the sockets it made itself.
+    fn mine(leaks: Vec<Leak>, addrs: &[SocketAddr]) -> Vec<Leak> {
+        leaks
+            .into_iter()
+            .filter(|l| addrs.contains(&l.socket.local))
+            .collect()
+    }
+
+    fn lingering(linger: Duration) -> Policy {
+        let mut policy = Policy::default();
+        policy.set_linger(linger);
+        policy
+    }
+
+    #[test]
+    fn a_check_without_leaks_does_not_wait_for_the_linger() {
+        let checkpoint = Checkpoint::take().unwrap();
+        let started = Instant::now();
+        checkpoint
+            .leaks(&lingering(Duration::from_secs(60)))
+            .unwrap();
+        // Waiting out the linger would take 60 s; only a concurrent test's
+        // socket could make it wait at all, and those close within moments.
+        assert!(started.elapsed() < Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_listener_closed_by_another_thread_within_the_linger_is_no_leak() {
+        let checkpoint = Checkpoint::take().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let closer = std::thread::spawn(move || {
+            // Slow cleanup, so the check most likely sees the listener and
+            // has to poll; the verdict must be the same either way.
+            std::thread::sleep(Duration::from_millis(20));
+            drop(listener);
+        });
+        let leaks = checkpoint
+            .leaks(&lingering(Duration::from_secs(60)))
+            .unwrap();
+        closer.join().unwrap();
+        assert_eq!(mine(leaks, &[addr]), []);
+    }
+
+    #[test]
+    fn a_kept_listener_is_reported_once_the_linger_runs_out() {
+        let policy = lingering(Duration::from_millis(20));
+        let checkpoint = Checkpoint::take().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let leaks = mine(checkpoint.leaks(&policy).unwrap(), &[addr]);
+        let kinds: Vec<_> = leaks.iter().map(|l| l.kind).collect();
+        assert_eq!(kinds, [LeakKind::Listen]);
+        let message = failure_message(&leaks, &policy).unwrap();
+        assert!(message.contains("left 1 socket open"), "{message}");
+        assert!(message.contains("after waiting 20 ms"), "{message}");
+        assert!(
+            message.contains(&format!("error listen: tcp {addr} LISTEN")),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn sockets_open_before_the_checkpoint_are_not_blamed() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let addrs = [listener.local_addr().unwrap(), client.local_addr().unwrap()];
+        let checkpoint = Checkpoint::take().unwrap();
+        let leaks = checkpoint.leaks(&lingering(Duration::ZERO)).unwrap();
+        assert_eq!(mine(leaks, &addrs), []);
+    }
+
+    #[test]
+    fn warnings_alone_make_no_failure_message() {
+        let checkpoint = Checkpoint::take().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let addrs = [client.local_addr().unwrap(), server.local_addr().unwrap()];
+        drop(listener);
+        let policy = lingering(Duration::ZERO);
+        let leaks = mine(checkpoint.leaks(&policy).unwrap(), &addrs);
+        let kinds: Vec<_> = leaks.iter().map(|l| (l.kind, l.severity)).collect();
+        assert_eq!(kinds, [(LeakKind::Established, Severity::Warning); 2]);
+        assert_eq!(failure_message(&leaks, &policy), None);
+    }
+}
