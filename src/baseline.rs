@@ -387,6 +387,7 @@ mod tests {
                 inode: 99,
                 pid: 1234,
             },
+            stability: None,
         }
     }
 

@@ -117,6 +117,46 @@ pub struct Leak {
     /// The socket itself; its fields are inlined in JSON.
     #[serde(flatten)]
     pub socket: Socket,
+    /// Whether reruns saw it again (`--rerun-leaks`); inlined in JSON.
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub stability: Option<Stability>,
+}
+
+/// How often a leak was seen when its test was run several times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stability {
+    /// `stable` when seen in every run, else `flaky`.
+    pub stability: StabilityKind,
+    /// Runs in which it was seen.
+    pub runs_seen: u32,
+    /// Runs in all.
+    pub runs: u32,
+}
+
+impl Stability {
+    /// The stability of a leak seen in `runs_seen` of `runs` runs.
+    pub fn of(runs_seen: u32, runs: u32) -> Stability {
+        let stability = if runs_seen >= runs {
+            StabilityKind::Stable
+        } else {
+            StabilityKind::Flaky
+        };
+        Stability {
+            stability,
+            runs_seen,
+            runs,
+        }
+    }
+}
+
+/// Whether a leak comes back every time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StabilityKind {
+    /// Seen in every run.
+    Stable,
+    /// Seen in some runs only: it depends on timing.
+    Flaky,
 }
 
 impl fmt::Display for Leak {
@@ -125,6 +165,13 @@ impl fmt::Display for Leak {
         write!(f, "{} {}: {}", self.severity, self.kind, self.socket)?;
         if self.socket.pid != 0 {
             write!(f, " (pid {})", self.socket.pid)?;
+        }
+        if let Some(s) = self.stability {
+            let word = match s.stability {
+                StabilityKind::Stable => "stable",
+                StabilityKind::Flaky => "flaky",
+            };
+            write!(f, " [{word}: {}/{} runs]", s.runs_seen, s.runs)?;
         }
         Ok(())
     }
@@ -175,6 +222,7 @@ pub fn classify<'a>(
                 kind,
                 severity,
                 socket: socket.clone(),
+                stability: None,
             })
         })
         .collect()

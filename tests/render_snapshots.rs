@@ -31,6 +31,7 @@ fn leak(kind: LeakKind, socket: Socket) -> Leak {
         kind,
         severity: kind.default_severity(),
         socket,
+        stability: None,
     }
 }
 

@@ -1,9 +1,10 @@
 //! The command line: flags as cargo and libtest spell them (DESIGN.md's
 //! contract), parsed by clap.
 
-use clap::{Args, Parser, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use sockcheck::leak::LeakKind;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// How cargo invokes a subcommand: `cargo sockcheck ARGS` runs
 /// `cargo-sockcheck sockcheck ARGS`.
@@ -11,12 +12,30 @@ use std::path::PathBuf;
 #[command(name = "cargo", bin_name = "cargo", version, styles = clap::builder::Styles::plain())]
 pub enum Cargo {
     /// Run a project's tests one per process and report the sockets each leaves open.
-    Sockcheck(Options),
+    Sockcheck(Sockcheck),
 }
 
-/// Everything `cargo sockcheck` takes.
+/// `cargo sockcheck`: run the tests, or one of the subcommands.
 #[derive(Debug, Args)]
-#[command(version, about, long_about = None)]
+#[command(version, about, long_about = None, args_conflicts_with_subcommands = true)]
+pub struct Sockcheck {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub run: Options,
+}
+
+/// Subcommands beside the default test run.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one command under the tracer and report the sockets it left open
+    /// (usable as cargo's target runner or a nextest wrapper).
+    Exec(ExecOptions),
+}
+
+/// Everything the default `cargo sockcheck` run takes.
+#[derive(Debug, Args)]
 pub struct Options {
     #[command(flatten)]
     pub selection: PackageSelection,
@@ -45,18 +64,49 @@ pub struct Options {
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
 
-    /// What to print on stdout at the end.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Kill a test that runs longer than SECS and mark it timed out.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub timeout: Option<Duration>,
+
+    /// Run each test binary whole first; only binaries that fail or leak are
+    /// rerun one test per process to pin the leaks on their tests.
+    #[arg(long)]
+    pub fast: bool,
+
+    /// Run each leaking test up to N more times and mark every leak stable
+    /// (seen in every run) or flaky.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub rerun_leaks: u32,
+
+    #[command(flatten)]
+    pub gate: GateOptions,
+
+    #[command(flatten)]
+    pub output: OutputOptions,
+
+    /// Arguments passed to every test binary, after `--`.
+    #[arg(last = true, value_name = "TEST_ARGS")]
+    pub test_args: Vec<String>,
+}
+
+/// `cargo sockcheck exec -- COMMAND [ARGS]`.
+#[derive(Debug, Args)]
+pub struct ExecOptions {
+    #[command(flatten)]
+    pub gate: GateOptions,
 
     /// Also write the JSON report to PATH.
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
 
-    /// Kill a test that runs longer than SECS and mark it timed out.
-    #[arg(long, value_name = "SECS")]
-    pub timeout: Option<f64>,
+    /// The command to run, and its arguments.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<std::ffi::OsString>,
+}
 
+/// What counts as a leak and how bad it is.
+#[derive(Debug, Args)]
+pub struct GateOptions {
     /// Report leaks of KIND as errors (repeatable).
     #[arg(long, value_name = "KIND")]
     pub deny: Vec<LeakKind>,
@@ -69,9 +119,30 @@ pub struct Options {
     #[arg(long, value_name = "KIND")]
     pub allow: Vec<LeakKind>,
 
-    /// Arguments passed to every test binary, after `--`.
-    #[arg(last = true, value_name = "TEST_ARGS")]
-    pub test_args: Vec<String>,
+    /// Wait up to MS milliseconds at a test's exit for its leaks to close
+    /// (0: judge at once) [default: 100].
+    #[arg(long, value_name = "MS")]
+    pub linger: Option<u64>,
+}
+
+/// What is printed and written at the end.
+#[derive(Debug, Args)]
+pub struct OutputOptions {
+    /// What to print on stdout at the end.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Also write the JSON report to PATH.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("`{text}` is not a usable number of seconds"))
 }
 
 /// Which packages and targets to build, passed through to cargo unchanged.
@@ -175,7 +246,7 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Options, clap::Error> {
         let argv = ["cargo", "sockcheck"].iter().chain(args);
-        Cargo::try_parse_from(argv).map(|Cargo::Sockcheck(options)| options)
+        Cargo::try_parse_from(argv).map(|Cargo::Sockcheck(sockcheck)| sockcheck.run)
     }
 
     #[test]
@@ -224,5 +295,37 @@ mod tests {
         assert!(parse(&["--frobnicate"]).is_err());
         let err = parse(&["--deny", "closewait"]).unwrap_err().to_string();
         assert!(err.contains("close-wait"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod exec_tests {
+    use super::*;
+
+    #[test]
+    fn exec_takes_the_command_after_the_double_dash() {
+        let argv = [
+            "cargo",
+            "sockcheck",
+            "exec",
+            "--deny",
+            "udp",
+            "--",
+            "/bin/test-bin",
+            "--exact",
+            "x",
+        ];
+        let Cargo::Sockcheck(sockcheck) = Cargo::try_parse_from(argv).unwrap();
+        let Some(Command::Exec(exec)) = sockcheck.command else {
+            panic!("not exec")
+        };
+        assert_eq!(exec.command, ["/bin/test-bin", "--exact", "x"]);
+        assert_eq!(exec.gate.deny, [LeakKind::Udp]);
+    }
+
+    #[test]
+    fn a_negative_timeout_is_rejected() {
+        let argv = ["cargo", "sockcheck", "--timeout", "-1"];
+        assert!(Cargo::try_parse_from(argv).is_err());
     }
 }

@@ -5,16 +5,22 @@
 mod app;
 mod cargo;
 mod cli;
+#[cfg(target_os = "linux")]
+mod exec;
 mod exit;
+#[cfg(target_os = "linux")]
+mod fast;
 mod list;
+#[cfg(target_os = "linux")]
+mod rerun;
 #[cfg(target_os = "linux")]
 mod run;
 
 use clap::Parser;
 
 fn main() {
-    let cli::Cargo::Sockcheck(options) = cli::Cargo::parse();
-    std::process::exit(match start(options) {
+    let cli::Cargo::Sockcheck(sockcheck) = cli::Cargo::parse();
+    std::process::exit(match start(sockcheck) {
         Ok(status) => status,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -24,12 +30,15 @@ fn main() {
 }
 
 #[cfg(target_os = "linux")]
-fn start(options: cli::Options) -> anyhow::Result<i32> {
-    app::run(options)
+fn start(sockcheck: cli::Sockcheck) -> anyhow::Result<i32> {
+    match sockcheck.command {
+        None => app::run(sockcheck.run),
+        Some(cli::Command::Exec(options)) => exec::run(options),
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn start(_: cli::Options) -> anyhow::Result<i32> {
+fn start(_: cli::Sockcheck) -> anyhow::Result<i32> {
     anyhow::bail!(
         "`cargo sockcheck` runs tests under ptrace and needs Linux; on this platform use the \
          sockcheck library's harness or guard inside your tests"

@@ -118,6 +118,7 @@ mod tests {
                 inode: 7,
                 pid: 0,
             },
+            stability: None,
         }
     }
 

@@ -13,8 +13,6 @@
 mod capture;
 mod ptrace;
 
-use crate::cargo::TestBinary;
-use crate::list::TestCase;
 use anyhow::{anyhow, Context, Result};
 use capture::Capture;
 use nix::sys::signal::{SigSet, Signal};
@@ -28,8 +26,23 @@ use sockcheck::socket::Socket;
 use std::collections::{HashMap, HashSet};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// One process to run under the tracer: a test, a whole test binary, or any
+/// command (`cargo sockcheck exec`).
+pub struct Job<'a> {
+    /// Names the record: the test binary's target name.
+    pub binary: String,
+    /// Names the record: the test's name.
+    pub name: String,
+    /// Builds the command to run (program, arguments, environment, directory).
+    pub command: Box<dyn Fn() -> Command + 'a>,
+    /// Capture stdout and stderr (a test), or let them through (a runner).
+    pub capture: bool,
+    /// The process is a libtest harness, which ends a run with `test result:`.
+    pub libtest: bool,
+}
 
 /// How to run the tests.
 #[derive(Debug, Clone)]
@@ -40,8 +53,6 @@ pub struct Settings {
     pub timeout: Option<Duration>,
     /// Which sockets are leaks, and the linger.
     pub policy: Policy,
-    /// Extra arguments for every test binary.
-    pub test_args: Vec<String>,
 }
 
 /// What a run produced, also when it was cut short.
@@ -49,6 +60,9 @@ pub struct RunResult {
     /// The record of each test given, in the same order; `None` for tests
     /// that did not finish.
     pub records: Vec<Option<TestRecord>>,
+    /// Each job's exit status as a shell reports it (128 + N for death by
+    /// signal N), in the same order; `None` for jobs that did not finish.
+    pub exit_codes: Vec<Option<i32>>,
     /// The signal (SIGINT, SIGTERM) that interrupted the run, if one did.
     pub interrupted_by: Option<libc::c_int>,
     /// The error that stopped the run early, if one did.
@@ -60,15 +74,14 @@ const LINGER_POLL: Duration = Duration::from_millis(5);
 /// How long killed leftovers get to disappear before the run ends anyway.
 const REAP_GRACE: Duration = Duration::from_secs(5);
 
-/// Runs `tests` (each a test of one of `binaries`), calling `progress` as
-/// each one finishes.
+/// Runs `jobs`, `settings.jobs` at a time, calling `progress` as each one
+/// finishes.
 pub fn run(
-    binaries: &[TestBinary],
-    tests: &[TestCase],
+    jobs: &[Job<'_>],
     settings: &Settings,
     progress: &mut dyn FnMut(&TestRecord),
 ) -> RunResult {
-    let mut tracer = Tracer::new(binaries, tests, settings);
+    let mut tracer = Tracer::new(jobs, settings);
     let fatal = tracer.run_all(progress).err();
     if fatal.is_some() {
         tracer.accepting = false;
@@ -78,6 +91,7 @@ pub fn run(
     }
     RunResult {
         records: tracer.results,
+        exit_codes: tracer.exit_codes,
         interrupted_by: tracer.interrupted_by,
         fatal,
     }
@@ -88,7 +102,8 @@ struct Running {
     test: usize,
     started: Instant,
     deadline: Option<Instant>,
-    capture: Capture,
+    /// `None` when output is let through.
+    capture: Option<Capture>,
     /// Sockets read at its exit (or at its timeout).
     sockets: Option<Vec<Socket>>,
     /// Set while the exiting thread is held for the linger.
@@ -105,8 +120,7 @@ struct Linger {
 }
 
 struct Tracer<'a> {
-    binaries: &'a [TestBinary],
-    tests: &'a [TestCase],
+    jobs: &'a [Job<'a>],
     settings: &'a Settings,
     next_test: usize,
     /// Keyed by the test process's pid (also its process group).
@@ -118,23 +132,24 @@ struct Tracer<'a> {
     /// Killed leftovers not yet reaped.
     dying: HashSet<Pid>,
     results: Vec<Option<TestRecord>>,
+    exit_codes: Vec<Option<i32>>,
     interrupted_by: Option<libc::c_int>,
     /// False once the run is being stopped: no new test starts.
     accepting: bool,
 }
 
 impl<'a> Tracer<'a> {
-    fn new(binaries: &'a [TestBinary], tests: &'a [TestCase], settings: &'a Settings) -> Self {
+    fn new(jobs: &'a [Job<'a>], settings: &'a Settings) -> Self {
         Tracer {
-            binaries,
-            tests,
+            jobs,
             settings,
             next_test: 0,
             running: HashMap::new(),
             owner: HashMap::new(),
             seen: HashSet::new(),
             dying: HashSet::new(),
-            results: vec![None; tests.len()],
+            results: vec![None; jobs.len()],
+            exit_codes: vec![None; jobs.len()],
             interrupted_by: None,
             accepting: true,
         }
@@ -154,12 +169,12 @@ impl<'a> Tracer<'a> {
         loop {
             while self.accepting
                 && self.running.len() < self.settings.jobs
-                && self.next_test < self.tests.len()
+                && self.next_test < self.jobs.len()
             {
                 self.next_test += 1;
                 self.spawn(self.next_test - 1)?;
             }
-            let all_started = self.next_test == self.tests.len() || !self.accepting;
+            let all_started = self.next_test == self.jobs.len() || !self.accepting;
             if self.running.is_empty() && all_started {
                 let now = Instant::now();
                 let deadline = *give_up.get_or_insert(now + REAP_GRACE);
@@ -200,7 +215,7 @@ impl<'a> Tracer<'a> {
         fds.extend(
             self.running
                 .values()
-                .filter_map(|r| r.capture.fd())
+                .filter_map(|r| r.capture.as_ref()?.fd())
                 .map(|fd| libc::pollfd {
                     fd: fd.as_raw_fd(),
                     events: libc::POLLIN,
@@ -215,41 +230,44 @@ impl<'a> Tracer<'a> {
                 return Err(error).context("poll failed");
             }
         }
-        for running in self.running.values_mut() {
-            running.capture.read_available();
+        for capture in self.running.values_mut().filter_map(|r| r.capture.as_mut()) {
+            capture.read_available();
         }
         Ok(())
     }
 
     fn spawn(&mut self, index: usize) -> Result<()> {
-        let test = &self.tests[index];
-        let binary = &self.binaries[test.binary];
-        let (reader, writer) = std::io::pipe().context("cannot create a pipe")?;
-        let mut command = binary.command();
-        command
-            .args(["--exact", &test.name, "--nocapture", "--test-threads=1"])
-            .args(test.ignored.then_some("--ignored"))
-            .args(&self.settings.test_args)
-            .stdin(Stdio::null())
-            .stdout(writer.try_clone().context("cannot create a pipe")?)
-            .stderr(writer)
-            .process_group(0);
+        let job = &self.jobs[index];
+        let mut command = (job.command)();
+        let program = command.get_program().to_string_lossy().into_owned();
+        let reader = if job.capture {
+            let (reader, writer) = std::io::pipe().context("cannot create a pipe")?;
+            let stdout = writer.try_clone().context("cannot create a pipe")?;
+            command.stdin(Stdio::null()).stdout(stdout).stderr(writer);
+            Some(reader)
+        } else {
+            None
+        };
+        command.process_group(0);
         // SAFETY: prepare_child makes only async-signal-safe syscalls.
         unsafe { command.pre_exec(ptrace::prepare_child) };
-        let child = command.spawn().map_err(|e| spawn_error(e, binary))?;
+        let child = command.spawn().map_err(|e| spawn_error(e, &program))?;
         drop(command); // closes our copies of the pipe's write end
         let pid = child.id() as Pid;
         match ptrace::wait_for(pid).context("waitpid failed")? {
             Event::Signal(libc::SIGTRAP) => {}
             other => {
                 return Err(anyhow!(
-                    "`{}` did not start under the tracer ({other:?})",
-                    binary.path.display()
-                ))
+                    "`{program}` did not start under the tracer ({other:?})"
+                ));
             }
         }
-        ptrace::set_options(pid).map_err(|e| trace_error(e, binary))?;
-        ptrace::resume(pid, 0).map_err(|e| trace_error(e, binary))?;
+        ptrace::set_options(pid).map_err(|e| trace_error(e, &program))?;
+        ptrace::resume(pid, 0).map_err(|e| trace_error(e, &program))?;
+        let capture = match reader {
+            Some(reader) => Some(Capture::new(reader).context("cannot read a test's output")?),
+            None => None,
+        };
         let now = Instant::now();
         self.seen.insert(pid);
         self.owner.insert(pid, pid);
@@ -259,7 +277,7 @@ impl<'a> Tracer<'a> {
                 test: index,
                 started: now,
                 deadline: self.settings.timeout.map(|t| now + t),
-                capture: Capture::new(reader).context("cannot read a test's output")?,
+                capture,
                 sockets: None,
                 linger: None,
                 timed_out: false,
@@ -434,11 +452,14 @@ impl<'a> Tracer<'a> {
         if running.abandoned && !running.timed_out {
             return;
         }
-        let case = &self.tests[running.test];
+        let job = &self.jobs[running.test];
         let timeout = self.settings.timeout;
-        let output = running.capture.finish();
-        let (outcome, detail) = judge(running.timed_out, event, &output, timeout);
-        let mut record = TestRecord::new(&self.binaries[case.binary].name, &case.name, outcome);
+        let output = running.capture.map(Capture::finish);
+        let harness_done = output
+            .as_deref()
+            .is_none_or(|o| !job.libtest || o.contains("test result: "));
+        let (outcome, detail) = judge(running.timed_out, event, harness_done, timeout);
+        let mut record = TestRecord::new(&job.binary, &job.name, outcome);
         record.detail = detail;
         record.duration_ms = Some(running.started.elapsed().as_millis() as u64);
         let policy = &self.settings.policy;
@@ -455,10 +476,15 @@ impl<'a> Tracer<'a> {
             );
         }
         if outcome.is_failure() || !record.leaks.is_empty() {
-            record.output = Some(output);
+            record.output = output;
         }
         progress(&record);
         self.results[running.test] = Some(record);
+        self.exit_codes[running.test] = match event {
+            Event::Exited(code) => Some(code),
+            Event::Killed(signal) => Some(128 + signal),
+            Event::Ptrace(_) | Event::Signal(_) => None,
+        };
     }
 
     /// Processes the finished test started that are still alive: their
@@ -483,11 +509,12 @@ impl<'a> Tracer<'a> {
     }
 }
 
-/// The outcome of a test from how its process ended and what it printed.
+/// The outcome of a test from how its process ended; `harness_done` is
+/// false when a libtest harness never printed its closing `test result:`.
 fn judge(
     timed_out: bool,
     event: Event,
-    output: &str,
+    harness_done: bool,
     timeout: Option<Duration>,
 ) -> (Outcome, Option<String>) {
     if timed_out {
@@ -495,9 +522,9 @@ fn judge(
         return (Outcome::TimedOut, Some(format!("timed out after {secs}s")));
     }
     match event {
-        // libtest ends every run with this line; a process that exits 0
-        // without it left the harness early (`process::exit` in the test).
-        Event::Exited(0) if !output.contains("test result: ") => (
+        // A process that exits 0 without libtest's closing line left the
+        // harness early (`process::exit` in the test).
+        Event::Exited(0) if !harness_done => (
             Outcome::Failed,
             Some("exited with status 0 before the test harness reported a result".to_owned()),
         ),
@@ -541,19 +568,18 @@ fn snapshot_error(error: SnapshotError) -> anyhow::Error {
     anyhow!(error)
 }
 
-fn spawn_error(error: std::io::Error, binary: &TestBinary) -> anyhow::Error {
+fn spawn_error(error: std::io::Error, program: &str) -> anyhow::Error {
     if error.raw_os_error() == Some(libc::EPERM) {
-        return trace_error(error, binary);
+        return trace_error(error, program);
     }
-    anyhow!("cannot start `{}`: {error}", binary.path.display())
+    anyhow!("cannot start `{program}`: {error}")
 }
 
-fn trace_error(error: std::io::Error, binary: &TestBinary) -> anyhow::Error {
+fn trace_error(error: std::io::Error, program: &str) -> anyhow::Error {
     anyhow!(
-        "cannot trace `{}`: {error}. sockcheck needs ptrace: in a container, run it with \
-         --cap-add=SYS_PTRACE (or a seccomp profile that allows ptrace); check \
-         /proc/sys/kernel/yama/ptrace_scope",
-        binary.path.display()
+        "cannot trace `{program}`: {error}. sockcheck needs ptrace: in a container, run it \
+         with --cap-add=SYS_PTRACE (or a seccomp profile that allows ptrace); check \
+         /proc/sys/kernel/yama/ptrace_scope"
     )
 }
 

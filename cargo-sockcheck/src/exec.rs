@@ -1,0 +1,113 @@
+//! `cargo sockcheck exec -- COMMAND`: one command under the tracer, as
+//! cargo's target runner or a nextest wrapper. Its output passes through;
+//! what it left open is reported on stderr.
+
+use crate::app::{self, print_progress};
+use crate::cli::ExecOptions;
+use crate::exit;
+use crate::run::{self, Job, Settings};
+use anyhow::{Context, Result};
+use sockcheck::leak::Severity;
+use sockcheck::report::{Outcome, Report};
+use std::path::Path;
+use std::process::Command;
+
+/// Runs the command; returns 1 on an error-level leak, else the command's
+/// own exit status (128 + N when it died by signal N).
+pub fn run(options: ExecOptions) -> Result<i32> {
+    if let Some(path) = &options.report {
+        app::check_writable(path)?;
+    }
+    let (program, args) = options
+        .command
+        .split_first()
+        .context("no command given after `--`")?;
+    let job = Job {
+        binary: binary_name(Path::new(program)),
+        name: test_name(args),
+        command: Box::new(|| {
+            let mut command = Command::new(program);
+            command.args(args);
+            command
+        }),
+        capture: false,
+        libtest: false,
+    };
+    let settings = Settings {
+        jobs: 1,
+        timeout: None,
+        policy: app::policy(&options.gate),
+    };
+    let result = run::run(std::slice::from_ref(&job), &settings, &mut |record| {
+        if !record.leaks.is_empty() {
+            eprintln!("sockcheck: {} left sockets open:", record.binary);
+            print_progress(record);
+        }
+    });
+    if let Some(fatal) = result.fatal {
+        return Err(fatal);
+    }
+    let exit_code = result.exit_codes.first().copied().flatten();
+    let report = Report::new(result.records.into_iter().flatten().collect());
+    if let Some(path) = &options.report {
+        app::write_json_report(&report, path)?;
+    }
+    if let Some(signal) = result.interrupted_by {
+        return Ok(exit::SIGNAL_BASE + signal);
+    }
+    let Some(record) = report.tests.first() else {
+        anyhow::bail!("the command did not finish");
+    };
+    if record.count(Severity::Error) > 0 {
+        return Ok(exit::LEAK);
+    }
+    Ok(match record.outcome {
+        Outcome::Passed => 0,
+        _ => exit_code.unwrap_or(exit::TEST_FAILED),
+    })
+}
+
+/// What the command runs, for the record's name: the first argument that is
+/// not a flag (a test binary's filter, e.g. the test nextest runs), else `*`.
+fn test_name(args: &[std::ffi::OsString]) -> String {
+    args.iter()
+        .map(|a| a.to_string_lossy())
+        .find(|a| !a.starts_with('-'))
+        .map_or_else(|| "*".to_owned(), |a| a.into_owned())
+}
+
+/// A test binary's target name from its path: `net-1a2b3c4d` → `net`.
+fn binary_name(program: &Path) -> String {
+    let stem = program
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match stem.rsplit_once('-') {
+        Some((name, hash)) if hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()) => {
+            name.to_owned()
+        }
+        _ => stem,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{binary_name, test_name};
+    use std::path::Path;
+
+    #[test]
+    fn the_test_name_is_the_first_argument_that_is_not_a_flag() {
+        let args = ["--exact", "net::leaks", "--nocapture"].map(Into::into);
+        assert_eq!(test_name(&args), "net::leaks");
+        assert_eq!(test_name(&["--quiet".into()]), "*");
+    }
+
+    #[test]
+    fn cargo_s_hash_suffix_is_dropped_from_the_binary_name() {
+        assert_eq!(
+            binary_name(Path::new("/t/debug/deps/net-0123456789abcdef")),
+            "net"
+        );
+        assert_eq!(binary_name(Path::new("/usr/bin/my-server")), "my-server");
+    }
+}

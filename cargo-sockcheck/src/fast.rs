@@ -1,0 +1,57 @@
+//! `--fast`: run each test binary whole, as `cargo test` does, and pay for
+//! one process per test only where a binary fails or leaves sockets open.
+
+use crate::cargo::TestBinary;
+use crate::list::TestCase;
+use crate::run::{self, Job, RunResult, Settings};
+use sockcheck::report::{Outcome, TestRecord};
+
+/// Runs `whole` (one job per binary, `whole_binaries[i]` naming job `i`'s
+/// binary), then reruns the tests of every binary that failed or leaked one
+/// per process with the jobs `per_test` makes. The result is per test, in
+/// the order of `tests`.
+pub fn run<'a>(
+    binaries: &[TestBinary],
+    tests: &[TestCase],
+    whole: Vec<(usize, Job<'a>)>,
+    per_test: impl Fn(&[usize]) -> Vec<Job<'a>>,
+    settings: &Settings,
+    progress: &mut dyn FnMut(&TestRecord),
+) -> RunResult {
+    let (whole_binaries, whole_jobs): (Vec<usize>, Vec<Job<'a>>) = whole.into_iter().unzip();
+    let first = run::run(&whole_jobs, settings, &mut |_| {});
+    let mut records: Vec<Option<TestRecord>> = vec![None; tests.len()];
+    let mut to_rerun = Vec::new();
+    for (binary, record) in whole_binaries.iter().zip(&first.records) {
+        let of_binary = (0..tests.len()).filter(|&i| tests[i].binary == *binary);
+        match record {
+            Some(r) if r.outcome == Outcome::Passed && r.leaks.is_empty() => {
+                for i in of_binary {
+                    let clean =
+                        TestRecord::new(&binaries[*binary].name, &tests[i].name, Outcome::Passed);
+                    progress(&clean);
+                    records[i] = Some(clean);
+                }
+            }
+            Some(_) => to_rerun.extend(of_binary),
+            None => {}
+        }
+    }
+    let exit_codes = vec![None; tests.len()];
+    if first.fatal.is_some() || first.interrupted_by.is_some() {
+        return RunResult {
+            records,
+            exit_codes,
+            ..first
+        };
+    }
+    let second = run::run(&per_test(&to_rerun), settings, progress);
+    for (i, record) in to_rerun.into_iter().zip(second.records) {
+        records[i] = record;
+    }
+    RunResult {
+        records,
+        exit_codes,
+        ..second
+    }
+}
