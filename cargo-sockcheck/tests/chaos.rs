@@ -264,3 +264,43 @@ fn a_report_path_in_a_missing_directory_fails_before_any_test_runs() {
     );
     assert!(!err.contains("running"), "no test ran: {err}");
 }
+
+/// sockcheck reads sockets through /proc and the sockets' own fds: it never
+/// opens a socket itself (not even netlink). Checked with strace on its
+/// main thread, where the tracer and the snapshots run.
+#[test]
+fn sockcheck_opens_no_socket_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("strace.txt");
+    let manifest = fixture("leaky");
+    let target = fixture_target_dir();
+    let status = std::process::Command::new("strace")
+        .args([
+            "-qq",
+            "-e",
+            "trace=socket,socketpair,connect,bind",
+            "-e",
+            "signal=none",
+            "-o",
+        ])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_cargo-sockcheck"))
+        .args(["sockcheck", "--manifest-path", manifest.to_str().unwrap()])
+        .args([
+            "--target-dir",
+            target.to_str().unwrap(),
+            "leaks_udp",
+            "leaks_close_wait_ipv4",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("strace is installed (.ci/run installs it)");
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "the run itself found the close-wait leak"
+    );
+    let calls = std::fs::read_to_string(&trace).unwrap();
+    assert_eq!(calls.trim(), "", "sockcheck made socket calls:\n{calls}");
+}
