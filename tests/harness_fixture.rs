@@ -15,7 +15,7 @@ fn main() {
     Harness::new()
         // Generous, so the slow server thread below always makes it on a
         // loaded machine; leaking trials pay it, clean ones never do.
-        .linger(Duration::from_secs(1))
+        .linger(Duration::from_millis(500))
         .main(vec![
             Trial::test("clean::closes_everything", closes_everything),
             Trial::test("clean::server_thread_closes_late", server_closes_late),

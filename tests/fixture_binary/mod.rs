@@ -7,8 +7,9 @@
 //! build the fixture at all. `cargo test --no-run --message-format=json
 //! --test NAME`, with this run's target dir and profile, names exactly the
 //! up-to-date executable. Cargo holds no build lock while tests run, and
-//! under a whole `cargo test` the fixture is already built, so the nested
-//! call costs tens of milliseconds.
+//! under `cargo test --workspace` the fixture is already built, so the
+//! nested call costs tens of milliseconds (after `cargo test -p sockcheck`
+//! it builds the workspace's variant once).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -52,8 +53,10 @@ fn build(name: &str) -> PathBuf {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
-        .args(["test", "--no-run", "--message-format=json", "-p"])
-        .arg(env!("CARGO_PKG_NAME"))
+        // `--workspace` as in `cargo test --workspace`: features unify over
+        // the packages built together, so selecting only this package would
+        // hash (and build) a second copy of the fixture.
+        .args(["test", "--no-run", "--message-format=json", "--workspace"])
         .args(["--test", name, "--manifest-path"])
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
         .arg("--target-dir")
