@@ -36,7 +36,10 @@ impl TestBinary {
             .env("CARGO_PKG_NAME", &self.package_name)
             .env("CARGO_PKG_VERSION", &self.package_version)
             .env("CARGO_CRATE_NAME", self.name.replace('-', "_"))
-            .env(LIBRARY_PATH_VAR, self.library_path());
+            .env(LIBRARY_PATH_VAR, self.library_path())
+            // A harness binary would write its own in-process report there,
+            // once per test process, over the user's file.
+            .env_remove("SOCKCHECK_REPORT");
         for (name, path) in &self.bin_exes {
             command.env(format!("CARGO_BIN_EXE_{name}"), path);
         }
