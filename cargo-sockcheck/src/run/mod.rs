@@ -21,7 +21,7 @@ use ptrace::{events, Event, Pid};
 use sockcheck::leak::{classify, Holder, Leak, Severity};
 use sockcheck::policy::Policy;
 use sockcheck::report::{Outcome, TestRecord};
-use sockcheck::snapshot::{process_sockets, SnapshotError};
+use sockcheck::snapshot::process_sockets;
 use sockcheck::socket::Socket;
 use std::collections::{HashMap, HashSet};
 use std::os::fd::AsRawFd;
@@ -358,7 +358,10 @@ impl<'a> Tracer<'a> {
     /// Reads the exiting test's sockets with `thread` held stopped; holds it
     /// for the linger while error-level leaks remain and `may_linger`.
     fn look_at_exit(&mut self, test: Pid, thread: Pid, may_linger: bool) -> Result<()> {
-        let sockets = process_sockets(test as u32).map_err(snapshot_error)?;
+        let Some(sockets) = sockets_of_live(test)? else {
+            // Killed meanwhile (SIGKILL from outside): its end will be reported.
+            return Ok(());
+        };
         let linger = self.settings.policy.linger();
         let leaking = has_errors(&sockets, &self.settings.policy);
         let running = self
@@ -386,10 +389,16 @@ impl<'a> Tracer<'a> {
         for (&pid, running) in &mut self.running {
             if let Some(linger) = &mut running.linger {
                 if now >= linger.next_look {
-                    let sockets = process_sockets(pid as u32).map_err(snapshot_error)?;
-                    let clean = !has_errors(&sockets, &self.settings.policy);
-                    running.sockets = Some(sockets);
-                    if clean || now >= linger.until {
+                    // A process killed while held keeps the sockets of the last look.
+                    let looked = sockets_of_live(pid)?;
+                    let vanished = looked.is_none();
+                    let clean = looked
+                        .as_ref()
+                        .is_some_and(|s| !has_errors(s, &self.settings.policy));
+                    if let Some(sockets) = looked {
+                        running.sockets = Some(sockets);
+                    }
+                    if clean || vanished || now >= linger.until {
                         resume(linger.thread, 0);
                         running.linger = None;
                     } else {
@@ -564,8 +573,15 @@ fn resume(pid: Pid, signal: libc::c_int) {
     let _ = ptrace::resume(pid, signal);
 }
 
-fn snapshot_error(error: SnapshotError) -> anyhow::Error {
-    anyhow!(error)
+/// The sockets of process `pid`, or `None` when it is gone: a process can
+/// be killed from outside while it is held stopped. Any other failure
+/// (no /proc, no access) is fatal.
+fn sockets_of_live(pid: Pid) -> Result<Option<Vec<Socket>>> {
+    match process_sockets(pid as u32) {
+        Ok(sockets) => Ok(Some(sockets)),
+        Err(_) if ptrace::is_dead(pid) => Ok(None),
+        Err(error) => Err(anyhow!(error)),
+    }
 }
 
 fn spawn_error(error: std::io::Error, program: &str) -> anyhow::Error {
