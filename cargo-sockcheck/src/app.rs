@@ -1,25 +1,24 @@
-//! `cargo sockcheck` from start to end: build, list, run, report, exit status.
+//! `cargo sockcheck` from start to end: build, list, select, run, report,
+//! exit status.
 
 use crate::cargo::{self, TestBinary};
-use crate::cli::{Format, GateOptions, Options, OutputOptions};
+use crate::cli::Options;
+use crate::config::RunConfig;
 use crate::exit;
 use crate::list::{self, Selection, TestCase};
+use crate::outputs::Outputs;
 use crate::run::{self, Job, Settings};
 use crate::{fast, rerun};
-use anyhow::{Context, Result};
-use sockcheck::policy::{Level, Policy};
-use sockcheck::report::{self, json, text, Outcome, Report, TestRecord};
+use anyhow::Result;
+use sockcheck::policy::Policy;
+use sockcheck::report::{text, Outcome, Report, TestRecord};
 use std::io::Write;
-use std::path::Path;
-use std::time::Duration;
 
 /// Runs `cargo sockcheck` with `options`; returns the exit status.
 pub fn run(options: Options) -> Result<i32> {
-    for path in options.output.report.iter() {
-        check_writable(path)?;
-    }
+    let outputs = Outputs::prepare(&options.output, &options.baseline)?;
     let metadata = cargo::workspace_metadata(options.selection.manifest_path.as_deref())?;
-    let policy = policy(&options.gate);
+    let config = RunConfig::load(&metadata, &options.gate)?;
     let binaries = cargo::build_tests(&options.selection.cargo_args(), &metadata)?;
     let selection = Selection {
         filters: options.filters.clone(),
@@ -28,17 +27,28 @@ pub fn run(options: Options) -> Result<i32> {
         only_ignored: options.ignored,
         include_ignored: options.include_ignored,
     };
-    let tests: Vec<TestCase> = list_all(&binaries)?
+    let mut tests: Vec<TestCase> = list_all(&binaries)?
         .into_iter()
         .filter(|test| selection.selects(test))
         .collect();
+    if let Some(partition) = options.partition {
+        let selected = tests.len();
+        tests = partition.select(tests, &binaries);
+        eprintln!(
+            "sockcheck: partition {partition}: {} of {selected} selected tests",
+            tests.len()
+        );
+    }
     let (to_run, not_run): (Vec<TestCase>, Vec<TestCase>) =
         tests.into_iter().partition(|test| selection.runs(test));
+    if let Some(note) = config.allowed_note(&binaries, &to_run) {
+        eprintln!("sockcheck: {note}");
+    }
 
     let settings = Settings {
         jobs: options.jobs.map_or_else(default_jobs, usize::from),
         timeout: options.timeout,
-        policy,
+        policy: config.workspace_policy().clone(),
     };
     eprintln!(
         "sockcheck: running {} tests from {} binaries ({} at a time{})",
@@ -54,11 +64,15 @@ pub fn run(options: Options) -> Result<i32> {
     let per_test = |indices: &[usize]| -> Vec<Job<'_>> {
         indices
             .iter()
-            .map(|&i| test_job(&binaries[to_run[i].binary], &to_run[i], &options.test_args))
+            .map(|&i| {
+                let (test, binary) = (&to_run[i], &binaries[to_run[i].binary]);
+                let policy = config.test_policy(binary, test);
+                test_job(binary, test, &options.test_args, policy)
+            })
             .collect()
     };
     let mut result = if options.fast {
-        let whole = whole_binary_jobs(&binaries, &to_run, &selection, &options.test_args);
+        let whole = whole_binary_jobs(&binaries, &to_run, &selection, &options.test_args, &config);
         fast::run(
             &binaries,
             &to_run,
@@ -72,7 +86,14 @@ pub fn run(options: Options) -> Result<i32> {
         run::run(&per_test(&all), &settings, &mut print_progress)
     };
     if options.rerun_leaks > 0 && result.fatal.is_none() && result.interrupted_by.is_none() {
-        rerun::rerun_leaking(&mut result, options.rerun_leaks, false, &settings, per_test);
+        let flaky_fails = config.flaky_fails(&binaries);
+        rerun::rerun_leaking(
+            &mut result,
+            options.rerun_leaks,
+            flaky_fails,
+            &settings,
+            per_test,
+        );
     }
 
     let mut records: Vec<TestRecord> = result.records.into_iter().flatten().collect();
@@ -84,24 +105,29 @@ pub fn run(options: Options) -> Result<i32> {
     let mut report = Report::new(records);
     report.interrupted = result.interrupted_by.is_some() || result.fatal.is_some();
 
-    let written = write_outputs(&report, &options.output);
+    let status = outputs.write(&report);
     if let Some(fatal) = result.fatal {
         return Err(
             fatal.context("the run stopped early; the report holds the tests that finished")
         );
     }
-    written?;
+    let status = status?;
     Ok(match result.interrupted_by {
         Some(signal) => {
             eprintln!("sockcheck: interrupted by signal {signal}; running tests were killed");
             exit::SIGNAL_BASE + signal
         }
-        None => exit_status(&report),
+        None => status,
     })
 }
 
 /// The job that runs one test in its own process, as libtest would run it alone.
-fn test_job<'a>(binary: &'a TestBinary, test: &'a TestCase, test_args: &'a [String]) -> Job<'a> {
+fn test_job<'a>(
+    binary: &'a TestBinary,
+    test: &'a TestCase,
+    test_args: &'a [String],
+    policy: &'a Policy,
+) -> Job<'a> {
     Job {
         binary: binary.name.clone(),
         name: test.name.clone(),
@@ -115,6 +141,7 @@ fn test_job<'a>(binary: &'a TestBinary, test: &'a TestCase, test_args: &'a [Stri
         }),
         capture: true,
         libtest: true,
+        policy: Some(policy),
     }
 }
 
@@ -125,6 +152,7 @@ fn whole_binary_jobs<'a>(
     tests: &[TestCase],
     selection: &Selection,
     test_args: &'a [String],
+    config: &'a RunConfig,
 ) -> Vec<(usize, Job<'a>)> {
     let everything = selection.filters.is_empty()
         && selection.skip.is_empty()
@@ -157,39 +185,11 @@ fn whole_binary_jobs<'a>(
                 }),
                 capture: true,
                 libtest: true,
+                policy: Some(config.binary_policy(binary)),
             };
             Some((index, job))
         })
         .collect()
-}
-
-/// The exit status for a finished run.
-pub fn exit_status(report: &Report) -> i32 {
-    if report.tests.iter().any(|t| t.outcome.is_failure()) {
-        exit::TEST_FAILED
-    } else if report.summary.errors > 0 {
-        exit::LEAK
-    } else {
-        exit::CLEAN
-    }
-}
-
-/// The policy the command line asks for.
-pub fn policy(gate: &GateOptions) -> Policy {
-    let mut policy = Policy::default();
-    for (kinds, level) in [
-        (&gate.allow, Level::Allow),
-        (&gate.warn, Level::Warn),
-        (&gate.deny, Level::Deny),
-    ] {
-        for &kind in kinds {
-            policy.set_level(kind, level);
-        }
-    }
-    if let Some(ms) = gate.linger {
-        policy.set_linger(Duration::from_millis(ms));
-    }
-    policy
 }
 
 fn default_jobs() -> usize {
@@ -232,41 +232,4 @@ pub fn print_progress(record: &TestRecord) {
         record.full_name()
     );
     let _ = text::write_leaks(record, &mut err);
-}
-
-/// Prints the report on stdout in the chosen format and writes the report
-/// files asked for. A closed stdout is not an error.
-fn write_outputs(report: &Report, output: &OutputOptions) -> Result<()> {
-    let mut rendered = Vec::new();
-    match output.format {
-        Format::Text => text::render(report, &mut rendered)?,
-        Format::Json => json::render(report, &mut rendered)?,
-    }
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_all(&rendered).and_then(|()| stdout.flush()) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(e).context("cannot write to stdout");
-        }
-    }
-    if let Some(path) = &output.report {
-        write_json_report(report, path)?;
-    }
-    Ok(())
-}
-
-/// Writes the JSON report to `path`, atomically.
-pub fn write_json_report(report: &Report, path: &Path) -> Result<()> {
-    let mut bytes = Vec::new();
-    json::render(report, &mut bytes)?;
-    report::write_atomically(path, &bytes)
-        .with_context(|| format!("cannot write the report to {}", path.display()))
-}
-
-/// Fails early, before any test runs, when a report could not be written
-/// to `path` at the end.
-pub fn check_writable(path: &Path) -> Result<()> {
-    let probe = path.with_file_name(format!(".sockcheck-probe-{}", std::process::id()));
-    std::fs::File::create(&probe)
-        .and_then(|_| std::fs::remove_file(&probe))
-        .with_context(|| format!("cannot write the report to {}", path.display()))
 }

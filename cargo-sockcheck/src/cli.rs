@@ -1,6 +1,7 @@
 //! The command line: flags as cargo and libtest spell them (DESIGN.md's
 //! contract), parsed by clap.
 
+use crate::partition::Partition;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use sockcheck::leak::LeakKind;
 use std::path::PathBuf;
@@ -32,6 +33,9 @@ pub enum Command {
     /// Run one command under the tracer and report the sockets it left open
     /// (usable as cargo's target runner or a nextest wrapper).
     Exec(ExecOptions),
+    /// Render one report from the JSON reports of several runs (CI shards),
+    /// with the exit status a run would have.
+    Report(ReportOptions),
 }
 
 /// Everything the default `cargo sockcheck` run takes.
@@ -78,11 +82,19 @@ pub struct Options {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub rerun_leaks: u32,
 
+    /// Run only shard K of N of the selected tests: `count:K/N` (every Nth
+    /// test by name) or `hash:K/N` (by a stable hash of the name).
+    #[arg(long, value_name = "count:K/N|hash:K/N")]
+    pub partition: Option<Partition>,
+
     #[command(flatten)]
     pub gate: GateOptions,
 
     #[command(flatten)]
     pub output: OutputOptions,
+
+    #[command(flatten)]
+    pub baseline: BaselineOptions,
 
     /// Arguments passed to every test binary, after `--`.
     #[arg(last = true, value_name = "TEST_ARGS")]
@@ -102,6 +114,20 @@ pub struct ExecOptions {
     /// The command to run, and its arguments.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,
+}
+
+/// `cargo sockcheck report --merge A.json B.json ...`.
+#[derive(Debug, Args)]
+pub struct ReportOptions {
+    /// JSON reports to join (written by `--report PATH` or `--format json`).
+    #[arg(long, value_name = "REPORT", num_args = 1.., required = true)]
+    pub merge: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub output: OutputOptions,
+
+    #[command(flatten)]
+    pub baseline: BaselineOptions,
 }
 
 /// What counts as a leak and how bad it is.
@@ -135,6 +161,27 @@ pub struct OutputOptions {
     /// Also write the JSON report to PATH.
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
+
+    /// Also write the Markdown report to PATH.
+    #[arg(long, value_name = "PATH")]
+    pub markdown: Option<PathBuf>,
+
+    /// Also write the JUnit XML report to PATH.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+}
+
+/// The ratchet: leaks a project accepts for now.
+#[derive(Debug, Args)]
+pub struct BaselineOptions {
+    /// Known leaks (a file written by --write-baseline) do not fail the run;
+    /// new ones do.
+    #[arg(long, value_name = "PATH")]
+    pub baseline: Option<PathBuf>,
+
+    /// Record the leaks of this run in PATH, as a baseline.
+    #[arg(long, value_name = "PATH")]
+    pub write_baseline: Option<PathBuf>,
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {
@@ -238,6 +285,8 @@ pub enum Format {
     Text,
     /// The JSON report.
     Json,
+    /// The Markdown report (as for a pull request or GitHub's job summary).
+    Markdown,
 }
 
 #[cfg(test)]

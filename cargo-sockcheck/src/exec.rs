@@ -2,10 +2,10 @@
 //! cargo's target runner or a nextest wrapper. Its output passes through;
 //! what it left open is reported on stderr.
 
-use crate::app::{self, print_progress};
+use crate::app::print_progress;
 use crate::cli::ExecOptions;
-use crate::exit;
 use crate::run::{self, Job, Settings};
+use crate::{config, exit, outputs};
 use anyhow::{Context, Result};
 use sockcheck::leak::Severity;
 use sockcheck::report::{Outcome, Report};
@@ -16,7 +16,7 @@ use std::process::Command;
 /// own exit status (128 + N when it died by signal N).
 pub fn run(options: ExecOptions) -> Result<i32> {
     if let Some(path) = &options.report {
-        app::check_writable(path)?;
+        outputs::check_writable(path)?;
     }
     let (program, args) = options
         .command
@@ -32,11 +32,12 @@ pub fn run(options: ExecOptions) -> Result<i32> {
         }),
         capture: false,
         libtest: false,
+        policy: None,
     };
     let settings = Settings {
         jobs: 1,
         timeout: None,
-        policy: app::policy(&options.gate),
+        policy: config::policy(&options.gate),
     };
     let result = run::run(std::slice::from_ref(&job), &settings, &mut |record| {
         if !record.leaks.is_empty() {
@@ -50,7 +51,7 @@ pub fn run(options: ExecOptions) -> Result<i32> {
     let exit_code = result.exit_codes.first().copied().flatten();
     let report = Report::new(result.records.into_iter().flatten().collect());
     if let Some(path) = &options.report {
-        app::write_json_report(&report, path)?;
+        outputs::write_json_report(&report, path)?;
     }
     if let Some(signal) = result.interrupted_by {
         return Ok(exit::SIGNAL_BASE + signal);

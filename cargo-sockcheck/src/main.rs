@@ -6,11 +6,20 @@ mod app;
 mod cargo;
 mod cli;
 #[cfg(target_os = "linux")]
+mod config;
+#[cfg(target_os = "linux")]
 mod exec;
 mod exit;
 #[cfg(target_os = "linux")]
 mod fast;
+#[cfg(target_os = "linux")]
+mod gate;
 mod list;
+#[cfg(target_os = "linux")]
+mod merge;
+#[cfg(target_os = "linux")]
+mod outputs;
+mod partition;
 #[cfg(target_os = "linux")]
 mod rerun;
 #[cfg(target_os = "linux")]
@@ -34,6 +43,7 @@ fn start(sockcheck: cli::Sockcheck) -> anyhow::Result<i32> {
     match sockcheck.command {
         None => app::run(sockcheck.run),
         Some(cli::Command::Exec(options)) => exec::run(options),
+        Some(cli::Command::Report(options)) => merge::run(options),
     }
 }
 

@@ -42,6 +42,16 @@ pub struct Job<'a> {
     pub capture: bool,
     /// The process is a libtest harness, which ends a run with `test result:`.
     pub libtest: bool,
+    /// Judges this job's sockets instead of [`Settings::policy`] (a
+    /// package's own configuration, an allowed test).
+    pub policy: Option<&'a Policy>,
+}
+
+impl Job<'_> {
+    /// The policy this job is judged by.
+    fn policy_or<'s>(&'s self, settings: &'s Settings) -> &'s Policy {
+        self.policy.unwrap_or(&settings.policy)
+    }
 }
 
 /// How to run the tests.
@@ -362,12 +372,13 @@ impl<'a> Tracer<'a> {
             // Killed meanwhile (SIGKILL from outside): its end will be reported.
             return Ok(());
         };
-        let linger = self.settings.policy.linger();
-        let leaking = has_errors(&sockets, &self.settings.policy);
         let running = self
             .running
             .get_mut(&test)
             .context("lost track of a test")?;
+        let policy = self.jobs[running.test].policy_or(self.settings);
+        let linger = policy.linger();
+        let leaking = has_errors(&sockets, policy);
         running.sockets = Some(sockets);
         if may_linger && leaking && !linger.is_zero() {
             let now = Instant::now();
@@ -392,9 +403,9 @@ impl<'a> Tracer<'a> {
                     // A process killed while held keeps the sockets of the last look.
                     let looked = sockets_of_live(pid)?;
                     let vanished = looked.is_none();
-                    let clean = looked
-                        .as_ref()
-                        .is_some_and(|s| !has_errors(s, &self.settings.policy));
+                    let clean = looked.as_ref().is_some_and(|s| {
+                        !has_errors(s, self.jobs[running.test].policy_or(self.settings))
+                    });
                     if let Some(sockets) = looked {
                         running.sockets = Some(sockets);
                     }
@@ -471,7 +482,7 @@ impl<'a> Tracer<'a> {
         let mut record = TestRecord::new(&job.binary, &job.name, outcome);
         record.detail = detail;
         record.duration_ms = Some(running.started.elapsed().as_millis() as u64);
-        let policy = &self.settings.policy;
+        let policy = job.policy_or(self.settings);
         record.leaks = classify(running.sockets.iter().flatten(), Holder::Test, policy);
         record
             .leaks

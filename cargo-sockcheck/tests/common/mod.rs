@@ -33,17 +33,35 @@ pub fn sockcheck(args: &[&str]) -> Output {
         .expect("run cargo-sockcheck")
 }
 
-/// The command for `cargo sockcheck ARGS`, to adjust before running.
+/// The command for `cargo sockcheck ARGS`, to adjust before running. It
+/// does not see the GitHub Actions environment of a CI run of these tests:
+/// a fixture's report must not land in the real job summary.
 pub fn sockcheck_command(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cargo-sockcheck"));
-    command.arg("sockcheck").args(args);
+    command
+        .arg("sockcheck")
+        .args(args)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY");
     command
 }
 
 /// `cargo sockcheck` on a fixture with the shared target dir and `args`.
 pub fn on_fixture(name: &str, args: &[&str]) -> Output {
-    let manifest = fixture(name);
-    let target = fixture_target_dir();
+    on_fixture_command(name, args)
+        .output()
+        .expect("run cargo-sockcheck")
+}
+
+/// The command for `cargo sockcheck` on a fixture with the shared target
+/// dir and `args`, to adjust before running.
+pub fn on_fixture_command(name: &str, args: &[&str]) -> Command {
+    on_project_command(&fixture(name), &fixture_target_dir(), args)
+}
+
+/// The command for `cargo sockcheck` on the project of `manifest`, built in
+/// `target`, with `args`.
+pub fn on_project_command(manifest: &Path, target: &Path, args: &[&str]) -> Command {
     let mut all = vec![
         "--manifest-path",
         manifest.to_str().expect("utf-8 path"),
@@ -51,7 +69,7 @@ pub fn on_fixture(name: &str, args: &[&str]) -> Output {
         target.to_str().expect("utf-8 path"),
     ];
     all.extend_from_slice(args);
-    sockcheck(&all)
+    sockcheck_command(&all)
 }
 
 /// The JSON report printed by `--format json`.

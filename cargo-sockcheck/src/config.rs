@@ -1,0 +1,166 @@
+//! The configuration a run judges leaks by: the project's files, read per
+//! package, with the command line on top.
+//!
+//! Each package of the workspace gets its own [`Config`] (workspace
+//! metadata, then `sockcheck.toml`, then that package's metadata; see
+//! `sockcheck::config`), and its tests run under its policy: levels,
+//! allowed listen ports and linger can differ from package to package.
+//! `--deny`, `--warn`, `--allow` and `--linger` apply on top, to every
+//! package.
+//!
+//! A test matched by `allow-tests` runs under a policy that allows every
+//! kind: its leaks are not reported and cannot fail the run, as if it held
+//! no socket (its leftover processes are still killed). The run says on
+//! stderr how many tests the configuration allows.
+//!
+//! `flaky` (how leaks seen only in some runs of `--rerun-leaks` count)
+//! applies to the whole run: `deny` if any tested package's configuration
+//! says so, so one package cannot loosen the gate for another.
+
+use crate::cargo::TestBinary;
+use crate::cli::GateOptions;
+use crate::list::TestCase;
+use anyhow::{anyhow, Result};
+use cargo_metadata::Metadata;
+use sockcheck::config::{Config, FlakyLevel};
+use sockcheck::leak::LeakKind;
+use sockcheck::policy::{Level, Policy};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The configuration of every package, ready for the run.
+pub struct RunConfig {
+    /// Keyed by the directory holding the package's `Cargo.toml`.
+    packages: HashMap<PathBuf, Judged>,
+    /// Without any package's metadata: for what belongs to no package.
+    workspace: Judged,
+    /// What allowed tests run under.
+    allow_all: Policy,
+}
+
+/// One package's configuration and the policy it makes with the command line.
+struct Judged {
+    config: Config,
+    policy: Policy,
+}
+
+impl Judged {
+    fn new(config: Config, gate: &GateOptions) -> Judged {
+        let mut policy = config.policy();
+        apply(gate, &mut policy);
+        Judged { config, policy }
+    }
+}
+
+impl RunConfig {
+    /// Reads the configuration of every package in `metadata`'s workspace.
+    /// A bad file or key is an error naming both.
+    pub fn load(metadata: &Metadata, gate: &GateOptions) -> Result<RunConfig> {
+        let root = metadata.workspace_root.as_std_path();
+        // The error names the file, line and key in one line; its source
+        // chain would only repeat it.
+        let load = |manifest: Option<&Path>| {
+            Config::load(root, manifest)
+                .map_err(|e| anyhow!("invalid sockcheck configuration: {e}"))
+        };
+        let workspace = Judged::new(load(None)?, gate);
+        let mut packages = HashMap::new();
+        for package in &metadata.packages {
+            let manifest = package.manifest_path.as_std_path();
+            let dir = manifest.parent().unwrap_or(root).to_path_buf();
+            packages.insert(dir, Judged::new(load(Some(manifest))?, gate));
+        }
+        let mut allow_all = Policy::default();
+        for kind in LeakKind::ALL {
+            allow_all.set_level(kind, Level::Allow);
+        }
+        Ok(RunConfig {
+            packages,
+            workspace,
+            allow_all,
+        })
+    }
+
+    fn of(&self, binary: &TestBinary) -> &Judged {
+        self.packages
+            .get(&binary.package_root)
+            .unwrap_or(&self.workspace)
+    }
+
+    /// The policy outside any package: the workspace's files and the command line.
+    pub fn workspace_policy(&self) -> &Policy {
+        &self.workspace.policy
+    }
+
+    /// The policy a whole run of `binary` is judged by.
+    pub fn binary_policy(&self, binary: &TestBinary) -> &Policy {
+        &self.of(binary).policy
+    }
+
+    /// The policy `test` of `binary` is judged by: its package's, or one
+    /// that allows everything when `allow-tests` names it.
+    pub fn test_policy(&self, binary: &TestBinary, test: &TestCase) -> &Policy {
+        if self.allowed(binary, test).is_some() {
+            &self.allow_all
+        } else {
+            self.binary_policy(binary)
+        }
+    }
+
+    /// The reason `allow-tests` gives for `test`, if it names it.
+    fn allowed(&self, binary: &TestBinary, test: &TestCase) -> Option<&str> {
+        self.of(binary)
+            .config
+            .is_test_allowed(&binary.name, &test.name)
+    }
+
+    /// `2 tests may leak (allow-tests: REASON; REASON)` when `allow-tests`
+    /// names some of `tests` (of `binaries`).
+    pub fn allowed_note(&self, binaries: &[TestBinary], tests: &[TestCase]) -> Option<String> {
+        let mut reasons: Vec<&str> = tests
+            .iter()
+            .filter_map(|test| self.allowed(&binaries[test.binary], test))
+            .collect();
+        let count = reasons.len();
+        reasons.sort_unstable();
+        reasons.dedup();
+        (count > 0).then(|| {
+            format!(
+                "{count} tests may leak (allow-tests: {})",
+                reasons.join("; ")
+            )
+        })
+    }
+
+    /// True when leaks seen only in some reruns keep their severity: when the
+    /// configuration of any package of `binaries` says `flaky = "deny"`.
+    pub fn flaky_fails(&self, binaries: &[TestBinary]) -> bool {
+        binaries
+            .iter()
+            .any(|binary| self.of(binary).config.flaky() == FlakyLevel::Deny)
+    }
+}
+
+/// The policy the command line alone asks for (no configuration files).
+pub fn policy(gate: &GateOptions) -> Policy {
+    let mut policy = Policy::default();
+    apply(gate, &mut policy);
+    policy
+}
+
+/// Puts the command line's levels and linger on top of `policy`.
+fn apply(gate: &GateOptions, policy: &mut Policy) {
+    for (kinds, level) in [
+        (&gate.allow, Level::Allow),
+        (&gate.warn, Level::Warn),
+        (&gate.deny, Level::Deny),
+    ] {
+        for &kind in kinds {
+            policy.set_level(kind, level);
+        }
+    }
+    if let Some(ms) = gate.linger {
+        policy.set_linger(Duration::from_millis(ms));
+    }
+}

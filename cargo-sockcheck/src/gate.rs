@@ -1,0 +1,370 @@
+//! The gate: which leaks fail the run, and the exit status.
+//!
+//! Without a baseline every error-level leak fails the run. With one
+//! (`--baseline PATH`), a leak the baseline knows does not: the report is
+//! *shown* (text, Markdown, JUnit, annotations) with known leaks as
+//! warnings, so CI views agree with the exit status, while the JSON report
+//! keeps every leak at its policy's severity, the raw result that `report
+//! --merge --baseline` and `--write-baseline` read again. New leaks are
+//! named on stderr and in the Markdown; baseline leaks whose test ran and
+//! no longer leaks are listed as fixed, so the baseline can shrink.
+
+use crate::exit;
+use sockcheck::baseline::{Baseline, BaselineEntry};
+use sockcheck::leak::{Leak, Severity};
+use sockcheck::report::{Outcome, Report, TestRecord};
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::fmt::Display;
+use std::io::{self, Write};
+
+/// New and fixed leaks listed before the rest are only counted.
+const MAX_LISTED: usize = 50;
+
+/// A report judged by the gate.
+pub struct Verdict<'r> {
+    /// The report as shown: leaks the baseline knows are warnings.
+    pub shown: Cow<'r, Report>,
+    /// What the baseline says, when there is one.
+    pub baseline: Option<BaselineView<'r>>,
+}
+
+/// A report next to its baseline.
+pub struct BaselineView<'r> {
+    /// Leaks the baseline does not know, in report order.
+    pub new: Vec<(&'r TestRecord, &'r Leak)>,
+    /// Number of leaks the baseline knows.
+    pub known: usize,
+    /// Baseline leaks of tests that ran and no longer leak them.
+    pub fixed: Vec<BaselineEntry>,
+}
+
+impl<'r> Verdict<'r> {
+    /// Judges `report` against `baseline`, if given.
+    pub fn judge(report: &'r Report, baseline: Option<&Baseline>) -> Verdict<'r> {
+        let Some(baseline) = baseline else {
+            return Verdict {
+                shown: Cow::Borrowed(report),
+                baseline: None,
+            };
+        };
+        let comparison = baseline.compare(report);
+        // `known` borrows from `report`: the leaks to show as warnings are
+        // found by address, in the same walk over the report.
+        let known: HashSet<*const Leak> = comparison
+            .known
+            .iter()
+            .map(|&(_, leak)| leak as *const Leak)
+            .collect();
+        let tests = report
+            .tests
+            .iter()
+            .map(|test| {
+                let mut shown = test.clone();
+                for (leak, original) in shown.leaks.iter_mut().zip(&test.leaks) {
+                    if known.contains(&(original as *const Leak)) {
+                        leak.severity = Severity::Warning;
+                    }
+                }
+                shown
+            })
+            .collect();
+        // A shard or a filtered run says nothing about the tests it did not run.
+        let ran: HashSet<(&str, &str)> = report
+            .tests
+            .iter()
+            .filter(|t| t.outcome != Outcome::Ignored)
+            .map(|t| (t.binary.as_str(), t.name.as_str()))
+            .collect();
+        let fixed = comparison
+            .fixed
+            .into_iter()
+            .filter(|entry| {
+                ran.contains(&(entry.identity.binary.as_str(), entry.identity.test.as_str()))
+            })
+            .collect();
+        Verdict {
+            shown: Cow::Owned(Report {
+                interrupted: report.interrupted,
+                ..Report::new(tests)
+            }),
+            baseline: Some(BaselineView {
+                new: comparison.new,
+                known: comparison.known.len(),
+                fixed,
+            }),
+        }
+    }
+
+    /// The exit status the shown report gives.
+    pub fn exit_status(&self) -> i32 {
+        exit_status(&self.shown)
+    }
+
+    /// The baseline's news for the terminal, one `sockcheck: ` line each.
+    pub fn write_notes(&self, out: &mut dyn Write) -> io::Result<()> {
+        let Some(view) = &self.baseline else {
+            return Ok(());
+        };
+        writeln!(out, "sockcheck: baseline: {}", view.headline())?;
+        let new = view.new.iter().map(|(test, leak)| new_line(test, leak));
+        write_capped(out, "sockcheck: new leak: ", new)?;
+        let fixed = view.fixed.iter().map(fixed_line);
+        write_capped(out, "sockcheck: fixed: ", fixed)?;
+        if !view.fixed.is_empty() {
+            writeln!(
+                out,
+                "sockcheck: the baseline can shrink: write it again with --write-baseline PATH"
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The baseline's section of the Markdown report; nothing without a baseline.
+    pub fn write_markdown(&self, out: &mut dyn Write) -> io::Result<()> {
+        let Some(view) = &self.baseline else {
+            return Ok(());
+        };
+        writeln!(out)?;
+        writeln!(out, "#### Baseline")?;
+        writeln!(out)?;
+        writeln!(out, "{}.", view.headline())?;
+        if !view.new.is_empty() {
+            writeln!(out)?;
+            writeln!(out, "New leaks, not in the baseline:")?;
+            let lines: Vec<String> = view.new.iter().map(|(t, l)| new_line(t, l)).collect();
+            write_block(out, &lines)?;
+        }
+        if !view.fixed.is_empty() {
+            writeln!(out)?;
+            writeln!(
+                out,
+                "Fixed: in the baseline, gone now (write it again with `--write-baseline` to shrink it):"
+            )?;
+            let lines: Vec<String> = view.fixed.iter().map(fixed_line).collect();
+            write_block(out, &lines)?;
+        }
+        Ok(())
+    }
+}
+
+impl BaselineView<'_> {
+    /// `1 new leak (1 error), 5 known leaks (not failing), 2 fixed`
+    fn headline(&self) -> String {
+        let errors = self
+            .new
+            .iter()
+            .filter(|(_, leak)| leak.severity == Severity::Error)
+            .count();
+        let fixed: usize = self.fixed.iter().map(|e| e.count).sum();
+        format!(
+            "{} ({}), {} (not failing), {fixed} fixed",
+            plural(self.new.len(), "new leak"),
+            plural(errors, "error"),
+            plural(self.known, "known leak"),
+        )
+    }
+}
+
+/// The exit status for a report: a failed test (101) before an error-level
+/// leak (1) before a clean run (0).
+pub fn exit_status(report: &Report) -> i32 {
+    if report.tests.iter().any(|t| t.outcome.is_failure()) {
+        exit::TEST_FAILED
+    } else if report.summary.errors > 0 {
+        exit::LEAK
+    } else {
+        exit::CLEAN
+    }
+}
+
+/// `net::leaks: error listen: tcp 127.0.0.1:40211 -> 0.0.0.0:0 LISTEN (pid 7)`
+fn new_line(test: &TestRecord, leak: &Leak) -> String {
+    format!("{}: {leak}", test.full_name())
+}
+
+/// `net::leaks: close-wait tcp 127.0.0.1:* -> 127.0.0.1:* CLOSE_WAIT`, with `(×2)` for two.
+fn fixed_line(entry: &BaselineEntry) -> String {
+    if entry.count > 1 {
+        format!("{} (x{})", entry.identity, entry.count)
+    } else {
+        entry.identity.to_string()
+    }
+}
+
+/// One `prefix`ed line per item, the first [`MAX_LISTED`], then a count.
+fn write_capped(
+    out: &mut dyn Write,
+    prefix: &str,
+    items: impl ExactSizeIterator<Item = impl Display>,
+) -> io::Result<()> {
+    let total = items.len();
+    for item in items.take(MAX_LISTED) {
+        writeln!(out, "{prefix}{item}")?;
+    }
+    if total > MAX_LISTED {
+        writeln!(out, "{prefix}... and {} more", total - MAX_LISTED)?;
+    }
+    Ok(())
+}
+
+/// A fenced text block of the first [`MAX_LISTED`] lines, then a count; the
+/// fence is longer than any run of backticks in the lines.
+fn write_block(out: &mut dyn Write, lines: &[String]) -> io::Result<()> {
+    let longest = lines
+        .iter()
+        .flat_map(|line| line.split(|c| c != '`'))
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    writeln!(out)?;
+    writeln!(out, "{fence}text")?;
+    for line in lines.iter().take(MAX_LISTED) {
+        writeln!(out, "{line}")?;
+    }
+    if lines.len() > MAX_LISTED {
+        writeln!(out, "... and {} more", lines.len() - MAX_LISTED)?;
+    }
+    writeln!(out, "{fence}")
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sockcheck::baseline::PortRange;
+    use sockcheck::leak::LeakKind;
+    use sockcheck::socket::{Family, Protocol, Socket, State};
+
+    fn listener(port: u16) -> Leak {
+        Leak {
+            kind: LeakKind::Listen,
+            severity: Severity::Error,
+            socket: Socket {
+                protocol: Protocol::Tcp,
+                family: Family::Ipv4,
+                local: ([127, 0, 0, 1], port).into(),
+                remote: ([0, 0, 0, 0], 0).into(),
+                state: State::Listen,
+                inode: 1,
+                pid: 0,
+            },
+            stability: None,
+        }
+    }
+
+    fn test(name: &str, outcome: Outcome, leaks: Vec<Leak>) -> TestRecord {
+        TestRecord {
+            leaks,
+            ..TestRecord::new("net", name, outcome)
+        }
+    }
+
+    /// A baseline from `before`, as the system's port range would judge it.
+    fn baseline(before: &Report) -> Baseline {
+        assert!(!PortRange::system().contains(8080) && !PortRange::system().contains(9090));
+        Baseline::from_report(before)
+    }
+
+    #[test]
+    fn without_a_baseline_the_report_is_shown_as_it_is() {
+        let report = Report::new(vec![test("a", Outcome::Passed, vec![listener(8080)])]);
+        let verdict = Verdict::judge(&report, None);
+        assert_eq!(*verdict.shown, report);
+        assert_eq!(verdict.exit_status(), exit::LEAK);
+        let mut notes = Vec::new();
+        verdict.write_notes(&mut notes).unwrap();
+        verdict.write_markdown(&mut notes).unwrap();
+        assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn known_leaks_are_warnings_new_ones_fail_and_fixed_ones_are_listed() {
+        let before = Report::new(vec![
+            test("known", Outcome::Passed, vec![listener(8080)]),
+            test("fixed", Outcome::Passed, vec![listener(8080)]),
+            test("not_run", Outcome::Passed, vec![listener(8080)]),
+            test("ignored_now", Outcome::Passed, vec![listener(8080)]),
+        ]);
+        let now = Report::new(vec![
+            test(
+                "known",
+                Outcome::Passed,
+                vec![listener(8080), listener(9090)],
+            ),
+            test("fixed", Outcome::Passed, vec![]),
+            test("ignored_now", Outcome::Ignored, vec![]),
+        ]);
+        let base = baseline(&before);
+        let verdict = Verdict::judge(&now, Some(&base));
+        let severities: Vec<Severity> = verdict.shown.tests[0]
+            .leaks
+            .iter()
+            .map(|l| l.severity)
+            .collect();
+        assert_eq!(severities, [Severity::Warning, Severity::Error]);
+        assert_eq!(
+            (verdict.shown.summary.errors, verdict.shown.summary.warnings),
+            (1, 1)
+        );
+        assert_eq!(verdict.exit_status(), exit::LEAK);
+
+        let mut notes = Vec::new();
+        verdict.write_notes(&mut notes).unwrap();
+        assert_eq!(
+            String::from_utf8(notes).unwrap(),
+            "sockcheck: baseline: 1 new leak (1 error), 1 known leak (not failing), 1 fixed\n\
+             sockcheck: new leak: net::known: error listen: tcp 127.0.0.1:9090 LISTEN\n\
+             sockcheck: fixed: net::fixed: listen tcp 127.0.0.1:8080 -> 0.0.0.0:0 LISTEN\n\
+             sockcheck: the baseline can shrink: write it again with --write-baseline PATH\n"
+        );
+        let mut markdown = Vec::new();
+        verdict.write_markdown(&mut markdown).unwrap();
+        assert_eq!(
+            String::from_utf8(markdown).unwrap(),
+            "\n#### Baseline\n\n\
+             1 new leak (1 error), 1 known leak (not failing), 1 fixed.\n\n\
+             New leaks, not in the baseline:\n\n\
+             ```text\n\
+             net::known: error listen: tcp 127.0.0.1:9090 LISTEN\n\
+             ```\n\n\
+             Fixed: in the baseline, gone now (write it again with `--write-baseline` to shrink it):\n\n\
+             ```text\n\
+             net::fixed: listen tcp 127.0.0.1:8080 -> 0.0.0.0:0 LISTEN\n\
+             ```\n"
+        );
+    }
+
+    #[test]
+    fn a_run_with_only_known_leaks_passes_and_failures_still_win() {
+        let before = Report::new(vec![test("a", Outcome::Passed, vec![listener(8080)])]);
+        let base = baseline(&before);
+        assert_eq!(
+            Verdict::judge(&before, Some(&base)).exit_status(),
+            exit::CLEAN
+        );
+        let failed = Report::new(vec![test("a", Outcome::Failed, vec![listener(8080)])]);
+        assert_eq!(
+            Verdict::judge(&failed, Some(&base)).exit_status(),
+            exit::TEST_FAILED
+        );
+    }
+
+    #[test]
+    fn fences_outgrow_backticks_in_test_names() {
+        let mut out = Vec::new();
+        write_block(&mut out, &["a````b".to_owned()]).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\n`````text\na````b\n`````\n"
+        );
+    }
+}

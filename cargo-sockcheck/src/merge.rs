@@ -1,0 +1,62 @@
+//! `cargo sockcheck report --merge A.json B.json ...`: one report from the
+//! JSON reports of several runs, typically the shards of one suite split
+//! with `--partition` across CI machines, rendered and gated as one run.
+
+use crate::cli::ReportOptions;
+use crate::exit;
+use crate::outputs::Outputs;
+use anyhow::{Context, Result};
+use sockcheck::report::{self, json, Report};
+use std::path::Path;
+
+/// Merges the reports and writes the outputs asked for; returns the exit
+/// status a run with these tests would have. When a part was interrupted its
+/// tests are missing, so a result that would otherwise pass exits 2.
+pub fn run(options: ReportOptions) -> Result<i32> {
+    let outputs = Outputs::prepare(&options.output, &options.baseline)?;
+    let reports = options
+        .merge
+        .iter()
+        .map(|path| read(path))
+        .collect::<Result<Vec<Report>>>()?;
+    let merged = report::merge(reports);
+    warn_about_duplicates(&merged);
+    let status = outputs.write(&merged)?;
+    if merged.interrupted && status == exit::CLEAN {
+        eprintln!(
+            "sockcheck: a merged report was cut short (interrupted), so some tests are missing: \
+             run that shard again"
+        );
+        return Ok(exit::ERROR);
+    }
+    Ok(status)
+}
+
+/// Reads one JSON report; errors name the file.
+fn read(path: &Path) -> Result<Report> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read report {}", path.display()))?;
+    json::parse(&text).with_context(|| {
+        format!(
+            "{} is not a sockcheck JSON report (written by --report or --format json)",
+            path.display()
+        )
+    })
+}
+
+/// Tests present in more than one part usually mean overlapping shards or a
+/// report given twice; they are kept, and said once on stderr.
+fn warn_about_duplicates(report: &Report) {
+    let mut seen = std::collections::HashSet::new();
+    let duplicates = report
+        .tests
+        .iter()
+        .filter(|t| !seen.insert((t.binary.as_str(), t.name.as_str())))
+        .count();
+    if duplicates > 0 {
+        eprintln!(
+            "sockcheck: warning: {duplicates} tests appear in more than one report; \
+             are the shards overlapping, or a report given twice?"
+        );
+    }
+}

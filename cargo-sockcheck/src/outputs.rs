@@ -1,0 +1,220 @@
+//! Everything a run leaves behind, from one report: stdout in the chosen
+//! format, the JSON, Markdown and JUnit files, the baseline, and on GitHub
+//! Actions the job summary and one annotation per leak.
+//!
+//! Files are written atomically (a temporary file, then a rename), and
+//! checked writable before any test runs, so a typo in a path costs a
+//! second, not a whole run.
+//!
+//! On GitHub Actions (`GITHUB_ACTIONS=true`) the `::error`/`::warning`
+//! workflow commands go to **stderr**: the runner reads workflow commands
+//! from both streams of a step (actions/runner hands stdout and stderr to
+//! the same command parser), and stdout may carry `--format json`, which a
+//! stray line would corrupt. When `GITHUB_STEP_SUMMARY` names a file, the
+//! Markdown report is appended to it; failing to do so is a warning, not a
+//! reason to fail the gate.
+
+use crate::cli::{BaselineOptions, Format, OutputOptions};
+use crate::gate::Verdict;
+use anyhow::{anyhow, Context, Result};
+use sockcheck::baseline::Baseline;
+use sockcheck::report::{self, github, json, junit, markdown, text, Report};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The outputs asked for, checked and ready to be written.
+pub struct Outputs<'a> {
+    options: &'a OutputOptions,
+    baseline: Option<Baseline>,
+    write_baseline: Option<&'a Path>,
+    github: GitHub,
+}
+
+/// What GitHub Actions asks of a step, from its environment.
+struct GitHub {
+    /// `GITHUB_STEP_SUMMARY`: the job summary file to append Markdown to.
+    step_summary: Option<PathBuf>,
+    /// `GITHUB_ACTIONS=true`: print workflow commands (annotations).
+    annotations: bool,
+}
+
+impl GitHub {
+    fn from_env() -> GitHub {
+        GitHub {
+            step_summary: std::env::var_os("GITHUB_STEP_SUMMARY")
+                .filter(|path| !path.is_empty())
+                .map(PathBuf::from),
+            annotations: std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
+        }
+    }
+}
+
+impl<'a> Outputs<'a> {
+    /// Checks that every file asked for can be written and reads the
+    /// baseline: call before any test runs. A corrupt baseline is an error.
+    pub fn prepare(options: &'a OutputOptions, baseline: &'a BaselineOptions) -> Result<Self> {
+        let files = [
+            &options.report,
+            &options.markdown,
+            &options.junit,
+            &baseline.write_baseline,
+        ];
+        for path in files.into_iter().flatten() {
+            check_writable(path)?;
+        }
+        // The error names the file and says what is wrong in one line; its
+        // source chain would only repeat it.
+        let known = match &baseline.baseline {
+            Some(path) => Some(Baseline::load(path).map_err(|e| anyhow!("{e}"))?),
+            None => None,
+        };
+        Ok(Outputs {
+            options,
+            baseline: known,
+            write_baseline: baseline.write_baseline.as_deref(),
+            github: GitHub::from_env(),
+        })
+    }
+
+    /// Writes every output of `report` and returns the exit status the gate
+    /// gives it. Every output is attempted; the first that fails is the error.
+    pub fn write(&self, report: &Report) -> Result<i32> {
+        let verdict = Verdict::judge(report, self.baseline.as_ref());
+        let mut first_error = None;
+        let mut check = |result: Result<()>| {
+            if let Err(error) = result {
+                first_error.get_or_insert(error);
+            }
+        };
+        let markdown = self.wants_markdown().then(|| render_markdown(&verdict));
+        if let Some(path) = &self.options.report {
+            check(write_json_report(report, path));
+        }
+        if let (Some(path), Some(markdown)) = (&self.options.markdown, &markdown) {
+            check(write_file(path, markdown, "the Markdown report"));
+        }
+        if let Some(path) = &self.options.junit {
+            check(
+                render(|out| junit::render(&verdict.shown, out))
+                    .and_then(|xml| write_file(path, &xml, "the JUnit report")),
+            );
+        }
+        if let Some(path) = self.write_baseline {
+            check(write_baseline(report, path));
+        }
+        check(self.print(report, &verdict, markdown.as_deref()));
+
+        let mut err = std::io::stderr().lock();
+        let _ = verdict.write_notes(&mut err);
+        if self.github.annotations {
+            let _ = github::render(&verdict.shown, &mut err);
+        }
+        if let (Some(path), Some(markdown)) = (&self.github.step_summary, &markdown) {
+            if let Err(error) = append(path, markdown) {
+                let _ = writeln!(
+                    err,
+                    "sockcheck: warning: cannot append to the job summary GITHUB_STEP_SUMMARY={}: {error}",
+                    path.display()
+                );
+            }
+        }
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(verdict.exit_status()),
+        }
+    }
+
+    fn wants_markdown(&self) -> bool {
+        self.options.format == Format::Markdown
+            || self.options.markdown.is_some()
+            || self.github.step_summary.is_some()
+    }
+
+    /// Prints the report on stdout in the chosen format. A closed stdout is
+    /// not an error.
+    fn print(&self, report: &Report, verdict: &Verdict, markdown: Option<&[u8]>) -> Result<()> {
+        let rendered = match (self.options.format, markdown) {
+            (Format::Text, _) => render(|out| text::render(&verdict.shown, out))?,
+            // The raw result: leaks at their policy's severity, as in `--report`.
+            (Format::Json, _) => render(|out| json::render(report, out))?,
+            (Format::Markdown, Some(markdown)) => markdown.to_vec(),
+            (Format::Markdown, None) => render_markdown(verdict),
+        };
+        let mut stdout = std::io::stdout().lock();
+        match stdout.write_all(&rendered).and_then(|()| stdout.flush()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                Err(e).context("cannot write to stdout")
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The Markdown report of the shown report, with the baseline's section.
+fn render_markdown(verdict: &Verdict) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = markdown::render(&verdict.shown, &mut out);
+    let _ = verdict.write_markdown(&mut out);
+    out
+}
+
+/// What `renderer` writes, in memory.
+fn render(renderer: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    renderer(&mut bytes).context("cannot render the report")?;
+    Ok(bytes)
+}
+
+fn write_file(path: &Path, contents: &[u8], what: &str) -> Result<()> {
+    report::write_atomically(path, contents)
+        .with_context(|| format!("cannot write {what} to {}", path.display()))
+}
+
+/// Records the leaks of `report` as a baseline in `path`, unless the run
+/// was cut short: a baseline of the tests that happened to finish would
+/// make the others' leaks look new next time.
+fn write_baseline(report: &Report, path: &Path) -> Result<()> {
+    if report.interrupted {
+        eprintln!(
+            "sockcheck: the baseline was not written to {}: the run was interrupted",
+            path.display()
+        );
+        return Ok(());
+    }
+    let baseline = Baseline::from_report(report);
+    baseline
+        .save(path)
+        .with_context(|| format!("cannot write the baseline to {}", path.display()))?;
+    eprintln!(
+        "sockcheck: wrote a baseline of {} leaks to {}",
+        baseline.len(),
+        path.display()
+    );
+    Ok(())
+}
+
+/// Appends `contents` to `path`, creating it if needed (GitHub's job
+/// summary file collects what every step appends).
+fn append(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?
+        .write_all(contents)
+}
+
+/// Writes the JSON report to `path`, atomically.
+pub fn write_json_report(report: &Report, path: &Path) -> Result<()> {
+    let bytes = render(|out| json::render(report, out))?;
+    write_file(path, &bytes, "the report")
+}
+
+/// Fails early, before any test runs, when a report could not be written
+/// to `path` at the end.
+pub fn check_writable(path: &Path) -> Result<()> {
+    let probe = path.with_file_name(format!(".sockcheck-probe-{}", std::process::id()));
+    std::fs::File::create(&probe)
+        .and_then(|_| std::fs::remove_file(&probe))
+        .with_context(|| format!("cannot write the report to {}", path.display()))
+}

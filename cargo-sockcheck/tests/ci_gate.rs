@@ -1,0 +1,574 @@
+//! End to end: `cargo sockcheck` as a CI gate on the leaky fixture: the
+//! Markdown and JUnit reports, GitHub's job summary and annotations, the
+//! baseline, configuration files, shards and their merge, and `exec` under
+//! `cargo test` and `cargo nextest`.
+
+mod common;
+
+use common::*;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A copy of the leaky fixture in a temporary directory, to change. It
+/// builds in its own target dir: a changed copy must not overwrite the
+/// binaries of the shared fixture build that other tests run.
+struct LeakyCopy {
+    dir: tempfile::TempDir,
+}
+
+impl LeakyCopy {
+    fn new() -> LeakyCopy {
+        let dir = tempfile::tempdir().unwrap();
+        let from = fixture("leaky");
+        let from = from.parent().unwrap();
+        for entry in ["Cargo.toml", "Cargo.lock", "src", "tests"] {
+            copy_tree(&from.join(entry), &dir.path().join(entry));
+        }
+        LeakyCopy { dir }
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    fn write(&self, relative: &str, contents: &str) {
+        std::fs::write(self.path(relative), contents).unwrap();
+    }
+
+    fn append(&self, relative: &str, contents: &str) {
+        let old = std::fs::read_to_string(self.path(relative)).unwrap();
+        self.write(relative, &format!("{old}\n{contents}"));
+    }
+
+    /// Replaces `from`, which must be there, with `to` in a file.
+    fn replace(&self, relative: &str, from: &str, to: &str) {
+        let old = std::fs::read_to_string(self.path(relative)).unwrap();
+        assert!(old.contains(from), "{relative} has no {from:?}");
+        self.write(relative, &old.replacen(from, to, 1));
+    }
+
+    /// `cargo sockcheck ARGS` on the copy.
+    fn sockcheck(&self, args: &[&str]) -> Output {
+        on_project_command(&self.path("Cargo.toml"), &self.path("target"), args)
+            .output()
+            .unwrap()
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        std::fs::copy(from, to).unwrap();
+    }
+}
+
+/// A TCP port on loopback that is free now and outside the kernel's
+/// ephemeral range, so the baseline and `allow-listen-ports` see it as fixed.
+fn free_fixed_port() -> u16 {
+    let start = 20_000 + (std::process::id() % 10_000) as u16;
+    (start..32_000)
+        .chain(20_000..start)
+        .find(|&port| TcpListener::bind(("127.0.0.1", port)).is_ok())
+        .expect("a free port below the ephemeral range")
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+/// The `<testcase>` element of `name` in a JUnit document.
+fn junit_case<'a>(xml: &'a str, name: &str) -> &'a str {
+    let start = xml
+        .find(&format!("<testcase name=\"{name}\""))
+        .unwrap_or_else(|| panic!("no testcase {name} in\n{xml}"));
+    let rest = &xml[start..];
+    let open_tag = rest.find('>').expect("a closed tag");
+    if rest[..open_tag].ends_with('/') {
+        &rest[..=open_tag]
+    } else {
+        &rest[..rest.find("</testcase>").expect("an end tag")]
+    }
+}
+
+/// The lines of stderr that start with `sockcheck: `.
+fn notes(output: &Output) -> Vec<String> {
+    stderr(output)
+        .lines()
+        .filter(|l| l.starts_with("sockcheck: "))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn markdown_junit_job_summary_and_annotations_name_the_leaking_tests() {
+    let dir = tempfile::tempdir().unwrap();
+    let markdown = dir.path().join("sockcheck.md");
+    let junit = dir.path().join("junit.xml");
+    let summary = dir.path().join("step-summary.md");
+    std::fs::write(&summary, "# written by an earlier step\n").unwrap();
+    let output = on_fixture_command(
+        "leaky",
+        &[
+            "--format",
+            "markdown",
+            "--markdown",
+            path_str(&markdown),
+            "--junit",
+            path_str(&junit),
+            "leaks_close_wait_ipv4",
+            "leaks_udp",
+            "clean_round_trip",
+        ],
+    )
+    .env("GITHUB_STEP_SUMMARY", &summary)
+    .env("GITHUB_ACTIONS", "true")
+    .output()
+    .unwrap();
+    assert_eq!(status(&output), 1, "{}", stderr(&output));
+
+    let written = std::fs::read_to_string(&markdown).unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout), written);
+    assert!(
+        written.starts_with("### sockcheck: 2 leaking tests\n"),
+        "{written}"
+    );
+    assert!(
+        written.contains("| `net::leaks_close_wait_ipv4` | close-wait | CLOSE_WAIT | `127.0.0.1:"),
+        "{written}"
+    );
+    assert!(
+        written.contains("| `net::leaks_udp` | udp | UNCONN |"),
+        "{written}"
+    );
+    assert!(!written.contains("clean_round_trip"), "{written}");
+    // Appended to what earlier steps wrote.
+    assert_eq!(
+        std::fs::read_to_string(&summary).unwrap(),
+        format!("# written by an earlier step\n{written}")
+    );
+
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let close_wait = junit_case(&xml, "leaks_close_wait_ipv4");
+    assert!(close_wait.contains("classname=\"net\""), "{close_wait}");
+    assert!(
+        close_wait.contains("<failure message=\"left 1 socket open: close-wait tcp 127.0.0.1:"),
+        "{close_wait}"
+    );
+    assert!(close_wait.contains("type=\"socket-leak\""), "{close_wait}");
+    let udp = junit_case(&xml, "leaks_udp");
+    assert!(
+        !udp.contains("<failure"),
+        "a warning is not a failure: {udp}"
+    );
+    assert!(
+        udp.contains("sockcheck: warning udp: udp 127.0.0.1:"),
+        "{udp}"
+    );
+    assert!(!junit_case(&xml, "clean_round_trip").contains("<failure"));
+
+    // Annotations go to stderr, where they cannot corrupt `--format json`.
+    let err = stderr(&output);
+    assert!(
+        err.contains(
+            "::error title=close-wait leak in net%3A%3Aleaks_close_wait_ipv4::\
+             net::leaks_close_wait_ipv4 left a socket open: tcp 127.0.0.1:"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("::warning title=udp leak in net%3A%3Aleaks_udp::"),
+        "{err}"
+    );
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("::error"));
+}
+
+#[test]
+fn a_baseline_passes_known_leaks_fails_on_a_new_one_and_lists_fixed_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = dir.path().join("baseline.json");
+    let baseline = path_str(&baseline);
+    // Without the failing test, so that leaks alone decide the exit status.
+    let skip = ["--skip", "fails_and_leaks_listener"];
+
+    let written = on_fixture(
+        "leaky",
+        &[&skip[..], &["--write-baseline", baseline]].concat(),
+    );
+    assert_eq!(status(&written), 1, "{}", stderr(&written));
+    assert!(notes(&written).contains(&format!(
+        "sockcheck: wrote a baseline of 8 leaks to {baseline}"
+    )));
+
+    let known = on_fixture("leaky", &[&skip[..], &["--baseline", baseline]].concat());
+    assert_eq!(status(&known), 0, "{}", stderr(&known));
+    assert!(
+        notes(&known).contains(
+            &"sockcheck: baseline: 0 new leaks (0 errors), 8 known leaks (not failing), 0 fixed"
+                .to_owned()
+        ),
+        "{}",
+        stderr(&known)
+    );
+    // Known leaks are shown, as warnings.
+    let stdout = String::from_utf8_lossy(&known.stdout);
+    assert!(
+        stdout.contains("warning close-wait: tcp 127.0.0.1:"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("7 leaking, 0 errors, 8 warnings"),
+        "{stdout}"
+    );
+
+    // A copy of the fixture with one new leak and one leak fixed.
+    let copy = LeakyCopy::new();
+    copy.append(
+        "tests/net.rs",
+        "#[test]\nfn leaks_new_listener() {\n    \
+         std::mem::forget(TcpListener::bind(\"127.0.0.1:0\").unwrap());\n}\n",
+    );
+    copy.replace(
+        "tests/net.rs",
+        "fn leaks_close_wait_ipv4() {\n    std::mem::forget(",
+        "fn leaks_close_wait_ipv4() {\n    drop(",
+    );
+    let markdown = dir.path().join("sockcheck.md");
+    let args = [
+        &skip[..],
+        &["--baseline", baseline, "--markdown", path_str(&markdown)],
+    ]
+    .concat();
+    let changed = copy.sockcheck(&args);
+    assert_eq!(status(&changed), 1, "{}", stderr(&changed));
+    let notes = notes(&changed);
+    assert!(
+        notes.contains(
+            &"sockcheck: baseline: 1 new leak (1 error), 7 known leaks (not failing), 1 fixed"
+                .to_owned()
+        ),
+        "{notes:#?}"
+    );
+    assert!(
+        notes.iter().any(|n| n.starts_with(
+            "sockcheck: new leak: net::leaks_new_listener: error listen: tcp 127.0.0.1:"
+        )),
+        "{notes:#?}"
+    );
+    assert!(
+        notes.contains(
+            &"sockcheck: fixed: net::leaks_close_wait_ipv4: close-wait tcp 127.0.0.1:* -> 127.0.0.1:* CLOSE_WAIT"
+                .to_owned()
+        ),
+        "{notes:#?}"
+    );
+    let markdown = std::fs::read_to_string(&markdown).unwrap();
+    let section = &markdown[markdown.find("#### Baseline").expect("a baseline section")..];
+    assert!(
+        section.contains(
+            "New leaks, not in the baseline:\n\n```text\nnet::leaks_new_listener: error listen:"
+        ),
+        "{section}"
+    );
+    assert!(
+        section.contains(
+            "net::leaks_close_wait_ipv4: close-wait tcp 127.0.0.1:* -> 127.0.0.1:* CLOSE_WAIT"
+        ),
+        "{section}"
+    );
+    // Not on GitHub Actions: no workflow commands.
+    assert!(!stderr(&changed).contains("::error"));
+}
+
+#[test]
+fn a_corrupt_baseline_is_a_one_line_error_before_any_test_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = dir.path().join("baseline.json");
+    std::fs::write(&baseline, "{\"version\": 1, \"leaks\": [").unwrap();
+    let output = on_fixture("leaky", &["--baseline", path_str(&baseline)]);
+    assert_eq!(status(&output), 2);
+    let err = stderr(&output);
+    assert!(
+        err.starts_with(&format!(
+            "error: {}: not a valid sockcheck baseline",
+            baseline.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn shards_merged_give_the_verdicts_and_status_of_one_run() {
+    let whole = on_fixture("leaky", &["--format", "json"]);
+    let whole_report = json_report(&whole);
+    let dir = tempfile::tempdir().unwrap();
+    for strategy in ["count", "hash"] {
+        let mut shards = Vec::new();
+        let mut sizes = Vec::new();
+        for shard in ["1/2", "2/2"] {
+            let path = dir.path().join(format!("{strategy}-{}.json", &shard[..1]));
+            let partition = format!("{strategy}:{shard}");
+            let output = on_fixture(
+                "leaky",
+                &["--partition", &partition, "--report", path_str(&path)],
+            );
+            let report = sockcheck::report::json::parse(&std::fs::read_to_string(&path).unwrap())
+                .unwrap_or_else(|e| panic!("{e}: {}", stderr(&output)));
+            sizes.push(report.tests.len());
+            shards.push(path);
+        }
+        assert!(sizes.iter().all(|&n| n > 0), "{strategy}: {sizes:?}");
+        assert_eq!(sizes.iter().sum::<usize>(), whole_report.tests.len());
+
+        let mut args = vec!["report", "--format", "json", "--merge"];
+        args.extend(shards.iter().map(|p| path_str(p)));
+        let merged = sockcheck(&args);
+        assert_eq!(
+            verdicts(&json_report(&merged)),
+            verdicts(&whole_report),
+            "{strategy}"
+        );
+        assert_eq!(status(&merged), status(&whole), "{}", stderr(&merged));
+    }
+}
+
+#[test]
+fn report_renders_merged_markdown_and_applies_the_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let part = dir.path().join("part.json");
+    let baseline = dir.path().join("baseline.json");
+    let output = on_fixture(
+        "leaky",
+        &["--report", path_str(&part), "leaks_close_wait", "leaks_udp"],
+    );
+    assert_eq!(status(&output), 1, "{}", stderr(&output));
+    let part = path_str(&part);
+
+    let markdown = sockcheck(&["report", "--format", "markdown", "--merge", part]);
+    assert_eq!(status(&markdown), 1);
+    let text = String::from_utf8_lossy(&markdown.stdout);
+    assert!(
+        text.starts_with("### sockcheck: 3 leaking tests\n"),
+        "{text}"
+    );
+
+    // A baseline written from the merged report makes the same report pass.
+    let write = sockcheck(&[
+        "report",
+        "--merge",
+        part,
+        "--write-baseline",
+        path_str(&baseline),
+    ]);
+    assert_eq!(status(&write), 1);
+    let gated = sockcheck(&["report", "--merge", part, "--baseline", path_str(&baseline)]);
+    assert_eq!(status(&gated), 0, "{}", stderr(&gated));
+
+    let missing = sockcheck(&["report", "--merge", part, "/nonexistent/shard.json"]);
+    assert_eq!(status(&missing), 2);
+    assert!(
+        stderr(&missing).starts_with("error: cannot read report /nonexistent/shard.json"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[test]
+fn exec_as_cargo_s_target_runner_finds_the_leaks_of_cargo_test() {
+    let runner = format!(
+        "{} sockcheck exec --",
+        env!("CARGO_BIN_EXE_cargo-sockcheck")
+    );
+    let variable = format!(
+        "CARGO_TARGET_{}_UNKNOWN_LINUX_GNU_RUNNER",
+        std::env::consts::ARCH.to_uppercase()
+    );
+    let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["test", "--no-fail-fast", "--manifest-path"])
+        .arg(fixture("leaky"))
+        .arg("--target-dir")
+        .arg(fixture_target_dir())
+        .env(variable, runner)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert!(!output.status.success(), "{err}");
+    // Each test binary is one traced process; what it left open is named.
+    assert!(err.contains("sockcheck: leaky left sockets open:"), "{err}");
+    assert!(err.contains("sockcheck: net left sockets open:"), "{err}");
+    assert!(err.contains("error listen: tcp 127.0.0.1:"), "{err}");
+    assert!(err.contains("error close-wait: tcp 127.0.0.1:"), "{err}");
+}
+
+#[test]
+fn exec_as_a_nextest_wrapper_script_fails_the_leaking_tests() {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let has_nextest = Command::new(&cargo)
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_nextest {
+        eprintln!("cargo-nextest is not installed: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("nextest.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "experimental = [\"wrapper-scripts\"]\n\n\
+             [scripts.wrapper.sockcheck]\n\
+             command = ['{}', 'sockcheck', 'exec', '--']\n\n\
+             [[profile.default.scripts]]\n\
+             filter = 'all()'\n\
+             platform = 'cfg(target_os = \"linux\")'\n\
+             run-wrapper = 'sockcheck'\n",
+            env!("CARGO_BIN_EXE_cargo-sockcheck")
+        ),
+    )
+    .unwrap();
+    let output = Command::new(&cargo)
+        .args(["nextest", "run", "--no-fail-fast", "--manifest-path"])
+        .arg(fixture("leaky"))
+        .arg("--target-dir")
+        .arg(fixture_target_dir())
+        .arg("--config-file")
+        .arg(&config)
+        .args([
+            "-E",
+            "test(=leaks_close_wait_ipv4) | test(=clean_round_trip)",
+        ])
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        stderr(&output)
+    );
+    assert!(!output.status.success(), "{all}");
+    assert!(all.contains("2 tests run: 1 passed, 1 failed"), "{all}");
+    assert!(
+        all.contains("error close-wait: tcp 127.0.0.1:"),
+        "the leak is named: {all}"
+    );
+}
+
+#[test]
+fn config_files_allow_a_port_and_a_test_per_package_and_the_command_line_wins() {
+    let port = free_fixed_port();
+    let copy = LeakyCopy::new();
+    copy.append(
+        "tests/net.rs",
+        &format!(
+            "#[test]\nfn leaks_fixed_port_listener() {{\n    \
+             std::mem::forget(TcpListener::bind(\"127.0.0.1:{port}\").unwrap());\n}}\n"
+        ),
+    );
+    let tests = [
+        "--format",
+        "json",
+        "leaks_fixed_port_listener",
+        "leaks_listener_in_thread",
+        "leaks_udp",
+    ];
+    let row = |name: &str, kinds: &[&str]| {
+        (
+            format!("net::{name}"),
+            sockcheck::report::Outcome::Passed,
+            kinds.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+        )
+    };
+
+    let plain = copy.sockcheck(&tests);
+    assert_eq!(
+        verdicts(&json_report(&plain)),
+        [
+            row("leaks_fixed_port_listener", &["listen:error"]),
+            row("leaks_listener_in_thread", &["listen:error"]),
+            row("leaks_udp", &["udp:warning"]),
+        ]
+    );
+    assert_eq!(status(&plain), 1);
+
+    copy.write(
+        "sockcheck.toml",
+        &format!(
+            "allow-listen-ports = [{port}]\n\n\
+             [[allow-tests]]\n\
+             pattern = \"net::leaks_listener_*\"\n\
+             reason = \"keeps one server for the suite\"\n"
+        ),
+    );
+    copy.append(
+        "Cargo.toml",
+        "[package.metadata.sockcheck.levels]\nudp = \"deny\"\n",
+    );
+    let configured = copy.sockcheck(&tests);
+    assert_eq!(
+        verdicts(&json_report(&configured)),
+        [
+            row("leaks_fixed_port_listener", &[]),
+            row("leaks_listener_in_thread", &[]),
+            row("leaks_udp", &["udp:error"]),
+        ],
+        "{}",
+        stderr(&configured)
+    );
+    assert_eq!(status(&configured), 1);
+    assert!(
+        notes(&configured).contains(
+            &"sockcheck: 1 tests may leak (allow-tests: keeps one server for the suite)".to_owned()
+        ),
+        "{}",
+        stderr(&configured)
+    );
+
+    let overridden = copy.sockcheck(&[&tests[..], &["--warn", "udp"]].concat());
+    assert_eq!(
+        verdicts(&json_report(&overridden))[2],
+        row("leaks_udp", &["udp:warning"])
+    );
+    assert_eq!(status(&overridden), 0, "{}", stderr(&overridden));
+}
+
+#[test]
+fn an_unknown_config_key_is_exit_2_naming_the_file_and_key() {
+    let copy = LeakyCopy::new();
+    copy.write("sockcheck.toml", "linger-ms = 5\nlingr = 100\n");
+    let output = copy.sockcheck(&[]);
+    assert_eq!(status(&output), 2);
+    let err = stderr(&output);
+    let file = copy.path("sockcheck.toml");
+    assert!(
+        err.starts_with(&format!(
+            "error: invalid sockcheck configuration: {}:2: lingr: unknown field `lingr`",
+            file.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+
+    std::fs::remove_file(&file).unwrap();
+    copy.append(
+        "Cargo.toml",
+        "[package.metadata.sockcheck]\nallow-listen-ports = [\"http\"]\n",
+    );
+    let output = copy.sockcheck(&[]);
+    assert_eq!(status(&output), 2);
+    let err = stderr(&output);
+    assert!(err.contains("Cargo.toml:"), "{err}");
+    assert!(
+        err.contains("package.metadata.sockcheck.allow-listen-ports[0]"),
+        "{err}"
+    );
+}
