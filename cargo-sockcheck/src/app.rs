@@ -72,7 +72,8 @@ pub fn run(options: Options) -> Result<i32> {
             .collect()
     };
     let mut result = if options.fast {
-        let whole = whole_binary_jobs(&binaries, &to_run, &selection, &options.test_args, &config);
+        let narrowed = narrowed(&selection) || options.partition.is_some();
+        let whole = whole_binary_jobs(&binaries, &to_run, narrowed, &options.test_args, &config);
         fast::run(
             &binaries,
             &to_run,
@@ -145,19 +146,24 @@ fn test_job<'a>(
     }
 }
 
+/// True when `selection` leaves out some of a binary's tests.
+fn narrowed(selection: &Selection) -> bool {
+    !selection.filters.is_empty()
+        || !selection.skip.is_empty()
+        || selection.only_ignored
+        || selection.include_ignored
+}
+
 /// One job per binary that runs all its selected tests in one process, as
-/// `cargo test` does.
+/// `cargo test` does. When `narrowed` (by the selection or a partition),
+/// the tests are named on its command line.
 fn whole_binary_jobs<'a>(
     binaries: &'a [TestBinary],
     tests: &[TestCase],
-    selection: &Selection,
+    narrowed: bool,
     test_args: &'a [String],
     config: &'a RunConfig,
 ) -> Vec<(usize, Job<'a>)> {
-    let everything = selection.filters.is_empty()
-        && selection.skip.is_empty()
-        && !selection.only_ignored
-        && !selection.include_ignored;
     binaries
         .iter()
         .enumerate()
@@ -166,9 +172,8 @@ fn whole_binary_jobs<'a>(
             if mine.is_empty() {
                 return None;
             }
-            // Name the tests only when a selection narrowed them.
             let mut args: Vec<String> = Vec::new();
-            if !everything {
+            if narrowed {
                 args.push("--exact".into());
                 args.extend(mine.iter().map(|t| t.name.clone()));
                 if mine.iter().any(|t| t.ignored) {
