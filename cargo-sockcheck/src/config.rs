@@ -32,24 +32,24 @@ use std::time::Duration;
 /// The configuration of every package, ready for the run.
 pub struct RunConfig {
     /// Keyed by the directory holding the package's `Cargo.toml`.
-    packages: HashMap<PathBuf, Judged>,
+    packages: HashMap<PathBuf, PackageConfig>,
     /// Without any package's metadata: for what belongs to no package.
-    workspace: Judged,
+    workspace: PackageConfig,
     /// What allowed tests run under.
     allow_all: Policy,
 }
 
 /// One package's configuration and the policy it makes with the command line.
-struct Judged {
+struct PackageConfig {
     config: Config,
     policy: Policy,
 }
 
-impl Judged {
-    fn new(config: Config, gate: &GateOptions) -> Judged {
+impl PackageConfig {
+    fn new(config: Config, gate: &GateOptions) -> PackageConfig {
         let mut policy = config.policy();
         apply(gate, &mut policy);
-        Judged { config, policy }
+        PackageConfig { config, policy }
     }
 }
 
@@ -64,12 +64,12 @@ impl RunConfig {
             Config::load(root, manifest)
                 .map_err(|e| anyhow!("invalid sockcheck configuration: {e}"))
         };
-        let workspace = Judged::new(load(None)?, gate);
+        let workspace = PackageConfig::new(load(None)?, gate);
         let mut packages = HashMap::new();
         for package in &metadata.packages {
             let manifest = package.manifest_path.as_std_path();
             let dir = manifest.parent().unwrap_or(root).to_path_buf();
-            packages.insert(dir, Judged::new(load(Some(manifest))?, gate));
+            packages.insert(dir, PackageConfig::new(load(Some(manifest))?, gate));
         }
         let mut allow_all = Policy::default();
         for kind in LeakKind::ALL {
@@ -82,7 +82,7 @@ impl RunConfig {
         })
     }
 
-    fn of(&self, binary: &TestBinary) -> &Judged {
+    fn of(&self, binary: &TestBinary) -> &PackageConfig {
         self.packages
             .get(&binary.package_root)
             .unwrap_or(&self.workspace)

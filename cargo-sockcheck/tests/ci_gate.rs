@@ -572,3 +572,53 @@ fn an_unknown_config_key_is_exit_2_naming_the_file_and_key() {
         "{err}"
     );
 }
+
+#[test]
+fn each_package_of_a_workspace_is_judged_by_its_own_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(
+        root.join("Cargo.toml"),
+        "[workspace]\nmembers = [\"strict\", \"lax\"]\nresolver = \"2\"\n",
+    )
+    .unwrap();
+    for (name, metadata) in [
+        (
+            "strict",
+            "[package.metadata.sockcheck.levels]\nudp = \"deny\"\n",
+        ),
+        ("lax", ""),
+    ] {
+        std::fs::create_dir_all(root.join(name).join("src")).unwrap();
+        std::fs::write(
+            root.join(name).join("Cargo.toml"),
+            format!(
+                "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n{metadata}"
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            root.join(name).join("src/lib.rs"),
+            "#[test]\nfn leaks_udp() {\n    \
+             std::mem::forget(std::net::UdpSocket::bind(\"127.0.0.1:0\").unwrap());\n}\n",
+        )
+        .unwrap();
+    }
+    let output = on_project_command(
+        &root.join("Cargo.toml"),
+        &root.join("target"),
+        &["--workspace", "--format", "json"],
+    )
+    .output()
+    .unwrap();
+    let kinds = |binary: &str| {
+        record(&json_report(&output), binary, "leaks_udp")
+            .leaks
+            .iter()
+            .map(|l| format!("{}:{}", l.kind, l.severity))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(kinds("strict"), ["udp:error"], "{}", stderr(&output));
+    assert_eq!(kinds("lax"), ["udp:warning"]);
+    assert_eq!(status(&output), 1);
+}
