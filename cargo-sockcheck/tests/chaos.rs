@@ -307,5 +307,9 @@ fn sockcheck_opens_no_socket_of_its_own() {
         .lines()
         .filter(|call| !call.contains("AF_UNIX"))
         .collect();
-    assert_eq!(network, Vec::<&str>::new(), "sockcheck made network socket calls:\n{calls}");
+    assert_eq!(
+        network,
+        Vec::<&str>::new(),
+        "sockcheck made network socket calls:\n{calls}"
+    );
 }
