@@ -44,13 +44,16 @@ pub(super) fn process_sockets(pid: u32) -> Result<Vec<Socket>, SnapshotError> {
     Ok(sockets)
 }
 
-/// `(fd, inode)` of every socket in an fd directory such as `/proc/PID/fd`.
+/// `(fd, inode)` of every socket in an fd directory such as `/proc/PID/fd`,
+/// one fd per socket: a socket held through two fds (`try_clone`, `dup`)
+/// is one socket.
 fn socket_fds(dir: &str) -> Result<Vec<(RawFd, u64)>, SnapshotError> {
     let entries = fs::read_dir(dir).map_err(|source| SnapshotError::FdList {
         path: dir.to_owned(),
         source,
     })?;
     let mut fds = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for entry in entries.flatten() {
         let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
             continue;
@@ -64,7 +67,7 @@ fn socket_fds(dir: &str) -> Result<Vec<(RawFd, u64)>, SnapshotError> {
             .and_then(|t| t.strip_prefix("socket:["))
             .and_then(|t| t.strip_suffix(']'))
             .and_then(|t| t.parse().ok());
-        if let Some(inode) = inode {
+        if let Some(inode) = inode.filter(|&inode| seen.insert(inode)) {
             fds.push((fd, inode));
         }
     }

@@ -143,6 +143,15 @@ mod tests {
     }
 
     #[test]
+    fn a_socket_held_through_two_fds_is_one_socket() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let _clone = listener.try_clone().unwrap();
+        let sockets = own_sockets().unwrap();
+        let local = listener.local_addr().unwrap();
+        assert_eq!(sockets.iter().filter(|s| s.local == local).count(), 1);
+    }
+
+    #[test]
     fn opened_since_keeps_only_new_sockets() {
         let old = TcpListener::bind("127.0.0.1:0").unwrap();
         let before = own_sockets().unwrap();

@@ -18,7 +18,7 @@ use capture::Capture;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use ptrace::{events, Event, Pid};
-use sockcheck::leak::{classify, Holder, Leak, Severity};
+use sockcheck::leak::{classify, Holder};
 use sockcheck::policy::Policy;
 use sockcheck::report::{Outcome, TestRecord};
 use sockcheck::snapshot::process_sockets;
@@ -366,7 +366,7 @@ impl<'a> Tracer<'a> {
     }
 
     /// Reads the exiting test's sockets with `thread` held stopped; holds it
-    /// for the linger while error-level leaks remain and `may_linger`.
+    /// for the linger while leaks remain and `may_linger`.
     fn look_at_exit(&mut self, test: Pid, thread: Pid, may_linger: bool) -> Result<()> {
         let Some(sockets) = sockets_of_live(test)? else {
             // Killed meanwhile (SIGKILL from outside): its end will be reported.
@@ -378,7 +378,7 @@ impl<'a> Tracer<'a> {
             .context("lost track of a test")?;
         let policy = self.jobs[running.test].policy_or(self.settings);
         let linger = policy.linger();
-        let leaking = has_errors(&sockets, policy);
+        let leaking = has_leaks(&sockets, policy);
         running.sockets = Some(sockets);
         if may_linger && leaking && !linger.is_zero() {
             let now = Instant::now();
@@ -404,7 +404,7 @@ impl<'a> Tracer<'a> {
                     let looked = sockets_of_live(pid)?;
                     let vanished = looked.is_none();
                     let clean = looked.as_ref().is_some_and(|s| {
-                        !has_errors(s, self.jobs[running.test].policy_or(self.settings))
+                        !has_leaks(s, self.jobs[running.test].policy_or(self.settings))
                     });
                     if let Some(sockets) = looked {
                         running.sockets = Some(sockets);
@@ -468,7 +468,10 @@ impl<'a> Tracer<'a> {
         let Some(running) = self.running.remove(&test) else {
             return;
         };
-        let orphans = self.reap_orphans(test);
+        let mut orphans = self.reap_orphans(test);
+        // A socket the test process shared with a child is the test's leak.
+        let held: HashSet<u64> = running.sockets.iter().flatten().map(|s| s.inode).collect();
+        orphans.retain(|socket| !held.contains(&socket.inode));
         if running.abandoned && !running.timed_out {
             return;
         }
@@ -566,10 +569,11 @@ fn signal_name(signal: libc::c_int) -> String {
     }
 }
 
-fn has_errors(sockets: &[Socket], policy: &Policy) -> bool {
-    classify(sockets, Holder::Test, policy)
-        .iter()
-        .any(|leak: &Leak| leak.severity == Severity::Error)
+/// True while `sockets` hold a leak the policy reports (error or warning):
+/// what the linger waits for. Waiting for warnings too keeps their verdicts
+/// from flipping when a thread closes a connection just after the test.
+fn has_leaks(sockets: &[Socket], policy: &Policy) -> bool {
+    !classify(sockets, Holder::Test, policy).is_empty()
 }
 
 fn is_stopping(signal: libc::c_int) -> bool {
