@@ -313,3 +313,26 @@ fn sockcheck_opens_no_socket_of_its_own() {
         "sockcheck made network socket calls:\n{calls}"
     );
 }
+
+/// Where sockcheck may not trace (here: it is itself traced by `strace -f`,
+/// which takes its children first), it says so and how to fix it, exit 2.
+#[test]
+fn ptrace_refused_is_a_clear_error_with_status_2() {
+    let manifest = fixture("leaky");
+    let target = fixture_target_dir();
+    let output = std::process::Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=none", "-o", "/dev/null"])
+        .arg(env!("CARGO_BIN_EXE_cargo-sockcheck"))
+        .args(["sockcheck", "--manifest-path", manifest.to_str().unwrap()])
+        .args(["--target-dir", target.to_str().unwrap(), "clean_no_sockets"])
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .expect("strace is installed (.ci/run installs it)");
+    assert_eq!(status(&output), 2);
+    let err = stderr(&output);
+    assert!(
+        err.contains("Operation not permitted") && err.contains("--cap-add=SYS_PTRACE"),
+        "{err}"
+    );
+}
