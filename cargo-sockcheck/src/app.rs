@@ -226,15 +226,16 @@ fn list_all(binaries: &[TestBinary]) -> Result<Vec<TestCase>> {
 
 /// Prints one finished test on stderr, with its leaks.
 pub fn print_progress(record: &TestRecord) {
-    let mut err = std::io::stderr().lock();
     let ms = record.duration_ms.unwrap_or(0);
-    let _ = writeln!(
-        err,
-        "{:>8} [{:>4}.{:03}s] {}",
+    let mut line = format!(
+        "{:>8} [{:>4}.{:03}s] {}\n",
         text::label(record),
         ms / 1000,
         ms % 1000,
         record.full_name()
-    );
-    let _ = text::write_leaks(record, &mut err);
+    )
+    .into_bytes();
+    let _ = text::write_leaks(record, &mut line);
+    // One write per test: stderr is unbuffered.
+    let _ = std::io::stderr().write_all(&line);
 }

@@ -214,7 +214,8 @@ impl<'a> Tracer<'a> {
             .chain(give_up)
             .min();
         let timeout_ms = wakeup.map_or(-1, |at| {
-            let ms = at.saturating_duration_since(now).as_millis();
+            // Rounded up: waking a fraction of a millisecond early would spin.
+            let ms = at.saturating_duration_since(now).as_micros().div_ceil(1000);
             i32::try_from(ms).unwrap_or(i32::MAX)
         });
         let mut fds = vec![libc::pollfd {
@@ -240,8 +241,18 @@ impl<'a> Tracer<'a> {
                 return Err(error).context("poll failed");
             }
         }
+        let ready: HashSet<libc::c_int> = fds[1..]
+            .iter()
+            .filter(|pollfd| pollfd.revents != 0)
+            .map(|pollfd| pollfd.fd)
+            .collect();
         for capture in self.running.values_mut().filter_map(|r| r.capture.as_mut()) {
-            capture.read_available();
+            if capture
+                .fd()
+                .is_some_and(|fd| ready.contains(&fd.as_raw_fd()))
+            {
+                capture.read_available();
+            }
         }
         Ok(())
     }
