@@ -149,6 +149,17 @@ impl Stability {
     }
 }
 
+impl fmt::Display for Stability {
+    /// `flaky: 1/3 runs`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let word = match self.stability {
+            StabilityKind::Stable => "stable",
+            StabilityKind::Flaky => "flaky",
+        };
+        write!(f, "{word}: {}/{} runs", self.runs_seen, self.runs)
+    }
+}
+
 /// Whether a leak comes back every time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -166,12 +177,8 @@ impl fmt::Display for Leak {
         if self.socket.pid != 0 {
             write!(f, " (pid {})", self.socket.pid)?;
         }
-        if let Some(s) = self.stability {
-            let word = match s.stability {
-                StabilityKind::Stable => "stable",
-                StabilityKind::Flaky => "flaky",
-            };
-            write!(f, " [{word}: {}/{} runs]", s.runs_seen, s.runs)?;
+        if let Some(stability) = self.stability {
+            write!(f, " [{stability}]")?;
         }
         Ok(())
     }

@@ -262,3 +262,52 @@ fn every_test_and_a_leak_count_survive_the_json_round_trip() {
         parsed.summary.warnings
     );
 }
+
+/// After `--rerun-leaks 2`: a leak seen in every run and one seen once,
+/// demoted to a warning.
+fn rerun_report() -> Report {
+    use sockcheck::leak::Stability;
+    let mut stable = leak(
+        LeakKind::Listen,
+        socket(
+            Protocol::Tcp,
+            State::Listen,
+            "127.0.0.1:40100",
+            "0.0.0.0:0",
+            11,
+        ),
+    );
+    stable.stability = Some(Stability::of(3, 3));
+    let mut flaky = leak(
+        LeakKind::CloseWait,
+        socket(
+            Protocol::Tcp,
+            State::CloseWait,
+            "127.0.0.1:40200",
+            "127.0.0.1:40300",
+            12,
+        ),
+    );
+    flaky.severity = Severity::Warning;
+    flaky.stability = Some(Stability::of(1, 3));
+    Report::new(vec![
+        test("net", "leaks_every_run", Outcome::Passed, vec![stable]),
+        test("net", "leaks_sometimes", Outcome::Passed, vec![flaky]),
+    ])
+}
+
+#[test]
+fn markdown_and_json_of_a_rerun_show_stability() {
+    let report = rerun_report();
+    insta::assert_snapshot!(render(report::markdown::render, &report));
+    let text = render(report::json::render, &report);
+    let value: serde_json::Value = serde_json::from_str(&text).expect("the JSON report parses");
+    insta::assert_json_snapshot!(value, {
+        ".tests[].leaks[].inode" => "[inode]",
+        ".tests[].leaks[].pid" => "[pid]",
+        ".tests[].leaks[].local" => port_redaction(),
+        ".tests[].leaks[].remote" => port_redaction(),
+        ".tests[].duration_ms" => "[ms]",
+    });
+    assert_eq!(report::json::parse(&text).expect("round trip"), report);
+}

@@ -41,6 +41,9 @@ pub fn workflow_commands(report: &Report) -> Vec<String> {
             if leak.socket.pid != 0 {
                 message.push_str(&format!(" (pid {})", leak.socket.pid));
             }
+            if let Some(stability) = leak.stability {
+                message.push_str(&format!(" [{stability}]"));
+            }
             commands.push(command(level(leak.severity), &title, &message));
         }
         if test.leaks.len() > MAX_LEAKS_LISTED {

@@ -149,13 +149,16 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
 fn write_leak_rows(test: &TestRecord, out: &mut dyn Write) -> io::Result<()> {
     let name = cell(&code(&test.full_name()));
     for leak in test.leaks.iter().take(MAX_LEAKS_LISTED) {
+        let severity = match leak.stability {
+            Some(stability) => format!("{} ({stability})", leak.severity),
+            None => leak.severity.to_string(),
+        };
         writeln!(
             out,
-            "| {name} | {} | {} | {} | {} |",
+            "| {name} | {} | {} | {} | {severity} |",
             leak.kind,
             leak.socket.state,
             cell(&addresses(&leak.socket)),
-            leak.severity
         )?;
     }
     if test.leaks.len() > MAX_LEAKS_LISTED {
