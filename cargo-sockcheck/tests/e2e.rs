@@ -45,7 +45,9 @@ fn every_test_of_the_leaky_fixture_gets_its_verdict() {
             ),
             row("net::leaks_listener_in_thread", Passed, &["listen:error"]),
             row("net::leaks_udp", Passed, &["udp:warning"]),
-        ]
+        ],
+        "stderr:\n{}",
+        stderr(&output)
     );
     // A test failed: that takes precedence over the leaks.
     assert_eq!(status(&output), 101, "{}", stderr(&output));

@@ -342,7 +342,7 @@ impl<'a> Tracer<'a> {
     fn on_ptrace_event(&mut self, pid: Pid, kind: libc::c_int) -> Result<()> {
         match kind {
             events::FORK | events::VFORK | events::CLONE => {
-                if let (Ok(new), Some(&test)) = (ptrace::event_message(pid), self.owner.get(&pid)) {
+                if let (Ok(new), Some(test)) = (ptrace::event_message(pid), self.owner_of(pid)) {
                     self.owner.insert(new as Pid, test);
                 }
             }
@@ -367,10 +367,37 @@ impl<'a> Tracer<'a> {
         Ok(())
     }
 
+    /// The test a tracee belongs to. A tracee's events can be reported
+    /// before the event that created it (waitpid reports newer tracees
+    /// first), so one not seen yet is placed by its thread group, else by
+    /// its parent process, and remembered.
+    fn owner_of(&mut self, pid: Pid) -> Option<Pid> {
+        let mut chain = vec![pid];
+        let test = loop {
+            let current = *chain.last()?;
+            if let Some(&test) = self.owner.get(&current) {
+                break test;
+            }
+            let up = match ptrace::thread_group(current)? {
+                tgid if tgid != current => tgid,
+                _ => ptrace::parent(current)?,
+            };
+            // Our own children are tests (known) or leftovers (not ours to place).
+            if up <= 1 || up == std::process::id() as Pid || chain.len() > 64 {
+                return None;
+            }
+            chain.push(up);
+        };
+        for tracee in chain {
+            self.owner.insert(tracee, test);
+        }
+        Some(test)
+    }
+
     /// The test whose process `thread` belongs to, if that process has not
     /// been looked at yet.
-    fn exiting_test(&self, thread: Pid) -> Option<Pid> {
-        let test = *self.owner.get(&thread)?;
+    fn exiting_test(&mut self, thread: Pid) -> Option<Pid> {
+        let test = self.owner_of(thread)?;
         let running = self.running.get(&test)?;
         let of_test = thread == test || ptrace::thread_group(thread) == Some(test);
         (of_test && running.sockets.is_none()).then_some(test)

@@ -157,10 +157,19 @@ fn decode(status: libc::c_int) -> Event {
 /// The thread-group id (process id) of thread `tid`, from `/proc`; `None`
 /// when it is gone.
 pub fn thread_group(tid: Pid) -> Option<Pid> {
-    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status_field(tid, "Tgid:")
+}
+
+/// The parent process of process `pid`, from `/proc`; `None` when it is gone.
+pub fn parent(pid: Pid) -> Option<Pid> {
+    status_field(pid, "PPid:")
+}
+
+fn status_field(pid: Pid, field: &str) -> Option<Pid> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|line| line.strip_prefix("Tgid:"))
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|value| value.trim().parse().ok())
 }
 
