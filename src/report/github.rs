@@ -6,7 +6,7 @@
 //! annotations per step, so a test's leaks past
 //! [`MAX_LEAKS_LISTED`] share one annotation that counts them by kind.
 
-use super::markdown::count_by_kind;
+use super::count_by_kind;
 use super::text::MAX_LEAKS_LISTED;
 use super::Report;
 use crate::leak::Severity;

@@ -10,7 +10,7 @@
 //! `<system-out>`. When the run was interrupted every suite carries the
 //! property `sockcheck.interrupted = true`.
 
-use super::markdown::count_by_kind;
+use super::count_by_kind;
 use super::text::MAX_LEAKS_LISTED;
 use super::{Outcome, Report, TestRecord};
 use crate::leak::{Leak, Severity};

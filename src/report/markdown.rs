@@ -7,8 +7,8 @@
 //! section, the rest counted. A PR comment holds 65 536 characters.
 
 use super::text::MAX_LEAKS_LISTED;
-use super::{Report, TestRecord};
-use crate::leak::{Leak, LeakKind};
+use super::{count_by_kind, Report, TestRecord};
+use crate::leak::Leak;
 use crate::socket::Socket;
 use std::io::{self, Write};
 
@@ -203,24 +203,6 @@ fn write_output(test: &TestRecord, output: &str, out: &mut dyn Write) -> io::Res
     writeln!(out, "{fence}")?;
     writeln!(out)?;
     writeln!(out, "</details>")
-}
-
-/// `3 close-wait, 2 listen`: how many of `leaks` are of each kind, in
-/// [`LeakKind::ALL`] order.
-pub(crate) fn count_by_kind<'a>(leaks: impl IntoIterator<Item = &'a Leak>) -> String {
-    let mut counts = [0usize; LeakKind::ALL.len()];
-    for leak in leaks {
-        if let Some(i) = LeakKind::ALL.iter().position(|k| *k == leak.kind) {
-            counts[i] += 1;
-        }
-    }
-    LeakKind::ALL
-        .iter()
-        .zip(counts)
-        .filter(|(_, n)| *n > 0)
-        .map(|(kind, n)| format!("{n} {kind}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// `` `127.0.0.1:40211` → `127.0.0.1:35719` ``, or the local address alone

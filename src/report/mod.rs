@@ -11,7 +11,7 @@ pub mod junit;
 pub mod markdown;
 pub mod text;
 
-use crate::leak::{Leak, Severity};
+use crate::leak::{Leak, LeakKind, Severity};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
 use std::path::Path;
@@ -183,6 +183,24 @@ pub fn merge(reports: Vec<Report>) -> Report {
         interrupted,
         ..Report::new(tests)
     }
+}
+
+/// `3 close-wait, 2 listen`: how many of `leaks` are of each kind, in
+/// [`LeakKind::ALL`] order.
+pub(crate) fn count_by_kind<'a>(leaks: impl IntoIterator<Item = &'a Leak>) -> String {
+    let mut counts = [0usize; LeakKind::ALL.len()];
+    for leak in leaks {
+        if let Some(i) = LeakKind::ALL.iter().position(|k| *k == leak.kind) {
+            counts[i] += 1;
+        }
+    }
+    LeakKind::ALL
+        .iter()
+        .zip(counts)
+        .filter(|(_, n)| *n > 0)
+        .map(|(kind, n)| format!("{n} {kind}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Writes `contents` to `path` so that readers see the old file or the whole

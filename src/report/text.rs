@@ -1,8 +1,7 @@
 //! The terminal rendering: each failing or leaking test with its leaks and
 //! output, then one summary line.
 
-use super::{Outcome, Report, TestRecord};
-use crate::leak::LeakKind;
+use super::{count_by_kind, Outcome, Report, TestRecord};
 use std::io::{self, Write};
 
 /// Leaks listed per test before the rest are summarised by kind.
@@ -56,18 +55,11 @@ pub fn write_leaks(test: &TestRecord, out: &mut dyn Write) -> io::Result<()> {
     }
     if test.leaks.len() > MAX_LEAKS_LISTED {
         let rest = &test.leaks[MAX_LEAKS_LISTED..];
-        let by_kind: Vec<String> = LeakKind::ALL
-            .iter()
-            .filter_map(|kind| {
-                let n = rest.iter().filter(|l| l.kind == *kind).count();
-                (n > 0).then(|| format!("{n} {kind}"))
-            })
-            .collect();
         writeln!(
             out,
             "       ... and {} more ({})",
             rest.len(),
-            by_kind.join(", ")
+            count_by_kind(rest)
         )?;
     }
     Ok(())
