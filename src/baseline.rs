@@ -388,6 +388,8 @@ mod tests {
                 pid: 1234,
             },
             stability: None,
+            opened: None,
+            held_by: Vec::new(),
         }
     }
 

@@ -2,6 +2,7 @@
 //! bad each one is.
 
 use crate::policy::Policy;
+use crate::site::{HoldingThread, Origin};
 use crate::socket::{Protocol, Socket, State};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -120,6 +121,12 @@ pub struct Leak {
     /// Whether reruns saw it again (`--rerun-leaks`); inlined in JSON.
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     pub stability: Option<Stability>,
+    /// Where the socket was created (`cargo sockcheck` only); JSON `opened`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened: Option<Origin>,
+    /// Threads of the test blocked on the socket when it ended; JSON `held_by`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_by: Vec<HoldingThread>,
 }
 
 /// How often a leak was seen when its test was run several times.
@@ -230,6 +237,8 @@ pub fn classify<'a>(
                 severity,
                 socket: socket.clone(),
                 stability: None,
+                opened: None,
+                held_by: Vec::new(),
             })
         })
         .collect()

@@ -88,6 +88,7 @@ pub mod harness;
 pub mod leak;
 pub mod policy;
 pub mod report;
+pub mod site;
 pub mod snapshot;
 pub mod socket;
 

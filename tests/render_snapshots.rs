@@ -32,6 +32,8 @@ fn leak(kind: LeakKind, socket: Socket) -> Leak {
         severity: kind.default_severity(),
         socket,
         stability: None,
+        opened: None,
+        held_by: Vec::new(),
     }
 }
 

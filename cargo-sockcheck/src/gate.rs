@@ -258,6 +258,8 @@ mod tests {
                 pid: 0,
             },
             stability: None,
+            opened: None,
+            held_by: Vec::new(),
         }
     }
 

@@ -122,6 +122,8 @@ mod tests {
                 pid: 0,
             },
             stability: None,
+            opened: None,
+            held_by: Vec::new(),
         }
     }
 

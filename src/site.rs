@@ -1,0 +1,162 @@
+//! Where a leaked socket came from and what still holds it: the call stack
+//! of the system call that created it, the frame in the project's own code
+//! that made that call (its *site*), and the threads blocked on it when the
+//! test ended.
+//!
+//! `cargo sockcheck` fills these in from the traced test process; the
+//! in-process harness and guard have no stacks and leave them empty.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One frame of a creation stack, innermost first in [`Origin::stack`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Frame {
+    /// Demangled function path without its hash, e.g.
+    /// `std::net::tcp::TcpListener::bind`, when the symbol is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    /// Source file: relative to the workspace root for the project's own
+    /// files, as recorded in the debug info otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// 1-based line, when the debug info has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// 1-based column, when the debug info has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    /// True when the frame lies in the project's own source (a workspace
+    /// member's files).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub in_project: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+impl Frame {
+    /// A frame with only a function name.
+    pub fn function(name: impl Into<String>) -> Frame {
+        Frame {
+            function: Some(name.into()),
+            ..Frame::default()
+        }
+    }
+
+    /// The same frame at a source location.
+    pub fn at(mut self, file: impl Into<String>, line: u32, column: Option<u32>) -> Frame {
+        self.file = Some(file.into());
+        self.line = Some(line);
+        self.column = column;
+        self
+    }
+
+    /// The same frame, marked as lying in the project's own source.
+    pub fn in_project(mut self) -> Frame {
+        self.in_project = true;
+        self
+    }
+
+    /// `tests/net.rs:31:13`, `tests/net.rs:31` or `tests/net.rs`; `None`
+    /// without a file.
+    pub fn location(&self) -> Option<String> {
+        let file = self.file.as_deref()?;
+        Some(match (self.line, self.column) {
+            (Some(line), Some(column)) => format!("{file}:{line}:{column}"),
+            (Some(line), None) => format!("{file}:{line}"),
+            _ => file.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for Frame {
+    /// `tests/net.rs:31:13 in net::leaks_listener`, or whichever half is known.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.location(), &self.function) {
+            (Some(location), Some(function)) => write!(f, "{location} in {function}"),
+            (Some(location), None) => f.write_str(&location),
+            (None, Some(function)) => f.write_str(function),
+            (None, None) => f.write_str("<unknown>"),
+        }
+    }
+}
+
+/// How a leaked socket was created: the system call and its stack.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Origin {
+    /// The creating system call: `socket`, `accept`, `accept4` or `socketpair`.
+    pub syscall: String,
+    /// The innermost frame in the project's own source, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<Frame>,
+    /// The symbolized call stack, innermost first.
+    #[serde(default)]
+    pub stack: Vec<Frame>,
+    /// What limits the stack, when something does (no debug info, the
+    /// unwinder stopped early), in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A thread of the test process blocked on a leaked socket when the test
+/// ended.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct HoldingThread {
+    /// Its thread id.
+    pub tid: u32,
+    /// Its name (`/proc/PID/task/TID/comm`).
+    pub name: String,
+    /// The system call it is blocked in, e.g. `accept4`.
+    pub syscall: String,
+}
+
+impl HoldingThread {
+    /// A thread `name` (`tid`) blocked in `syscall`.
+    pub fn new(tid: u32, name: impl Into<String>, syscall: impl Into<String>) -> HoldingThread {
+        HoldingThread {
+            tid,
+            name: name.into(),
+            syscall: syscall.into(),
+        }
+    }
+}
+
+impl fmt::Display for HoldingThread {
+    /// `thread 'server' (tid 9471), blocked in accept4()`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "thread '{}' (tid {}), blocked in {}()",
+            self.name, self.tid, self.syscall
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_shows_what_is_known_of_it() {
+        let full = Frame::function("net::leaks").at("tests/net.rs", 31, Some(13));
+        assert_eq!(full.to_string(), "tests/net.rs:31:13 in net::leaks");
+        let no_column = Frame::function("net::leaks").at("tests/net.rs", 31, None);
+        assert_eq!(no_column.to_string(), "tests/net.rs:31 in net::leaks");
+        assert_eq!(Frame::function("f").to_string(), "f");
+        assert_eq!(Frame::default().to_string(), "<unknown>");
+    }
+
+    #[test]
+    fn a_holding_thread_reads_as_a_sentence() {
+        let thread = HoldingThread::new(9471, "server", "accept4");
+        assert_eq!(
+            thread.to_string(),
+            "thread 'server' (tid 9471), blocked in accept4()"
+        );
+    }
+}
