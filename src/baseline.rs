@@ -124,14 +124,10 @@ impl LeakIdentity {
 impl fmt::Display for LeakIdentity {
     /// `net::leaks_close_wait: close-wait tcp 127.0.0.1:* -> 127.0.0.1:8080 CLOSE_WAIT`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let protocol = match self.protocol {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-        };
         write!(
             f,
-            "{}::{}: {} {protocol} {} -> {} {}",
-            self.binary, self.test, self.kind, self.local, self.remote, self.state
+            "{}::{}: {} {} {} -> {} {}",
+            self.binary, self.test, self.kind, self.protocol, self.local, self.remote, self.state
         )
     }
 }

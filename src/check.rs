@@ -6,6 +6,8 @@
 
 use crate::leak::{self, Holder, Leak, Severity};
 use crate::policy::Policy;
+use crate::report::listing::Capped;
+use crate::report::words::counted;
 use crate::snapshot::{self, SnapshotError};
 use crate::socket::Socket;
 use std::time::{Duration, Instant};
@@ -56,7 +58,7 @@ fn has_errors(leaks: &[Leak]) -> bool {
 
 /// The message a test fails with when error-level leaks remain, or `None`
 /// when there are none. One leak a line, each naming its kind, TCP state and
-/// addresses.
+/// addresses; a long list is cut as every report's is.
 pub(crate) fn failure_message(leaks: &[Leak], policy: &Policy) -> Option<String> {
     let errors: Vec<&Leak> = leaks
         .iter()
@@ -67,11 +69,15 @@ pub(crate) fn failure_message(leaks: &[Leak], policy: &Policy) -> Option<String>
     }
     let mut message = format!(
         "sockcheck: the test left {} open (still open after waiting {} ms):",
-        sockets(errors.len()),
+        counted(errors.len(), "socket"),
         policy.linger().as_millis()
     );
-    for leak in errors {
+    let capped = Capped::leaks(&errors);
+    for leak in capped.listed {
         message.push_str(&format!("\n    {leak}"));
+    }
+    if let Some(more) = capped.and_more_by_kind() {
+        message.push_str(&format!("\n    {more}"));
     }
     Some(message)
 }
@@ -90,16 +96,16 @@ pub(crate) fn print_warnings(leaks: &[Leak], test: Option<&str>) {
         Some(name) => format!("test `{name}`"),
         None => "the test".to_owned(),
     };
-    eprintln!("sockcheck: {who} left {} open:", sockets(warnings.len()));
-    for leak in warnings {
+    eprintln!(
+        "sockcheck: {who} left {} open:",
+        counted(warnings.len(), "socket")
+    );
+    let capped = Capped::leaks(&warnings);
+    for leak in capped.listed {
         eprintln!("    {leak}");
     }
-}
-
-fn sockets(count: usize) -> String {
-    match count {
-        1 => "1 socket".to_owned(),
-        n => format!("{n} sockets"),
+    if let Some(more) = capped.and_more_by_kind() {
+        eprintln!("    {more}");
     }
 }
 

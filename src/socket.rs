@@ -15,6 +15,22 @@ pub enum Protocol {
     Udp,
 }
 
+impl Protocol {
+    /// The name used in JSON and reports: `tcp` or `udp`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Address family of a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -115,11 +131,7 @@ pub struct Socket {
 impl fmt::Display for Socket {
     /// `tcp 127.0.0.1:40211 -> 127.0.0.1:35719 CLOSE_WAIT`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let protocol = match self.protocol {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-        };
-        write!(f, "{protocol} {} ", self.local)?;
+        write!(f, "{} {} ", self.protocol, self.local)?;
         if self.remote.port() != 0 {
             write!(f, "-> {} ", self.remote)?;
         }

@@ -125,6 +125,23 @@ fn a_panicking_trial_keeps_its_own_message_ahead_of_its_leaks() {
     assert!(own < leak, "{message}");
 }
 
+/// The failure messages a user reads, whole: a leak alone, and a trial's
+/// own panic with its leak appended. Ports and pids change every run.
+#[test]
+fn failure_messages_as_printed() {
+    let run = full_run();
+    let messages = ["leaks::close_wait", "leaks::listener_and_panics"]
+        .map(|name| failure_of(&run.stdout, name))
+        .join("\n");
+    insta::with_settings!({filters => vec![
+        (r":\d+\b", ":[port]"),
+        (r"\(pid \d+\)", "(pid [pid])"),
+        (r"tests/harness_fixture\.rs:\d+:\d+", "tests/harness_fixture.rs:[line]"),
+    ]}, {
+        insta::assert_snapshot!(messages);
+    });
+}
+
 #[test]
 fn warnings_go_to_stderr_and_fail_nothing() {
     let run = full_run();

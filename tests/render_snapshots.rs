@@ -205,6 +205,16 @@ fn markdown_of_an_interrupted_merged_run() {
 }
 
 #[test]
+fn text_of_a_mixed_run() {
+    insta::assert_snapshot!(render(report::text::render, &synthetic_report()));
+}
+
+#[test]
+fn text_of_a_clean_run() {
+    insta::assert_snapshot!(render(report::text::render, &clean_report()));
+}
+
+#[test]
 fn junit_of_a_mixed_run() {
     insta::assert_snapshot!(render(report::junit::render, &synthetic_report()));
 }

@@ -25,6 +25,7 @@ use cargo_metadata::Metadata;
 use sockcheck::config::{Config, FlakyLevel};
 use sockcheck::leak::LeakKind;
 use sockcheck::policy::{Level, Policy};
+use sockcheck::report::words::counted;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -127,7 +128,8 @@ impl RunConfig {
         reasons.dedup();
         (count > 0).then(|| {
             format!(
-                "{count} tests may leak (allow-tests: {})",
+                "{} may leak (allow-tests: {})",
+                counted(count, "test"),
                 reasons.join("; ")
             )
         })

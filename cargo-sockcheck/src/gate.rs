@@ -12,14 +12,14 @@
 use crate::exit;
 use sockcheck::baseline::{Baseline, BaselineEntry};
 use sockcheck::leak::{Leak, Severity};
+use sockcheck::report::listing::{Capped, MAX_LISTED};
+use sockcheck::report::markdown::fence;
+use sockcheck::report::words::counted;
 use sockcheck::report::{Outcome, Report, TestRecord};
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::Display;
 use std::io::{self, Write};
-
-/// New and fixed leaks listed before the rest are only counted.
-const MAX_LISTED: usize = 50;
 
 /// A report judged by the gate.
 pub struct Verdict<'r> {
@@ -107,10 +107,10 @@ impl<'r> Verdict<'r> {
             return Ok(());
         };
         writeln!(out, "sockcheck: baseline: {}", view.headline())?;
-        let new = view.new.iter().map(|(test, leak)| new_line(test, leak));
-        write_capped(out, "sockcheck: new leak: ", new)?;
-        let fixed = view.fixed.iter().map(fixed_line);
-        write_capped(out, "sockcheck: fixed: ", fixed)?;
+        let new: Vec<String> = view.new.iter().map(|(t, l)| new_line(t, l)).collect();
+        write_capped(out, "sockcheck: new leak: ", &new)?;
+        let fixed: Vec<String> = view.fixed.iter().map(fixed_line).collect();
+        write_capped(out, "sockcheck: fixed: ", &fixed)?;
         if !view.fixed.is_empty() {
             writeln!(
                 out,
@@ -159,9 +159,9 @@ impl BaselineView<'_> {
         let fixed: usize = self.fixed.iter().map(|e| e.count).sum();
         format!(
             "{} ({}), {} (not failing), {fixed} fixed",
-            plural(self.new.len(), "new leak"),
-            plural(errors, "error"),
-            plural(self.known, "known leak"),
+            counted(self.new.len(), "new leak"),
+            counted(errors, "error"),
+            counted(self.known, "known leak"),
         )
     }
 }
@@ -193,48 +193,30 @@ fn fixed_line(entry: &BaselineEntry) -> String {
 }
 
 /// One `prefix`ed line per item, the first [`MAX_LISTED`], then a count.
-fn write_capped(
-    out: &mut dyn Write,
-    prefix: &str,
-    items: impl ExactSizeIterator<Item = impl Display>,
-) -> io::Result<()> {
-    let total = items.len();
-    for item in items.take(MAX_LISTED) {
+fn write_capped(out: &mut dyn Write, prefix: &str, items: &[impl Display]) -> io::Result<()> {
+    let capped = Capped::new(items, MAX_LISTED);
+    for item in capped.listed {
         writeln!(out, "{prefix}{item}")?;
     }
-    if total > MAX_LISTED {
-        writeln!(out, "{prefix}... and {} more", total - MAX_LISTED)?;
+    if let Some(more) = capped.and_more() {
+        writeln!(out, "{prefix}{more}")?;
     }
     Ok(())
 }
 
-/// A fenced text block of the first [`MAX_LISTED`] lines, then a count; the
-/// fence is longer than any run of backticks in the lines.
+/// A fenced text block of the first [`MAX_LISTED`] lines, then a count.
 fn write_block(out: &mut dyn Write, lines: &[String]) -> io::Result<()> {
-    let longest = lines
-        .iter()
-        .flat_map(|line| line.split(|c| c != '`'))
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
-    let fence = "`".repeat(longest.max(2) + 1);
+    let capped = Capped::new(lines, MAX_LISTED);
+    let fence = fence(&capped.listed.join("\n"));
     writeln!(out)?;
     writeln!(out, "{fence}text")?;
-    for line in lines.iter().take(MAX_LISTED) {
+    for line in capped.listed {
         writeln!(out, "{line}")?;
     }
-    if lines.len() > MAX_LISTED {
-        writeln!(out, "... and {} more", lines.len() - MAX_LISTED)?;
+    if let Some(more) = capped.and_more() {
+        writeln!(out, "{more}")?;
     }
     writeln!(out, "{fence}")
-}
-
-fn plural(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
 }
 
 #[cfg(test)]

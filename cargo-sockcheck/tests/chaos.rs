@@ -122,7 +122,7 @@ fn every_misbehaving_test_gets_a_verdict_and_its_sockets_are_still_read() {
     assert_eq!(many.leaks.len(), 10_000);
     assert!(many.leaks.iter().all(|l| l.kind == LeakKind::Udp));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("... and 9990 more (9990 udp)"), "{stdout}");
+    assert!(stdout.contains("… and 9990 more (9990 udp)"), "{stdout}");
     assert!(stdout.lines().count() < 200, "the text report summarises");
 
     // Nothing sockcheck started is left: not the daemon, not the hung test's child.

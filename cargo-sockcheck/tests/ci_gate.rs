@@ -527,7 +527,7 @@ fn config_files_allow_a_port_and_a_test_per_package_and_the_command_line_wins() 
     assert_eq!(status(&configured), 1);
     assert!(
         notes(&configured).contains(
-            &"sockcheck: 1 tests may leak (allow-tests: keeps one server for the suite)".to_owned()
+            &"sockcheck: 1 test may leak (allow-tests: keeps one server for the suite)".to_owned()
         ),
         "{}",
         stderr(&configured)

@@ -4,10 +4,11 @@
 //!
 //! Print them on stdout of a step. GitHub shows a limited number of
 //! annotations per step, so a test's leaks past
-//! [`MAX_LEAKS_LISTED`] share one annotation that counts them by kind.
+//! [`MAX_LEAKS_LISTED`](super::listing::MAX_LEAKS_LISTED) share one
+//! annotation that counts them by kind.
 
-use super::count_by_kind;
-use super::text::MAX_LEAKS_LISTED;
+use super::listing::{count_by_kind, Capped};
+use super::words::counted;
 use super::Report;
 use crate::leak::Severity;
 use std::io::{self, Write};
@@ -35,7 +36,8 @@ pub fn workflow_commands(report: &Report) -> Vec<String> {
             };
             commands.push(command("error", &title, &message));
         }
-        for leak in test.leaks.iter().take(MAX_LEAKS_LISTED) {
+        let leaks = Capped::leaks(&test.leaks);
+        for leak in leaks.listed {
             let title = format!("{} leak in {name}", leak.kind);
             let mut message = format!("{name} left a socket open: {}", leak.socket);
             if leak.socket.pid != 0 {
@@ -44,10 +46,10 @@ pub fn workflow_commands(report: &Report) -> Vec<String> {
             if let Some(stability) = leak.stability {
                 message.push_str(&format!(" [{stability}]"));
             }
-            commands.push(command(level(leak.severity), &title, &message));
+            commands.push(command(leak.severity.name(), &title, &message));
         }
-        if test.leaks.len() > MAX_LEAKS_LISTED {
-            let rest = &test.leaks[MAX_LEAKS_LISTED..];
+        let rest = leaks.rest;
+        if !rest.is_empty() {
             let severity = if rest.iter().any(|l| l.severity == Severity::Error) {
                 Severity::Error
             } else {
@@ -55,11 +57,11 @@ pub fn workflow_commands(report: &Report) -> Vec<String> {
             };
             let title = format!("more leaks in {name}");
             let message = format!(
-                "{name} left {} more sockets open ({})",
-                rest.len(),
+                "{name} left {} open ({})",
+                counted(rest.len(), "more socket"),
                 count_by_kind(rest)
             );
-            commands.push(command(level(severity), &title, &message));
+            commands.push(command(severity.name(), &title, &message));
         }
     }
     commands
@@ -71,13 +73,6 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "{line}")?;
     }
     Ok(())
-}
-
-fn level(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-    }
 }
 
 fn command(name: &str, title: &str, message: &str) -> String {
@@ -105,6 +100,7 @@ pub fn escape_property(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::leak::{Leak, LeakKind};
+    use crate::report::listing::MAX_LEAKS_LISTED;
     use crate::report::{Outcome, TestRecord};
     use crate::socket::{Family, Protocol, Socket, State};
 

@@ -10,8 +10,8 @@
 //! `<system-out>`. When the run was interrupted every suite carries the
 //! property `sockcheck.interrupted = true`.
 
-use super::count_by_kind;
-use super::text::MAX_LEAKS_LISTED;
+use super::listing::{count_by_kind, Capped};
+use super::words::counted;
 use super::{Outcome, Report, TestRecord};
 use crate::leak::{Leak, Severity};
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
@@ -20,7 +20,7 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 /// Leaks named in a failure's one-line message; all of them (up to
-/// [`MAX_LEAKS_LISTED`]) are in its text.
+/// [`MAX_LEAKS_LISTED`](super::listing::MAX_LEAKS_LISTED)) are in its text.
 const LEAKS_IN_MESSAGE: usize = 3;
 
 /// Writes `report` as a JUnit XML document.
@@ -82,17 +82,8 @@ fn test_case(test: &TestRecord) -> TestCase {
     // On a failing test the failure text already lists every leak.
     let listed_in_failure = test.outcome.is_failure() || !errors.is_empty();
     if !listed_in_failure {
-        for leak in test.leaks.iter().take(MAX_LEAKS_LISTED) {
-            let _ = writeln!(system_out, "sockcheck: {leak}");
-        }
-        if test.leaks.len() > MAX_LEAKS_LISTED {
-            let rest = &test.leaks[MAX_LEAKS_LISTED..];
-            let _ = writeln!(
-                system_out,
-                "sockcheck: ... and {} more ({})",
-                rest.len(),
-                count_by_kind(rest)
-            );
+        for line in leak_listing(&test.leaks).lines() {
+            let _ = writeln!(system_out, "sockcheck: {line}");
         }
     }
     if let Some(output) = test.output.as_deref().filter(|o| !o.is_empty()) {
@@ -106,43 +97,33 @@ fn test_case(test: &TestRecord) -> TestCase {
 
 /// `left 2 sockets open: close-wait tcp 127.0.0.1:40211 -> ... CLOSE_WAIT; listen ...`
 fn leak_message(errors: &[&Leak]) -> String {
-    let sockets = if errors.len() == 1 {
-        "1 socket".to_owned()
-    } else {
-        format!("{} sockets", errors.len())
-    };
-    let named: Vec<String> = errors
+    let capped = Capped::new(errors, LEAKS_IN_MESSAGE);
+    let named: Vec<String> = capped
+        .listed
         .iter()
-        .take(LEAKS_IN_MESSAGE)
         .map(|l| format!("{} {}", l.kind, l.socket))
         .collect();
-    let mut message = format!("left {sockets} open: {}", named.join("; "));
-    if errors.len() > LEAKS_IN_MESSAGE {
-        let rest = errors[LEAKS_IN_MESSAGE..].iter().copied();
-        let _ = write!(
-            message,
-            "; and {} more ({})",
-            errors.len() - LEAKS_IN_MESSAGE,
-            count_by_kind(rest)
-        );
+    let mut message = format!(
+        "left {} open: {}",
+        counted(errors.len(), "socket"),
+        named.join("; ")
+    );
+    if let Some(more) = capped.and_more() {
+        let rest = capped.rest.iter().copied();
+        let _ = write!(message, "; {more} ({})", count_by_kind(rest));
     }
     message
 }
 
-/// Every leak on its own line, the first [`MAX_LEAKS_LISTED`], then a count by kind.
+/// Every leak on its own line, the first [`MAX_LEAKS_LISTED`](super::listing::MAX_LEAKS_LISTED), then a count by kind.
 fn leak_listing(leaks: &[Leak]) -> String {
+    let capped = Capped::leaks(leaks);
     let mut text = String::new();
-    for leak in leaks.iter().take(MAX_LEAKS_LISTED) {
+    for leak in capped.listed {
         let _ = writeln!(text, "{leak}");
     }
-    if leaks.len() > MAX_LEAKS_LISTED {
-        let rest = &leaks[MAX_LEAKS_LISTED..];
-        let _ = writeln!(
-            text,
-            "... and {} more ({})",
-            rest.len(),
-            count_by_kind(rest)
-        );
+    if let Some(more) = capped.and_more_by_kind() {
+        let _ = writeln!(text, "{more}");
     }
     text
 }

@@ -2,19 +2,19 @@
 //! summary: a headline, a table of the leaks, the failed tests, and the
 //! captured output of leaking and failing tests folded in `<details>`.
 //!
-//! Long runs are summarised rather than listed: at most
-//! [`MAX_LEAKS_LISTED`] leaks per test and [`MAX_TESTS_LISTED`] tests per
+//! Long runs are summarised rather than listed, as [`listing`](super::listing)
+//! cuts every report: a few leaks per test and a few dozen tests per
 //! section, the rest counted. A PR comment holds 65 536 characters.
+//!
+//! [`code`] and [`fence`] are the one way to put arbitrary text (test
+//! names, captured output) into Markdown, here and in `cargo sockcheck`'s
+//! baseline section.
 
-use super::text::MAX_LEAKS_LISTED;
-use super::{count_by_kind, Report, TestRecord};
-use crate::leak::Leak;
+use super::listing::{count_by_kind, Capped, MAX_LISTED};
+use super::words::counted;
+use super::{Report, TestRecord};
 use crate::socket::Socket;
 use std::io::{self, Write};
-
-/// Tests listed per section (leak table, failed tests, output) before the
-/// rest are only counted.
-pub const MAX_TESTS_LISTED: usize = 50;
 
 /// Lines of captured output shown per test; earlier lines are cut, since a
 /// panic message or the last log lines come at the end.
@@ -29,7 +29,7 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     } else {
         let mut parts = Vec::new();
         if s.leaking_tests > 0 {
-            parts.push(plural(s.leaking_tests, "leaking test"));
+            parts.push(counted(s.leaking_tests, "leaking test"));
         }
         if s.failed > 0 {
             parts.push(format!("{} failed", s.failed));
@@ -48,7 +48,7 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         return writeln!(
             out,
             "{} run ({} passed, {} ignored): no test left a socket open.",
-            plural(s.tests, "test"),
+            counted(s.tests, "test"),
             s.passed,
             s.ignored
         );
@@ -56,13 +56,13 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "{} run: {} passed, {} failed, {} ignored · {} · {} · {}",
-        plural(s.tests, "test"),
+        counted(s.tests, "test"),
         s.passed,
         s.failed,
         s.ignored,
-        plural(s.leaking_tests, "leaking test"),
-        plural(s.errors, "error"),
-        plural(s.warnings, "warning"),
+        counted(s.leaking_tests, "leaking test"),
+        counted(s.errors, "error"),
+        counted(s.warnings, "warning"),
     )?;
 
     let leaking: Vec<&TestRecord> = report.leaking_tests().collect();
@@ -72,18 +72,13 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out)?;
         writeln!(out, "| Test | Kind | State | Local → Remote | Severity |")?;
         writeln!(out, "| --- | --- | --- | --- | --- |")?;
-        for test in leaking.iter().take(MAX_TESTS_LISTED) {
+        let capped = Capped::new(&leaking, MAX_LISTED);
+        for test in capped.listed {
             write_leak_rows(test, out)?;
         }
-        if leaking.len() > MAX_TESTS_LISTED {
-            let rest = &leaking[MAX_TESTS_LISTED..];
-            let leaks: Vec<&Leak> = rest.iter().flat_map(|t| &t.leaks).collect();
-            writeln!(
-                out,
-                "| … and {} more | {} | | | |",
-                plural(rest.len(), "leaking test"),
-                count_by_kind(leaks)
-            )?;
+        if let Some(more) = capped.and_more_counted("leaking test") {
+            let leaks = capped.rest.iter().flat_map(|t| &t.leaks);
+            writeln!(out, "| {more} | {} | | | |", count_by_kind(leaks))?;
         }
     }
 
@@ -96,7 +91,8 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out)?;
         writeln!(out, "#### Failed tests")?;
         writeln!(out)?;
-        for test in failed.iter().take(MAX_TESTS_LISTED) {
+        let capped = Capped::new(&failed, MAX_LISTED);
+        for test in capped.listed {
             write!(
                 out,
                 "- {}: {}",
@@ -108,12 +104,8 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 None => writeln!(out)?,
             }
         }
-        if failed.len() > MAX_TESTS_LISTED {
-            writeln!(
-                out,
-                "- … and {} more",
-                plural(failed.len() - MAX_TESTS_LISTED, "failed test")
-            )?;
+        if let Some(more) = capped.and_more_counted("failed test") {
+            writeln!(out, "- {more}")?;
         }
     }
 
@@ -129,26 +121,25 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     if !with_output.is_empty() {
         writeln!(out)?;
         writeln!(out, "#### Output")?;
-        for (test, output) in with_output.iter().take(MAX_TESTS_LISTED) {
+        let capped = Capped::new(&with_output, MAX_LISTED);
+        for (test, output) in capped.listed {
             write_output(test, output, out)?;
         }
-        if with_output.len() > MAX_TESTS_LISTED {
+        if !capped.rest.is_empty() {
+            let more = counted(capped.rest.len(), "more test");
             writeln!(out)?;
-            writeln!(
-                out,
-                "… and the output of {} more.",
-                plural(with_output.len() - MAX_TESTS_LISTED, "test")
-            )?;
+            writeln!(out, "… and the output of {more}.")?;
         }
     }
     Ok(())
 }
 
-/// One table row per leak of `test`, the first [`MAX_LEAKS_LISTED`], then
+/// One table row per leak of `test`, the first [`MAX_LEAKS_LISTED`](super::listing::MAX_LEAKS_LISTED), then
 /// one row counting the rest by kind.
 fn write_leak_rows(test: &TestRecord, out: &mut dyn Write) -> io::Result<()> {
     let name = cell(&code(&test.full_name()));
-    for leak in test.leaks.iter().take(MAX_LEAKS_LISTED) {
+    let capped = Capped::leaks(&test.leaks);
+    for leak in capped.listed {
         let severity = match leak.stability {
             Some(stability) => format!("{} ({stability})", leak.severity),
             None => leak.severity.to_string(),
@@ -161,14 +152,8 @@ fn write_leak_rows(test: &TestRecord, out: &mut dyn Write) -> io::Result<()> {
             cell(&addresses(&leak.socket)),
         )?;
     }
-    if test.leaks.len() > MAX_LEAKS_LISTED {
-        let rest = &test.leaks[MAX_LEAKS_LISTED..];
-        writeln!(
-            out,
-            "| {name} | … and {} more: {} | | | |",
-            rest.len(),
-            count_by_kind(rest)
-        )?;
+    if let Some(more) = capped.and_more_by_kind() {
+        writeln!(out, "| {name} | {more} | | | |")?;
     }
     Ok(())
 }
@@ -191,11 +176,10 @@ fn write_output(test: &TestRecord, output: &str, out: &mut dyn Write) -> io::Res
     let lines: Vec<&str> = output.lines().collect();
     let shown = &lines[lines.len().saturating_sub(MAX_OUTPUT_LINES)..];
     let cut = lines.len() - shown.len();
-    // A fence longer than any backtick run inside, so the output cannot close it.
-    let fence = "`".repeat(longest_run(output, '`').max(2) + 1);
+    let fence = fence(output);
     writeln!(out, "{fence}text")?;
     if cut > 0 {
-        writeln!(out, "[... {} cut ...]", plural(cut, "earlier line"))?;
+        writeln!(out, "[… {} cut …]", counted(cut, "earlier line"))?;
     }
     for line in shown {
         writeln!(out, "{line}")?;
@@ -219,14 +203,6 @@ fn addresses(socket: &Socket) -> String {
     }
 }
 
-fn plural(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
-}
-
 /// A table cell: `|` escaped and line breaks flattened, which GitHub applies
 /// before inline parsing, so it holds inside code spans too.
 fn cell(text: &str) -> String {
@@ -235,8 +211,9 @@ fn cell(text: &str) -> String {
         .replace('|', "\\|")
 }
 
-/// `text` as a code span, with a delimiter that its own backticks cannot close.
-fn code(text: &str) -> String {
+/// `text` as a code span, on one line, with a delimiter that its own
+/// backticks cannot close.
+pub fn code(text: &str) -> String {
     let text = text.replace("\r\n", " ").replace(['\n', '\r'], " ");
     let fence = "`".repeat(longest_run(&text, '`') + 1);
     if text.starts_with('`') || text.ends_with('`') {
@@ -244,6 +221,12 @@ fn code(text: &str) -> String {
     } else {
         format!("{fence}{text}{fence}")
     }
+}
+
+/// The fence for a code block holding `text`: backticks, at least three
+/// and more than any run of backticks in `text`, so the text cannot close it.
+pub fn fence(text: &str) -> String {
+    "`".repeat(longest_run(text, '`').max(2) + 1)
 }
 
 /// Plain text made safe for a Markdown list item: on one line, with the
@@ -298,6 +281,12 @@ mod tests {
         assert_eq!(code("plain"), "`plain`");
         assert_eq!(code("a`b"), "``a`b``");
         assert_eq!(code("`x"), "`` `x ``");
+    }
+
+    #[test]
+    fn fences_outgrow_backticks_inside() {
+        assert_eq!(fence("no ticks"), "```");
+        assert_eq!(fence("a````b"), "`````");
     }
 
     #[test]

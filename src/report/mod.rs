@@ -4,14 +4,22 @@
 //! Runners build [`TestRecord`]s; [`Report::new`] adds the summary; the
 //! renderers ([`text`], [`json`], [`markdown`], [`junit`], [`github`]) only
 //! read the model. [`merge`] joins the reports of several shards.
+//!
+//! What the renderers share is written once: how listings are cut
+//! ([`listing`]) and counted words ([`words`]). Code spans and fences are
+//! the Markdown renderer's ([`markdown::code`], [`markdown::fence`]); the
+//! names of kinds, severities, protocols and states are their types'
+//! (`name()` and `Display`).
 
 pub mod github;
 pub mod json;
 pub mod junit;
+pub mod listing;
 pub mod markdown;
 pub mod text;
+pub mod words;
 
-use crate::leak::{Leak, LeakKind, Severity};
+use crate::leak::{Leak, Severity};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
 use std::path::Path;
@@ -183,24 +191,6 @@ pub fn merge(reports: Vec<Report>) -> Report {
         interrupted,
         ..Report::new(tests)
     }
-}
-
-/// `3 close-wait, 2 listen`: how many of `leaks` are of each kind, in
-/// [`LeakKind::ALL`] order.
-pub(crate) fn count_by_kind<'a>(leaks: impl IntoIterator<Item = &'a Leak>) -> String {
-    let mut counts = [0usize; LeakKind::ALL.len()];
-    for leak in leaks {
-        if let Some(i) = LeakKind::ALL.iter().position(|k| *k == leak.kind) {
-            counts[i] += 1;
-        }
-    }
-    LeakKind::ALL
-        .iter()
-        .zip(counts)
-        .filter(|(_, n)| *n > 0)
-        .map(|(kind, n)| format!("{n} {kind}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Writes `contents` to `path` so that readers see the old file or the whole

@@ -1,11 +1,10 @@
 //! The terminal rendering: each failing or leaking test with its leaks and
 //! output, then one summary line.
 
-use super::{count_by_kind, Outcome, Report, TestRecord};
+use super::listing::Capped;
+use super::words::counted;
+use super::{Outcome, Report, TestRecord};
 use std::io::{self, Write};
-
-/// Leaks listed per test before the rest are summarised by kind.
-pub const MAX_LEAKS_LISTED: usize = 10;
 
 /// Writes the failing and leaking tests of `report`, then the summary line.
 pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
@@ -13,16 +12,16 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         if test.leaks.is_empty() && !test.outcome.is_failure() {
             continue;
         }
-        write!(out, "{:<7}{}", label(test), test.full_name())?;
+        write!(out, "{:<8}{}", label(test), test.full_name())?;
         match &test.detail {
             Some(detail) => writeln!(out, " ({}: {detail})", test.outcome.name())?,
             None => writeln!(out, " ({})", test.outcome.name())?,
         }
         write_leaks(test, out)?;
         if let Some(output) = test.output.as_deref().filter(|o| !o.trim().is_empty()) {
-            writeln!(out, "       --- output ---")?;
+            writeln!(out, "        --- output ---")?;
             for line in output.lines() {
-                writeln!(out, "       {line}")?;
+                writeln!(out, "        {line}")?;
             }
         }
     }
@@ -47,20 +46,16 @@ pub fn label(test: &TestRecord) -> &'static str {
     }
 }
 
-/// Lists a test's leaks, indented, the first [`MAX_LEAKS_LISTED`] one per
-/// line and the rest counted by kind.
+/// Lists a test's leaks, indented, the first
+/// [`MAX_LEAKS_LISTED`](super::listing::MAX_LEAKS_LISTED) one per line and
+/// the rest counted by kind.
 pub fn write_leaks(test: &TestRecord, out: &mut dyn Write) -> io::Result<()> {
-    for leak in test.leaks.iter().take(MAX_LEAKS_LISTED) {
-        writeln!(out, "       {leak}")?;
+    let capped = Capped::leaks(&test.leaks);
+    for leak in capped.listed {
+        writeln!(out, "        {leak}")?;
     }
-    if test.leaks.len() > MAX_LEAKS_LISTED {
-        let rest = &test.leaks[MAX_LEAKS_LISTED..];
-        writeln!(
-            out,
-            "       ... and {} more ({})",
-            rest.len(),
-            count_by_kind(rest)
-        )?;
+    if let Some(more) = capped.and_more_by_kind() {
+        writeln!(out, "        {more}")?;
     }
     Ok(())
 }
@@ -69,7 +64,13 @@ pub fn write_leaks(test: &TestRecord, out: &mut dyn Write) -> io::Result<()> {
 pub fn summary_line(report: &Report) -> String {
     let s = &report.summary;
     format!(
-        "sockcheck: {} tests: {} passed, {} failed, {} ignored; {} leaking, {} errors, {} warnings",
-        s.tests, s.passed, s.failed, s.ignored, s.leaking_tests, s.errors, s.warnings
+        "sockcheck: {}: {} passed, {} failed, {} ignored; {} leaking, {}, {}",
+        counted(s.tests, "test"),
+        s.passed,
+        s.failed,
+        s.ignored,
+        s.leaking_tests,
+        counted(s.errors, "error"),
+        counted(s.warnings, "warning")
     )
 }
