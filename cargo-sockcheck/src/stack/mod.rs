@@ -37,3 +37,14 @@ pub struct RawStack {
     /// out frames it could not place in a file.
     pub truncated: bool,
 }
+
+#[cfg(target_os = "linux")]
+mod elf;
+#[cfg(target_os = "linux")]
+mod maps;
+#[cfg(target_os = "linux")]
+pub mod memory;
+#[cfg(target_os = "linux")]
+pub mod registers;
+#[cfg(target_os = "linux")]
+pub mod unwind;
