@@ -23,7 +23,7 @@
 
 use crate::leak::{Leak, LeakKind, Severity};
 use crate::report::{Report, TestRecord};
-use crate::socket::{Protocol, State};
+use crate::socket::{Address, Protocol, State};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -75,14 +75,12 @@ impl PortRange {
 
     /// `127.0.0.1:8080` for a fixed port, `127.0.0.1:*` for an ephemeral
     /// one (`[::1]:*` for IPv6).
-    fn stable_address(self, address: SocketAddr) -> String {
-        if self.contains(address.port()) {
-            match address {
-                SocketAddr::V4(a) => format!("{}:*", a.ip()),
-                SocketAddr::V6(a) => format!("[{}]:*", a.ip()),
-            }
-        } else {
-            address.to_string()
+    /// Unix addresses are kept as they are.
+    fn stable_address(self, address: &Address) -> String {
+        match address.inet() {
+            Some(SocketAddr::V4(a)) if self.contains(a.port()) => format!("{}:*", a.ip()),
+            Some(SocketAddr::V6(a)) if self.contains(a.port()) => format!("[{}]:*", a.ip()),
+            _ => address.to_string(),
         }
     }
 }
@@ -96,7 +94,7 @@ pub struct LeakIdentity {
     pub test: String,
     /// Kind of leak.
     pub kind: LeakKind,
-    /// TCP or UDP.
+    /// TCP, UDP or unix.
     pub protocol: Protocol,
     /// Socket state, e.g. `CLOSE_WAIT`.
     pub state: State,
@@ -115,8 +113,8 @@ impl LeakIdentity {
             kind: leak.kind,
             protocol: leak.socket.protocol,
             state: leak.socket.state,
-            local: ports.stable_address(leak.socket.local),
-            remote: ports.stable_address(leak.socket.remote),
+            local: ports.stable_address(&leak.socket.local),
+            remote: ports.stable_address(&leak.socket.remote),
         }
     }
 }
@@ -362,7 +360,7 @@ impl Baseline {
 mod tests {
     use super::*;
     use crate::report::Outcome;
-    use crate::socket::{Family, Socket};
+    use crate::socket::Socket;
 
     const PORTS: PortRange = PortRange::LINUX_DEFAULT;
 
@@ -370,19 +368,14 @@ mod tests {
         Leak {
             kind,
             severity: kind.default_severity(),
-            socket: Socket {
-                protocol: Protocol::Tcp,
-                family: if local.starts_with('[') {
-                    Family::Ipv6
-                } else {
-                    Family::Ipv4
-                },
-                local: local.parse().unwrap(),
-                remote: remote.parse().unwrap(),
+            socket: Socket::inet(
+                Protocol::Tcp,
+                local.parse().unwrap(),
+                remote.parse().unwrap(),
                 state,
-                inode: 99,
-                pid: 1234,
-            },
+                99,
+                1234,
+            ),
             stability: None,
             opened: None,
             held_by: Vec::new(),

@@ -120,7 +120,7 @@ mod tests {
     fn mine(leaks: Vec<Leak>, addrs: &[SocketAddr]) -> Vec<Leak> {
         leaks
             .into_iter()
-            .filter(|l| addrs.contains(&l.socket.local))
+            .filter(|l| addrs.iter().any(|addr| l.socket.local == *addr))
             .collect()
     }
 

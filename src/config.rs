@@ -361,7 +361,7 @@ fn deserialize<'de, T: Deserialize<'de>>(text: &'de str, origin: &str) -> Result
 mod tests {
     use super::*;
     use crate::leak::Severity;
-    use crate::socket::{Family, Protocol, Socket, State};
+    use crate::socket::{Protocol, Socket, State};
 
     const GOOD: &str = r#"
 linger-ms = 250
@@ -383,15 +383,14 @@ reason = "old code, tracked in #12"
 "#;
 
     fn listener(port: u16) -> Socket {
-        Socket {
-            protocol: Protocol::Tcp,
-            family: Family::Ipv4,
-            local: ([127, 0, 0, 1], port).into(),
-            remote: ([0, 0, 0, 0], 0).into(),
-            state: State::Listen,
-            inode: 1,
-            pid: 1,
-        }
+        Socket::inet(
+            Protocol::Tcp,
+            ([127, 0, 0, 1], port).into(),
+            ([0, 0, 0, 0], 0).into(),
+            State::Listen,
+            1,
+            1,
+        )
     }
 
     fn invalid(err: ConfigError) -> (String, Option<usize>, Option<String>, String) {

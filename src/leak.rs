@@ -3,7 +3,7 @@
 
 use crate::policy::Policy;
 use crate::site::{HoldingThread, Origin};
-use crate::socket::{Protocol, Socket, State};
+use crate::socket::{Protocol, Socket, State, UnixType};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -12,26 +12,31 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LeakKind {
-    /// A TCP socket in CLOSE_WAIT: the peer closed, this side never did.
+    /// A TCP socket in CLOSE_WAIT, or a unix stream whose peer is gone: the
+    /// peer closed, this side never did.
     CloseWait,
-    /// A TCP listener still open when the test ended.
+    /// A TCP or unix listener still open when the test ended.
     Listen,
-    /// Any other TCP state still held (ESTABLISHED, SYN_SENT, FIN_WAIT*, ...).
+    /// Any other TCP state still held (ESTABLISHED, SYN_SENT, FIN_WAIT*, ...),
+    /// or a connected unix socket whose peer is alive in another process.
     Established,
     /// A bound UDP socket still held.
     Udp,
     /// A socket held by a process the test started that outlived the test.
     Orphan,
+    /// A unix datagram socket bound to a path or name, still held.
+    UnixDatagram,
 }
 
 impl LeakKind {
     /// Every kind, in report order.
-    pub const ALL: [LeakKind; 5] = [
+    pub const ALL: [LeakKind; 6] = [
         LeakKind::CloseWait,
         LeakKind::Listen,
         LeakKind::Established,
         LeakKind::Udp,
         LeakKind::Orphan,
+        LeakKind::UnixDatagram,
     ];
 
     /// The kebab-case name used in JSON, config and on the command line.
@@ -42,6 +47,7 @@ impl LeakKind {
             LeakKind::Established => "established",
             LeakKind::Udp => "udp",
             LeakKind::Orphan => "orphan",
+            LeakKind::UnixDatagram => "unix-datagram",
         }
     }
 
@@ -49,7 +55,7 @@ impl LeakKind {
     pub fn default_severity(self) -> Severity {
         match self {
             LeakKind::CloseWait | LeakKind::Listen | LeakKind::Orphan => Severity::Error,
-            LeakKind::Established | LeakKind::Udp => Severity::Warning,
+            LeakKind::Established | LeakKind::Udp | LeakKind::UnixDatagram => Severity::Warning,
         }
     }
 }
@@ -208,22 +214,27 @@ pub enum Holder {
 }
 
 /// The kind of leak a held socket is, before any policy: `None` for sockets
-/// that are no leak at all (TIME_WAIT, unbound UDP, unbound closed TCP).
+/// that are no leak at all (TIME_WAIT, unbound UDP, unbound closed TCP,
+/// unconnected unix sockets other than bound datagram sockets).
 pub fn kind_of(socket: &Socket, holder: Holder) -> Option<LeakKind> {
-    let is_leak = match (socket.protocol, socket.state) {
-        (_, State::TimeWait) => false,
-        (Protocol::Udp, _) | (Protocol::Tcp, State::Close) => socket.local.port() != 0,
-        (Protocol::Tcp, _) => true,
+    let bound = socket.local.is_bound();
+    let kind = match (socket.protocol, socket.state) {
+        (_, State::TimeWait) => return None,
+        (Protocol::Udp, _) if bound => LeakKind::Udp,
+        (Protocol::Udp, _) => return None,
+        (_, State::CloseWait) => LeakKind::CloseWait,
+        (_, State::Listen) => LeakKind::Listen,
+        (Protocol::Tcp, State::Close) if !bound => return None,
+        (Protocol::Tcp, _) => LeakKind::Established,
+        (Protocol::Unix, State::Established) => LeakKind::Established,
+        (Protocol::Unix, _) if bound && socket.unix_type == Some(UnixType::Dgram) => {
+            LeakKind::UnixDatagram
+        }
+        (Protocol::Unix, _) => return None,
     };
-    if !is_leak {
-        return None;
-    }
-    Some(match (holder, socket.protocol, socket.state) {
-        (Holder::Descendant, _, _) => LeakKind::Orphan,
-        (Holder::Test, Protocol::Udp, _) => LeakKind::Udp,
-        (Holder::Test, Protocol::Tcp, State::CloseWait) => LeakKind::CloseWait,
-        (Holder::Test, Protocol::Tcp, State::Listen) => LeakKind::Listen,
-        (Holder::Test, Protocol::Tcp, _) => LeakKind::Established,
+    Some(match holder {
+        Holder::Descendant => LeakKind::Orphan,
+        Holder::Test => kind,
     })
 }
 
@@ -254,18 +265,17 @@ pub fn classify<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::socket::Family;
+    use crate::socket::{Address, Family};
 
     fn tcp(state: State, local: &str, remote: &str) -> Socket {
-        Socket {
-            protocol: Protocol::Tcp,
-            family: Family::Ipv4,
-            local: local.parse().unwrap(),
-            remote: remote.parse().unwrap(),
+        Socket::inet(
+            Protocol::Tcp,
+            local.parse().unwrap(),
+            remote.parse().unwrap(),
             state,
-            inode: 1,
-            pid: 1,
-        }
+            1,
+            1,
+        )
     }
 
     fn udp(local: &str) -> Socket {
@@ -311,6 +321,55 @@ mod tests {
             ),
             (udp("127.0.0.1:53"), Some(LeakKind::Udp)),
             (udp("0.0.0.0:0"), None),
+        ];
+        for (socket, expected) in cases {
+            assert_eq!(kind_of(&socket, Holder::Test), expected, "{socket}");
+        }
+    }
+
+    fn unix(unix_type: UnixType, state: State, local: &str) -> Socket {
+        Socket {
+            protocol: Protocol::Unix,
+            family: Family::Unix,
+            unix_type: Some(unix_type),
+            local: Address::parse(local, Family::Unix).unwrap(),
+            remote: Address::unspecified(Family::Unix),
+            state,
+            inode: 1,
+            pid: 1,
+        }
+    }
+
+    #[test]
+    fn unix_sockets_get_kinds_by_state_and_type() {
+        use UnixType::{Dgram, Seqpacket, Stream};
+        let cases = [
+            (
+                unix(Stream, State::Listen, "/tmp/a.sock"),
+                Some(LeakKind::Listen),
+            ),
+            (
+                unix(Seqpacket, State::Listen, "@name"),
+                Some(LeakKind::Listen),
+            ),
+            (
+                unix(Stream, State::Listen, "(unnamed)"),
+                Some(LeakKind::Listen),
+            ),
+            (
+                unix(Stream, State::CloseWait, "(unnamed)"),
+                Some(LeakKind::CloseWait),
+            ),
+            (
+                unix(Stream, State::Established, "(unnamed)"),
+                Some(LeakKind::Established),
+            ),
+            (
+                unix(Dgram, State::Unconn, "/tmp/d.sock"),
+                Some(LeakKind::UnixDatagram),
+            ),
+            (unix(Dgram, State::Unconn, "(unnamed)"), None),
+            (unix(Stream, State::Unconn, "(unnamed)"), None),
         ];
         for (socket, expected) in cases {
             assert_eq!(kind_of(&socket, Holder::Test), expected, "{socket}");

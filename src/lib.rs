@@ -80,6 +80,7 @@
 //! project's tests without changing them.
 #![deny(missing_docs)]
 
+mod address;
 pub mod baseline;
 mod check;
 pub mod config;

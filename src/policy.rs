@@ -94,7 +94,10 @@ impl Policy {
     pub fn severity_for(&self, kind: LeakKind, socket: &Socket) -> Option<Severity> {
         let allowed_port = matches!(kind, LeakKind::Listen | LeakKind::Orphan)
             && socket.state == crate::socket::State::Listen
-            && self.allowed_listen_ports.contains(&socket.local.port());
+            && socket
+                .local
+                .port()
+                .is_some_and(|port| self.allowed_listen_ports.contains(&port));
         if allowed_port {
             return None;
         }

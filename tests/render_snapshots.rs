@@ -7,23 +7,17 @@
 
 use sockcheck::leak::{Leak, LeakKind, Severity};
 use sockcheck::report::{self, Outcome, Report, TestRecord};
-use sockcheck::socket::{Family, Protocol, Socket, State};
+use sockcheck::socket::{Protocol, Socket, State};
 
 fn socket(protocol: Protocol, state: State, local: &str, remote: &str, inode: u64) -> Socket {
-    let local: std::net::SocketAddr = local.parse().expect("a valid address");
-    Socket {
+    Socket::inet(
         protocol,
-        family: if local.is_ipv4() {
-            Family::Ipv4
-        } else {
-            Family::Ipv6
-        },
-        local,
-        remote: remote.parse().expect("a valid address"),
+        local.parse().expect("a valid address"),
+        remote.parse().expect("a valid address"),
         state,
         inode,
-        pid: 4242,
-    }
+        4242,
+    )
 }
 
 fn leak(kind: LeakKind, socket: Socket) -> Leak {

@@ -224,21 +224,20 @@ mod tests {
     use super::*;
     use sockcheck::baseline::PortRange;
     use sockcheck::leak::LeakKind;
-    use sockcheck::socket::{Family, Protocol, Socket, State};
+    use sockcheck::socket::{Protocol, Socket, State};
 
     fn listener(port: u16) -> Leak {
         Leak {
             kind: LeakKind::Listen,
             severity: Severity::Error,
-            socket: Socket {
-                protocol: Protocol::Tcp,
-                family: Family::Ipv4,
-                local: ([127, 0, 0, 1], port).into(),
-                remote: ([0, 0, 0, 0], 0).into(),
-                state: State::Listen,
-                inode: 1,
-                pid: 0,
-            },
+            socket: Socket::inet(
+                Protocol::Tcp,
+                ([127, 0, 0, 1], port).into(),
+                ([0, 0, 0, 0], 0).into(),
+                State::Listen,
+                1,
+                0,
+            ),
             stability: None,
             opened: None,
             held_by: Vec::new(),

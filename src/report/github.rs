@@ -102,21 +102,20 @@ mod tests {
     use crate::leak::{Leak, LeakKind};
     use crate::report::listing::MAX_LEAKS_LISTED;
     use crate::report::{Outcome, TestRecord};
-    use crate::socket::{Family, Protocol, Socket, State};
+    use crate::socket::{Protocol, Socket, State};
 
     fn leak(kind: LeakKind, severity: Severity, port: u16) -> Leak {
         Leak {
             kind,
             severity,
-            socket: Socket {
-                protocol: Protocol::Tcp,
-                family: Family::Ipv4,
-                local: ([127, 0, 0, 1], port).into(),
-                remote: ([127, 0, 0, 1], 35719).into(),
-                state: State::CloseWait,
-                inode: 7,
-                pid: 0,
-            },
+            socket: Socket::inet(
+                Protocol::Tcp,
+                ([127, 0, 0, 1], port).into(),
+                ([127, 0, 0, 1], 35719).into(),
+                State::CloseWait,
+                7,
+                0,
+            ),
             stability: None,
             opened: None,
             held_by: Vec::new(),

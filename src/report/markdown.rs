@@ -192,7 +192,7 @@ fn write_output(test: &TestRecord, output: &str, out: &mut dyn Write) -> io::Res
 /// `` `127.0.0.1:40211` → `127.0.0.1:35719` ``, or the local address alone
 /// when the socket has no peer.
 fn addresses(socket: &Socket) -> String {
-    if socket.remote.port() == 0 {
+    if !socket.has_peer() {
         code(&socket.local.to_string())
     } else {
         format!(

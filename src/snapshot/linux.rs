@@ -1,7 +1,7 @@
 //! Linux: ask each socket fd of the process directly.
 
 use super::SnapshotError;
-use crate::socket::{Family, Protocol, Socket, State};
+use crate::socket::{Address, Family, Protocol, Socket, State};
 use std::fs;
 use std::io;
 use std::mem::{size_of, MaybeUninit};
@@ -92,18 +92,15 @@ fn describe(fd: BorrowedFd<'_>, inode: u64, pid: u32) -> Option<Socket> {
     let peer = address(raw, libc::getpeername);
     let state = match protocol {
         Protocol::Tcp => State::from_linux_tcp(tcp_state(raw)?)?,
-        Protocol::Udp if peer.is_some() => State::Established,
-        Protocol::Udp => State::Unconn,
-    };
-    let unspecified = match family {
-        Family::Ipv4 => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
-        Family::Ipv6 => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
+        _ if peer.is_some() => State::Established,
+        _ => State::Unconn,
     };
     Some(Socket {
         protocol,
         family,
-        local,
-        remote: peer.unwrap_or(unspecified),
+        unix_type: None,
+        local: local.into(),
+        remote: peer.map_or_else(|| Address::unspecified(family), Address::from),
         state,
         inode,
         pid,

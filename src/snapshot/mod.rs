@@ -6,7 +6,7 @@
 //! own sockets, never on how many sockets the host has. Elsewhere the socket
 //! table comes from netstat2, filtered by process id.
 
-use crate::socket::Socket;
+use crate::socket::{Address, Socket};
 use std::collections::HashSet;
 use std::fmt;
 use std::io;
@@ -93,25 +93,20 @@ pub fn opened_since(before: &[Socket], after: &[Socket]) -> Vec<Socket> {
         .collect()
 }
 
-type Identity = (
-    u64,
-    crate::socket::Protocol,
-    std::net::SocketAddr,
-    std::net::SocketAddr,
-);
-
-fn identity(socket: &Socket) -> Identity {
-    if socket.inode != 0 {
-        (socket.inode, socket.protocol, UNSPECIFIED, UNSPECIFIED)
-    } else {
-        (0, socket.protocol, socket.local, socket.remote)
-    }
+/// The inode where there is one, else protocol and addresses.
+#[derive(PartialEq, Eq, Hash)]
+enum Identity<'a> {
+    Inode(u64),
+    Addresses(crate::socket::Protocol, &'a Address, &'a Address),
 }
 
-const UNSPECIFIED: std::net::SocketAddr = std::net::SocketAddr::V4(std::net::SocketAddrV4::new(
-    std::net::Ipv4Addr::UNSPECIFIED,
-    0,
-));
+fn identity(socket: &Socket) -> Identity<'_> {
+    if socket.inode != 0 {
+        Identity::Inode(socket.inode)
+    } else {
+        Identity::Addresses(socket.protocol, &socket.local, &socket.remote)
+    }
+}
 
 #[cfg(test)]
 mod tests {

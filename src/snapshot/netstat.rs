@@ -39,8 +39,9 @@ pub(super) fn process_sockets(pid: u32) -> Result<Vec<Socket>, SnapshotError> {
                 } else {
                     Family::Ipv6
                 },
-                local,
-                remote,
+                unix_type: None,
+                local: local.into(),
+                remote: remote.into(),
                 state,
                 inode: 0,
                 pid,
