@@ -162,6 +162,9 @@ pub struct Comparison<'a> {
     pub new: Vec<(&'a TestRecord, &'a Leak)>,
     /// Leaks the baseline knows, in report order.
     pub known: Vec<(&'a TestRecord, &'a Leak)>,
+    /// Where each of [`Comparison::known`] is in the report: the index of
+    /// its test in `report.tests` and of the leak in that test's `leaks`.
+    pub known_at: Vec<(usize, usize)>,
     /// Baseline leaks this report no longer has (the baseline can shrink by these).
     pub fixed: Vec<BaselineEntry>,
 }
@@ -333,15 +336,17 @@ impl Baseline {
         let mut comparison = Comparison {
             new: Vec::new(),
             known: Vec::new(),
+            known_at: Vec::new(),
             fixed: Vec::new(),
         };
-        for test in &report.tests {
-            for leak in &test.leaks {
+        for (test_index, test) in report.tests.iter().enumerate() {
+            for (leak_index, leak) in test.leaks.iter().enumerate() {
                 let identity = LeakIdentity::of(test, leak, ports);
                 match remaining.get_mut(&identity).filter(|n| **n > 0) {
                     Some(count) => {
                         *count -= 1;
                         comparison.known.push((test, leak));
+                        comparison.known_at.push((test_index, leak_index));
                     }
                     None => comparison.new.push((test, leak)),
                 }
@@ -434,6 +439,7 @@ mod tests {
         )]);
         let comparison = Baseline::from_report_with(&before, PORTS).compare_with(&after, PORTS);
         assert_eq!(comparison.known.len(), 1);
+        assert_eq!(comparison.known_at, [(0, 0)]);
         assert!(comparison.new.is_empty() && comparison.fixed.is_empty());
     }
 

@@ -4,7 +4,7 @@
 use crate::cargo::{self, TestBinary};
 use crate::cli::Options;
 use crate::config::RunConfig;
-use crate::exit;
+use crate::exit::ExitStatus;
 use crate::list::{self, Selection, TestCase};
 use crate::outputs::Outputs;
 use crate::run::{self, Job, Settings};
@@ -14,8 +14,9 @@ use sockcheck::policy::Policy;
 use sockcheck::report::{text, Outcome, Report, TestRecord};
 use std::io::Write;
 
-/// Runs `cargo sockcheck` with `options`; returns the exit status.
-pub fn run(options: Options) -> Result<i32> {
+/// `cargo sockcheck`: builds the tests, runs the selected ones under the
+/// tracer and writes the report; returns the exit status.
+pub fn check_tests(options: Options) -> Result<ExitStatus> {
     let outputs = Outputs::prepare(&options.output, &options.baseline)?;
     let metadata = cargo::workspace_metadata(options.selection.manifest_path.as_deref())?;
     let config = RunConfig::load(&metadata, &options.gate)?;
@@ -74,7 +75,7 @@ pub fn run(options: Options) -> Result<i32> {
     let mut result = if options.fast {
         let narrowed = narrowed(&selection) || options.partition.is_some();
         let whole = whole_binary_jobs(&binaries, &to_run, narrowed, &options.test_args, &config);
-        fast::run(
+        fast::whole_binaries_first(
             &binaries,
             &to_run,
             whole,
@@ -84,7 +85,7 @@ pub fn run(options: Options) -> Result<i32> {
         )
     } else {
         let all: Vec<usize> = (0..to_run.len()).collect();
-        run::run(&per_test(&all), &settings, &mut print_progress)
+        run::run_jobs(&per_test(&all), &settings, &mut print_progress)
     };
     if options.rerun_leaks > 0 && result.fatal.is_none() && result.interrupted_by.is_none() {
         let flaky_fails = config.flaky_fails(&binaries);
@@ -116,7 +117,7 @@ pub fn run(options: Options) -> Result<i32> {
     Ok(match result.interrupted_by {
         Some(signal) => {
             eprintln!("sockcheck: interrupted by signal {signal}; running tests were killed");
-            exit::SIGNAL_BASE + signal
+            ExitStatus::Signal(signal)
         }
         None => status,
     })

@@ -4,17 +4,17 @@
 
 use crate::app::print_progress;
 use crate::cli::ExecOptions;
+use crate::exit::ExitStatus;
 use crate::run::{self, Job, Settings};
-use crate::{config, exit, outputs};
+use crate::{config, outputs};
 use anyhow::{Context, Result};
-use sockcheck::leak::Severity;
-use sockcheck::report::{Outcome, Report};
+use sockcheck::report::Report;
 use std::path::Path;
 use std::process::Command;
 
-/// Runs the command; returns 1 on an error-level leak, else the command's
-/// own exit status (128 + N when it died by signal N).
-pub fn run(options: ExecOptions) -> Result<i32> {
+/// Runs the command under the tracer; returns [`ExitStatus::Leak`] on an
+/// error-level leak, else the command's own exit status.
+pub fn trace_command(options: ExecOptions) -> Result<ExitStatus> {
     if let Some(path) = &options.report {
         outputs::check_writable(path)?;
     }
@@ -39,7 +39,7 @@ pub fn run(options: ExecOptions) -> Result<i32> {
         timeout: None,
         policy: config::policy(&options.gate),
     };
-    let result = run::run(std::slice::from_ref(&job), &settings, &mut |record| {
+    let result = run::run_jobs(std::slice::from_ref(&job), &settings, &mut |record| {
         if !record.leaks.is_empty() {
             eprintln!("sockcheck: {} left sockets open:", record.binary);
             print_progress(record);
@@ -48,24 +48,18 @@ pub fn run(options: ExecOptions) -> Result<i32> {
     if let Some(fatal) = result.fatal {
         return Err(fatal);
     }
-    let exit_code = result.exit_codes.first().copied().flatten();
+    let ended = result.exit_statuses.first().copied().flatten();
     let report = Report::new(result.records.into_iter().flatten().collect());
     if let Some(path) = &options.report {
         outputs::write_json_report(&report, path)?;
     }
     if let Some(signal) = result.interrupted_by {
-        return Ok(exit::SIGNAL_BASE + signal);
+        return Ok(ExitStatus::Signal(signal));
     }
     let Some(record) = report.tests.first() else {
         anyhow::bail!("the command did not finish");
     };
-    if record.count(Severity::Error) > 0 {
-        return Ok(exit::LEAK);
-    }
-    Ok(match record.outcome {
-        Outcome::Passed => 0,
-        _ => exit_code.unwrap_or(exit::TEST_FAILED),
-    })
+    Ok(ExitStatus::of_command(record, ended))
 }
 
 /// What the command runs, for the record's name: the first argument that is

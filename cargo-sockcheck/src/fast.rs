@@ -10,7 +10,7 @@ use sockcheck::report::{Outcome, TestRecord};
 /// binary), then reruns the tests of every binary that failed or leaked one
 /// per process with the jobs `per_test` makes. The result is per test, in
 /// the order of `tests`.
-pub fn run<'a>(
+pub fn whole_binaries_first<'a>(
     binaries: &[TestBinary],
     tests: &[TestCase],
     whole: Vec<(usize, Job<'a>)>,
@@ -19,7 +19,7 @@ pub fn run<'a>(
     progress: &mut dyn FnMut(&TestRecord),
 ) -> RunResult {
     let (whole_binaries, whole_jobs): (Vec<usize>, Vec<Job<'a>>) = whole.into_iter().unzip();
-    let first = run::run(&whole_jobs, settings, &mut |_| {});
+    let first = run::run_jobs(&whole_jobs, settings, &mut |_| {});
     let mut records: Vec<Option<TestRecord>> = vec![None; tests.len()];
     let mut to_rerun = Vec::new();
     for (binary, record) in whole_binaries.iter().zip(&first.records) {
@@ -37,21 +37,21 @@ pub fn run<'a>(
             None => {}
         }
     }
-    let exit_codes = vec![None; tests.len()];
+    let exit_statuses = vec![None; tests.len()];
     if first.fatal.is_some() || first.interrupted_by.is_some() {
         return RunResult {
             records,
-            exit_codes,
+            exit_statuses,
             ..first
         };
     }
-    let second = run::run(&per_test(&to_rerun), settings, progress);
+    let second = run::run_jobs(&per_test(&to_rerun), settings, progress);
     for (i, record) in to_rerun.into_iter().zip(second.records) {
         records[i] = record;
     }
     RunResult {
         records,
-        exit_codes,
+        exit_statuses,
         ..second
     }
 }

@@ -1,4 +1,5 @@
-//! The gate: which leaks fail the run, and the exit status.
+//! The gate: which leaks fail the run (the exit status follows from the
+//! report it shows).
 //!
 //! Without a baseline every error-level leak fails the run. With one
 //! (`--baseline PATH`), a leak the baseline knows does not: the report is
@@ -9,11 +10,11 @@
 //! named on stderr and in the Markdown; baseline leaks whose test ran and
 //! no longer leaks are listed as fixed, so the baseline can shrink.
 
-use crate::exit;
+use crate::exit::ExitStatus;
 use sockcheck::baseline::{Baseline, BaselineEntry};
 use sockcheck::leak::{Leak, Severity};
 use sockcheck::report::listing::{Capped, MAX_LISTED};
-use sockcheck::report::markdown::fence;
+use sockcheck::report::markdown;
 use sockcheck::report::words::counted;
 use sockcheck::report::{Outcome, Report, TestRecord};
 use std::borrow::Cow;
@@ -49,26 +50,10 @@ impl<'r> Verdict<'r> {
             };
         };
         let comparison = baseline.compare(report);
-        // `known` borrows from `report`: the leaks to show as warnings are
-        // found by address, in the same walk over the report.
-        let known: HashSet<*const Leak> = comparison
-            .known
-            .iter()
-            .map(|&(_, leak)| leak as *const Leak)
-            .collect();
-        let tests = report
-            .tests
-            .iter()
-            .map(|test| {
-                let mut shown = test.clone();
-                for (leak, original) in shown.leaks.iter_mut().zip(&test.leaks) {
-                    if known.contains(&(original as *const Leak)) {
-                        leak.severity = Severity::Warning;
-                    }
-                }
-                shown
-            })
-            .collect();
+        let mut tests = report.tests.clone();
+        for &(test, leak) in &comparison.known_at {
+            tests[test].leaks[leak].severity = Severity::Warning;
+        }
         // A shard or a filtered run says nothing about the tests it did not run.
         let ran: HashSet<(&str, &str)> = report
             .tests
@@ -97,8 +82,8 @@ impl<'r> Verdict<'r> {
     }
 
     /// The exit status the shown report gives.
-    pub fn exit_status(&self) -> i32 {
-        exit_status(&self.shown)
+    pub fn exit_status(&self) -> ExitStatus {
+        ExitStatus::of_report(&self.shown)
     }
 
     /// The baseline's news for the terminal, one `sockcheck: ` line each.
@@ -125,26 +110,9 @@ impl<'r> Verdict<'r> {
         let Some(view) = &self.baseline else {
             return Ok(());
         };
-        writeln!(out)?;
-        writeln!(out, "#### Baseline")?;
-        writeln!(out)?;
-        writeln!(out, "{}.", view.headline())?;
-        if !view.new.is_empty() {
-            writeln!(out)?;
-            writeln!(out, "New leaks, not in the baseline:")?;
-            let lines: Vec<String> = view.new.iter().map(|(t, l)| new_line(t, l)).collect();
-            write_block(out, &lines)?;
-        }
-        if !view.fixed.is_empty() {
-            writeln!(out)?;
-            writeln!(
-                out,
-                "Fixed: in the baseline, gone now (write it again with `--write-baseline` to shrink it):"
-            )?;
-            let lines: Vec<String> = view.fixed.iter().map(fixed_line).collect();
-            write_block(out, &lines)?;
-        }
-        Ok(())
+        let new: Vec<String> = view.new.iter().map(|(t, l)| new_line(t, l)).collect();
+        let fixed: Vec<String> = view.fixed.iter().map(fixed_line).collect();
+        markdown::render_baseline(&view.headline(), &new, &fixed, out)
     }
 }
 
@@ -163,18 +131,6 @@ impl BaselineView<'_> {
             counted(errors, "error"),
             counted(self.known, "known leak"),
         )
-    }
-}
-
-/// The exit status for a report: a failed test (101) before an error-level
-/// leak (1) before a clean run (0).
-pub fn exit_status(report: &Report) -> i32 {
-    if report.tests.iter().any(|t| t.outcome.is_failure()) {
-        exit::TEST_FAILED
-    } else if report.summary.errors > 0 {
-        exit::LEAK
-    } else {
-        exit::CLEAN
     }
 }
 
@@ -202,21 +158,6 @@ fn write_capped(out: &mut dyn Write, prefix: &str, items: &[impl Display]) -> io
         writeln!(out, "{prefix}{more}")?;
     }
     Ok(())
-}
-
-/// A fenced text block of the first [`MAX_LISTED`] lines, then a count.
-fn write_block(out: &mut dyn Write, lines: &[String]) -> io::Result<()> {
-    let capped = Capped::new(lines, MAX_LISTED);
-    let fence = fence(&capped.listed.join("\n"));
-    writeln!(out)?;
-    writeln!(out, "{fence}text")?;
-    for line in capped.listed {
-        writeln!(out, "{line}")?;
-    }
-    if let Some(more) = capped.and_more() {
-        writeln!(out, "{more}")?;
-    }
-    writeln!(out, "{fence}")
 }
 
 #[cfg(test)]
@@ -262,7 +203,7 @@ mod tests {
         let report = Report::new(vec![test("a", Outcome::Passed, vec![listener(8080)])]);
         let verdict = Verdict::judge(&report, None);
         assert_eq!(*verdict.shown, report);
-        assert_eq!(verdict.exit_status(), exit::LEAK);
+        assert_eq!(verdict.exit_status(), ExitStatus::Leak);
         let mut notes = Vec::new();
         verdict.write_notes(&mut notes).unwrap();
         verdict.write_markdown(&mut notes).unwrap();
@@ -298,7 +239,7 @@ mod tests {
             (verdict.shown.summary.errors, verdict.shown.summary.warnings),
             (1, 1)
         );
-        assert_eq!(verdict.exit_status(), exit::LEAK);
+        assert_eq!(verdict.exit_status(), ExitStatus::Leak);
 
         let mut notes = Vec::new();
         verdict.write_notes(&mut notes).unwrap();
@@ -332,22 +273,12 @@ mod tests {
         let base = baseline(&before);
         assert_eq!(
             Verdict::judge(&before, Some(&base)).exit_status(),
-            exit::CLEAN
+            ExitStatus::Clean
         );
         let failed = Report::new(vec![test("a", Outcome::Failed, vec![listener(8080)])]);
         assert_eq!(
             Verdict::judge(&failed, Some(&base)).exit_status(),
-            exit::TEST_FAILED
-        );
-    }
-
-    #[test]
-    fn fences_outgrow_backticks_in_test_names() {
-        let mut out = Vec::new();
-        write_block(&mut out, &["a````b".to_owned()]).unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "\n`````text\na````b\n`````\n"
+            ExitStatus::TestFailed
         );
     }
 }

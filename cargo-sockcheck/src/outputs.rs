@@ -15,6 +15,7 @@
 //! reason to fail the gate.
 
 use crate::cli::{BaselineOptions, Format, OutputOptions};
+use crate::exit::ExitStatus;
 use crate::gate::Verdict;
 use anyhow::{anyhow, Context, Result};
 use sockcheck::baseline::Baseline;
@@ -78,7 +79,7 @@ impl<'a> Outputs<'a> {
 
     /// Writes every output of `report` and returns the exit status the gate
     /// gives it. Every output is attempted; the first that fails is the error.
-    pub fn write(&self, report: &Report) -> Result<i32> {
+    pub fn write(&self, report: &Report) -> Result<ExitStatus> {
         let verdict = Verdict::judge(report, self.baseline.as_ref());
         let mut first_error = None;
         let mut check = |result: Result<()>| {

@@ -5,6 +5,7 @@
 
 mod common;
 
+use cargo_sockcheck::ExitStatus;
 use common::*;
 use sockcheck::leak::LeakKind;
 use sockcheck::report::Outcome;
@@ -50,7 +51,12 @@ fn every_misbehaving_test_gets_a_verdict_and_its_sockets_are_still_read() {
     )
     .output()
     .unwrap();
-    assert_eq!(status(&output), 101, "{}", stderr(&output));
+    assert_eq!(
+        status(&output),
+        ExitStatus::TestFailed.code(),
+        "{}",
+        stderr(&output)
+    );
     let report =
         sockcheck::report::json::parse(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
 
@@ -137,9 +143,9 @@ fn every_misbehaving_test_gets_a_verdict_and_its_sockets_are_still_read() {
 
 #[test]
 fn interrupting_the_run_kills_the_tests_and_writes_a_complete_report() {
-    for (signal, name, sleep_secs, expected_status) in [
-        (libc::SIGINT, "SIGINT", "1002", 130),
-        (libc::SIGTERM, "SIGTERM", "1003", 143),
+    for (signal, name, sleep_secs) in [
+        (libc::SIGINT, "SIGINT", "1002"),
+        (libc::SIGTERM, "SIGTERM", "1003"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let report_path = dir.path().join("report.json");
@@ -174,7 +180,8 @@ fn interrupting_the_run_kills_the_tests_and_writes_a_complete_report() {
         // SAFETY: plain kill(2) of our own child.
         unsafe { libc::kill(child.id() as libc::pid_t, signal) };
         let status = child.wait().unwrap();
-        assert_eq!(status.code(), Some(expected_status), "{name}");
+        let expected = ExitStatus::Signal(signal).code();
+        assert_eq!(status.code(), Some(expected), "{name}");
 
         let report =
             sockcheck::report::json::parse(&std::fs::read_to_string(&report_path).unwrap())
@@ -222,7 +229,10 @@ fn two_runs_at_once_keep_their_results_apart() {
         })
         .collect();
     for mut child in children {
-        assert_eq!(child.wait().unwrap().code(), Some(101));
+        assert_eq!(
+            child.wait().unwrap().code(),
+            Some(ExitStatus::TestFailed.code())
+        );
     }
     let [a, b] = paths.map(|p| {
         let report = sockcheck::report::json::parse(&std::fs::read_to_string(p).unwrap()).unwrap();
@@ -244,7 +254,7 @@ fn a_binary_that_is_not_a_libtest_harness_is_a_clear_error() {
         "--test",
         "not_libtest",
     ]);
-    assert_eq!(status(&output), 2);
+    assert_eq!(status(&output), ExitStatus::Error.code());
     let err = stderr(&output);
     assert!(
         err.contains("error: cannot list the tests of `not_libtest`")
@@ -256,7 +266,7 @@ fn a_binary_that_is_not_a_libtest_harness_is_a_clear_error() {
 #[test]
 fn a_report_path_in_a_missing_directory_fails_before_any_test_runs() {
     let output = on_fixture("leaky", &["--report", "/nonexistent-dir/report.json"]);
-    assert_eq!(status(&output), 2);
+    assert_eq!(status(&output), ExitStatus::Error.code());
     let err = stderr(&output);
     assert!(
         err.starts_with("error: cannot write the report to /nonexistent-dir/report.json"),
@@ -329,7 +339,7 @@ fn ptrace_refused_is_a_clear_error_with_status_2() {
         .env_remove("GITHUB_STEP_SUMMARY")
         .output()
         .expect("strace is installed (.ci/run installs it)");
-    assert_eq!(status(&output), 2);
+    assert_eq!(status(&output), ExitStatus::Error.code());
     let err = stderr(&output);
     assert!(
         err.contains("Operation not permitted") && err.contains("--cap-add=SYS_PTRACE"),

@@ -5,6 +5,7 @@
 
 mod common;
 
+use cargo_sockcheck::ExitStatus;
 use common::*;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -130,7 +131,12 @@ fn markdown_junit_job_summary_and_annotations_name_the_leaking_tests() {
     .env("GITHUB_ACTIONS", "true")
     .output()
     .unwrap();
-    assert_eq!(status(&output), 1, "{}", stderr(&output));
+    assert_eq!(
+        status(&output),
+        ExitStatus::Leak.code(),
+        "{}",
+        stderr(&output)
+    );
 
     let written = std::fs::read_to_string(&markdown).unwrap();
     assert_eq!(String::from_utf8_lossy(&output.stdout), written);
@@ -200,13 +206,23 @@ fn a_baseline_passes_known_leaks_fails_on_a_new_one_and_lists_fixed_ones() {
         "leaky",
         &[&skip[..], &["--write-baseline", baseline]].concat(),
     );
-    assert_eq!(status(&written), 1, "{}", stderr(&written));
+    assert_eq!(
+        status(&written),
+        ExitStatus::Leak.code(),
+        "{}",
+        stderr(&written)
+    );
     assert!(notes(&written).contains(&format!(
         "sockcheck: wrote a baseline of 8 leaks to {baseline}"
     )));
 
     let known = on_fixture("leaky", &[&skip[..], &["--baseline", baseline]].concat());
-    assert_eq!(status(&known), 0, "{}", stderr(&known));
+    assert_eq!(
+        status(&known),
+        ExitStatus::Clean.code(),
+        "{}",
+        stderr(&known)
+    );
     assert!(
         notes(&known).contains(
             &"sockcheck: baseline: 0 new leaks (0 errors), 8 known leaks (not failing), 0 fixed"
@@ -245,7 +261,12 @@ fn a_baseline_passes_known_leaks_fails_on_a_new_one_and_lists_fixed_ones() {
     ]
     .concat();
     let changed = copy.sockcheck(&args);
-    assert_eq!(status(&changed), 1, "{}", stderr(&changed));
+    assert_eq!(
+        status(&changed),
+        ExitStatus::Leak.code(),
+        "{}",
+        stderr(&changed)
+    );
     let notes = notes(&changed);
     assert!(
         notes.contains(
@@ -291,7 +312,7 @@ fn a_corrupt_baseline_is_a_one_line_error_before_any_test_runs() {
     let baseline = dir.path().join("baseline.json");
     std::fs::write(&baseline, "{\"version\": 1, \"leaks\": [").unwrap();
     let output = on_fixture("leaky", &["--baseline", path_str(&baseline)]);
-    assert_eq!(status(&output), 2);
+    assert_eq!(status(&output), ExitStatus::Error.code());
     let err = stderr(&output);
     assert!(
         err.starts_with(&format!(
@@ -347,11 +368,16 @@ fn report_renders_merged_markdown_and_applies_the_baseline() {
         "leaky",
         &["--report", path_str(&part), "leaks_close_wait", "leaks_udp"],
     );
-    assert_eq!(status(&output), 1, "{}", stderr(&output));
+    assert_eq!(
+        status(&output),
+        ExitStatus::Leak.code(),
+        "{}",
+        stderr(&output)
+    );
     let part = path_str(&part);
 
     let markdown = sockcheck(&["report", "--format", "markdown", "--merge", part]);
-    assert_eq!(status(&markdown), 1);
+    assert_eq!(status(&markdown), ExitStatus::Leak.code());
     let text = String::from_utf8_lossy(&markdown.stdout);
     assert!(
         text.starts_with("### sockcheck: 3 leaking tests\n"),
@@ -366,12 +392,17 @@ fn report_renders_merged_markdown_and_applies_the_baseline() {
         "--write-baseline",
         path_str(&baseline),
     ]);
-    assert_eq!(status(&write), 1);
+    assert_eq!(status(&write), ExitStatus::Leak.code());
     let gated = sockcheck(&["report", "--merge", part, "--baseline", path_str(&baseline)]);
-    assert_eq!(status(&gated), 0, "{}", stderr(&gated));
+    assert_eq!(
+        status(&gated),
+        ExitStatus::Clean.code(),
+        "{}",
+        stderr(&gated)
+    );
 
     let missing = sockcheck(&["report", "--merge", part, "/nonexistent/shard.json"]);
-    assert_eq!(status(&missing), 2);
+    assert_eq!(status(&missing), ExitStatus::Error.code());
     assert!(
         stderr(&missing).starts_with("error: cannot read report /nonexistent/shard.json"),
         "{}",
@@ -498,7 +529,7 @@ fn config_files_allow_a_port_and_a_test_per_package_and_the_command_line_wins() 
             row("leaks_udp", &["udp:warning"]),
         ]
     );
-    assert_eq!(status(&plain), 1);
+    assert_eq!(status(&plain), ExitStatus::Leak.code());
 
     copy.write(
         "sockcheck.toml",
@@ -524,7 +555,7 @@ fn config_files_allow_a_port_and_a_test_per_package_and_the_command_line_wins() 
         "{}",
         stderr(&configured)
     );
-    assert_eq!(status(&configured), 1);
+    assert_eq!(status(&configured), ExitStatus::Leak.code());
     assert!(
         notes(&configured).contains(
             &"sockcheck: 1 test may leak (allow-tests: keeps one server for the suite)".to_owned()
@@ -538,7 +569,12 @@ fn config_files_allow_a_port_and_a_test_per_package_and_the_command_line_wins() 
         verdicts(&json_report(&overridden))[2],
         row("leaks_udp", &["udp:warning"])
     );
-    assert_eq!(status(&overridden), 0, "{}", stderr(&overridden));
+    assert_eq!(
+        status(&overridden),
+        ExitStatus::Clean.code(),
+        "{}",
+        stderr(&overridden)
+    );
 }
 
 #[test]
@@ -546,7 +582,7 @@ fn an_unknown_config_key_is_exit_2_naming_the_file_and_key() {
     let copy = LeakyCopy::new();
     copy.write("sockcheck.toml", "linger-ms = 5\nlingr = 100\n");
     let output = copy.sockcheck(&[]);
-    assert_eq!(status(&output), 2);
+    assert_eq!(status(&output), ExitStatus::Error.code());
     let err = stderr(&output);
     let file = copy.path("sockcheck.toml");
     assert!(
@@ -564,7 +600,7 @@ fn an_unknown_config_key_is_exit_2_naming_the_file_and_key() {
         "[package.metadata.sockcheck]\nallow-listen-ports = [\"http\"]\n",
     );
     let output = copy.sockcheck(&[]);
-    assert_eq!(status(&output), 2);
+    assert_eq!(status(&output), ExitStatus::Error.code());
     let err = stderr(&output);
     assert!(err.contains("Cargo.toml:"), "{err}");
     assert!(
@@ -620,5 +656,5 @@ fn each_package_of_a_workspace_is_judged_by_its_own_metadata() {
     };
     assert_eq!(kinds("strict"), ["udp:error"], "{}", stderr(&output));
     assert_eq!(kinds("lax"), ["udp:warning"]);
-    assert_eq!(status(&output), 1);
+    assert_eq!(status(&output), ExitStatus::Leak.code());
 }

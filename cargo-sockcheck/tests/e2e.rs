@@ -3,6 +3,7 @@
 
 mod common;
 
+use cargo_sockcheck::ExitStatus;
 use common::*;
 use sockcheck::leak::LeakKind;
 use sockcheck::report::Outcome;
@@ -50,7 +51,12 @@ fn every_test_of_the_leaky_fixture_gets_its_verdict() {
         stderr(&output)
     );
     // A test failed: that takes precedence over the leaks.
-    assert_eq!(status(&output), 101, "{}", stderr(&output));
+    assert_eq!(
+        status(&output),
+        ExitStatus::TestFailed.code(),
+        "{}",
+        stderr(&output)
+    );
     let s = report.summary;
     assert_eq!((s.tests, s.passed, s.failed, s.ignored), (13, 11, 1, 1));
     assert_eq!((s.leaking_tests, s.errors, s.warnings), (8, 6, 3));
@@ -89,13 +95,23 @@ fn leaks_carry_the_real_addresses_states_and_processes() {
         orphan.socket.pid
     );
     // Only error-level leaks and no failure: exit 1.
-    assert_eq!(status(&output), 1, "{}", stderr(&output));
+    assert_eq!(
+        status(&output),
+        ExitStatus::Leak.code(),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
 fn clean_tests_alone_exit_zero_and_print_a_summary() {
     let output = on_fixture("leaky", &["clean"]);
-    assert_eq!(status(&output), 0, "{}", stderr(&output));
+    assert_eq!(
+        status(&output),
+        ExitStatus::Clean.code(),
+        "{}",
+        stderr(&output)
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         stdout.contains("4 tests: 4 passed, 0 failed, 0 ignored; 0 leaking"),
@@ -115,7 +131,7 @@ fn ignored_tests_run_only_with_ignored() {
             &["close-wait:error"]
         )]
     );
-    assert_eq!(status(&output), 1);
+    assert_eq!(status(&output), ExitStatus::Leak.code());
 }
 
 #[test]
@@ -138,7 +154,7 @@ fn skip_and_exact_select_tests_like_libtest() {
         [row("net::leaks_udp", Outcome::Passed, &["udp:warning"])]
     );
     // Warnings alone do not fail the run.
-    assert_eq!(status(&output), 0);
+    assert_eq!(status(&output), ExitStatus::Clean.code());
 }
 
 #[test]
@@ -173,7 +189,7 @@ fn allow_and_warn_change_severities() {
         "{kinds:?}"
     );
     // The orphan is still an error.
-    assert_eq!(status(&output), 1);
+    assert_eq!(status(&output), ExitStatus::Leak.code());
 }
 
 #[test]
@@ -199,7 +215,7 @@ fn report_file_is_written_and_matches_stdout() {
 #[test]
 fn a_missing_manifest_is_a_one_line_error_with_status_2() {
     let output = sockcheck(&["--manifest-path", "/nonexistent/Cargo.toml"]);
-    assert_eq!(status(&output), 2);
+    assert_eq!(status(&output), ExitStatus::Error.code());
     let err = stderr(&output);
     assert!(err.starts_with("error: "), "{err}");
     assert!(err.contains("/nonexistent/Cargo.toml"), "{err}");
@@ -209,7 +225,7 @@ fn a_missing_manifest_is_a_one_line_error_with_status_2() {
 #[test]
 fn an_unknown_flag_is_an_error_with_status_2() {
     let output = sockcheck(&["--frobnicate"]);
-    assert_eq!(status(&output), 2);
+    assert_eq!(status(&output), ExitStatus::Error.code());
     assert!(stderr(&output).contains("--frobnicate"));
 }
 
@@ -225,7 +241,7 @@ fn a_build_failure_shows_cargo_s_errors_and_exits_2() {
     std::fs::write(dir.path().join("src/lib.rs"), "fn broken( {}\n").unwrap();
     let manifest = dir.path().join("Cargo.toml");
     let output = sockcheck(&["--manifest-path", manifest.to_str().unwrap()]);
-    assert_eq!(status(&output), 2);
+    assert_eq!(status(&output), ExitStatus::Error.code());
     let err = stderr(&output);
     assert!(err.contains("error: the build failed"), "{err}");
     assert!(
@@ -239,7 +255,7 @@ fn fast_mode_gives_the_same_verdicts_as_one_process_per_test() {
     let per_test = json_report(&on_fixture("leaky", &["--format", "json"]));
     let fast = on_fixture("leaky", &["--format", "json", "--fast"]);
     assert_eq!(verdicts(&json_report(&fast)), verdicts(&per_test));
-    assert_eq!(status(&fast), 101);
+    assert_eq!(status(&fast), ExitStatus::TestFailed.code());
 }
 
 #[test]
@@ -247,7 +263,7 @@ fn fast_mode_on_clean_tests_runs_each_binary_once() {
     let output = on_fixture("leaky", &["--format", "json", "--fast", "clean"]);
     let report = json_report(&output);
     assert_eq!(report.summary.passed, 4);
-    assert_eq!(status(&output), 0);
+    assert_eq!(status(&output), ExitStatus::Clean.code());
     // Tests judged from a clean whole-binary run have no per-test timing.
     assert!(
         report.tests.iter().all(|t| t.duration_ms.is_none()),

@@ -3,6 +3,7 @@
 
 mod common;
 
+use cargo_sockcheck::ExitStatus;
 use common::*;
 use sockcheck::leak::{LeakKind, Severity, StabilityKind};
 
@@ -24,7 +25,7 @@ fn a_listener_closed_shortly_after_the_test_is_clean_with_linger_and_a_leak_with
         record(&report, "timing", "closes_listener_100ms_after_return").leaks,
         []
     );
-    assert_eq!(status(&with_linger), 0);
+    assert_eq!(status(&with_linger), ExitStatus::Clean.code());
 
     let without = on_fixture(
         "timing",
@@ -41,7 +42,7 @@ fn a_listener_closed_shortly_after_the_test_is_clean_with_linger_and_a_leak_with
     let leaks = &record(&report, "timing", "closes_listener_100ms_after_return").leaks;
     let kinds: Vec<_> = leaks.iter().map(|l| l.kind).collect();
     assert_eq!(kinds, [LeakKind::Listen]);
-    assert_eq!(status(&without), 1);
+    assert_eq!(status(&without), ExitStatus::Leak.code());
 }
 
 #[test]
@@ -82,7 +83,12 @@ fn reruns_mark_leaks_stable_or_flaky_and_flaky_ones_only_warn() {
         (StabilityKind::Flaky, 1, 3, Severity::Warning)
     );
     // The stable leak is an error: the gate fails.
-    assert_eq!(status(&output), 1, "{}", stderr(&output));
+    assert_eq!(
+        status(&output),
+        ExitStatus::Leak.code(),
+        "{}",
+        stderr(&output)
+    );
     let json = String::from_utf8_lossy(&output.stdout);
     assert!(json.contains(r#""stability": "flaky""#), "{json}");
 }

@@ -189,6 +189,50 @@ fn write_output(test: &TestRecord, output: &str, out: &mut dyn Write) -> io::Res
     writeln!(out, "</details>")
 }
 
+/// The baseline's section, after a report judged against one: `headline`
+/// (its counts), then the `new` leaks and the `fixed` baseline entries,
+/// one line each, in fenced blocks of at most [`MAX_LISTED`] lines.
+pub fn render_baseline(
+    headline: &str,
+    new: &[String],
+    fixed: &[String],
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    writeln!(out)?;
+    writeln!(out, "#### Baseline")?;
+    writeln!(out)?;
+    writeln!(out, "{headline}.")?;
+    if !new.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "New leaks, not in the baseline:")?;
+        write_block(new, out)?;
+    }
+    if !fixed.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Fixed: in the baseline, gone now (write it again with `--write-baseline` to shrink it):"
+        )?;
+        write_block(fixed, out)?;
+    }
+    Ok(())
+}
+
+/// A fenced text block of the first [`MAX_LISTED`] lines, then a count.
+fn write_block(lines: &[String], out: &mut dyn Write) -> io::Result<()> {
+    let capped = Capped::new(lines, MAX_LISTED);
+    let fence = fence(&capped.listed.join("\n"));
+    writeln!(out)?;
+    writeln!(out, "{fence}text")?;
+    for line in capped.listed {
+        writeln!(out, "{line}")?;
+    }
+    if let Some(more) = capped.and_more() {
+        writeln!(out, "{more}")?;
+    }
+    writeln!(out, "{fence}")
+}
+
 /// `` `127.0.0.1:40211` → `127.0.0.1:35719` ``, or the local address alone
 /// when the socket has no peer.
 fn addresses(socket: &Socket) -> String {
@@ -292,6 +336,16 @@ mod tests {
     #[test]
     fn inline_text_stays_on_one_line_and_cannot_open_markup() {
         assert_eq!(inline("exit *1*\n<b>"), "exit \\*1\\* \\<b\\>");
+    }
+
+    #[test]
+    fn baseline_fences_outgrow_backticks_in_test_names() {
+        let mut out = Vec::new();
+        write_block(&["a````b".to_owned()], &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\n`````text\na````b\n`````\n"
+        );
     }
 
     #[test]

@@ -19,9 +19,16 @@ const OPTIONS: libc::c_int = libc::PTRACE_O_TRACEEXIT
 /// In the child, before exec: become traced by the parent and make
 /// `exit_group` stop for the tracer (seccomp `SECCOMP_RET_TRACE`).
 ///
-/// Must only make async-signal-safe calls: it runs between fork and exec.
-pub fn prepare_child() -> io::Result<()> {
-    // SAFETY: plain syscalls with valid arguments.
+/// # Safety
+///
+/// Call only in a child between `fork` and `exec` (a `pre_exec` hook): it
+/// makes the calling process a tracee of its parent and installs a seccomp
+/// filter for good, which would trap the caller itself anywhere else. It
+/// makes only async-signal-safe syscalls and does not allocate, so it is
+/// sound in a child forked from a multi-threaded parent.
+pub unsafe fn prepare_child() -> io::Result<()> {
+    // SAFETY: plain syscalls with valid arguments; `program` points at
+    // `filter`, which outlives the prctl call.
     unsafe {
         check(libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) as libc::c_int)?;
         check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))?;
@@ -142,6 +149,7 @@ pub fn wait_for(pid: Pid) -> io::Result<Event> {
     }
 }
 
+/// What a `waitpid` status says.
 fn decode(status: libc::c_int) -> Event {
     if libc::WIFEXITED(status) {
         Event::Exited(libc::WEXITSTATUS(status))
@@ -212,4 +220,43 @@ pub mod events {
         PTRACE_EVENT_CLONE as CLONE, PTRACE_EVENT_EXIT as EXIT, PTRACE_EVENT_FORK as FORK,
         PTRACE_EVENT_SECCOMP as SECCOMP, PTRACE_EVENT_VFORK as VFORK,
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{decode, events, Event};
+
+    /// A stopped status as the kernel builds it: `event << 16 | signal << 8 | 0x7f`.
+    fn stopped(signal: libc::c_int, event: libc::c_int) -> libc::c_int {
+        (event << 16) | (signal << 8) | 0x7f
+    }
+
+    #[test]
+    fn exits_and_deaths_by_signal_are_told_apart() {
+        assert_eq!(decode(3 << 8), Event::Exited(3));
+        assert_eq!(decode(0), Event::Exited(0));
+        assert_eq!(decode(libc::SIGKILL), Event::Killed(libc::SIGKILL));
+        // A core dump sets 0x80 beside the signal.
+        assert_eq!(decode(libc::SIGSEGV | 0x80), Event::Killed(libc::SIGSEGV));
+    }
+
+    #[test]
+    fn ptrace_event_stops_carry_the_event_and_signal_stops_the_signal() {
+        assert_eq!(
+            decode(stopped(libc::SIGTRAP, events::SECCOMP)),
+            Event::Ptrace(events::SECCOMP)
+        );
+        assert_eq!(
+            decode(stopped(libc::SIGTRAP, events::CLONE)),
+            Event::Ptrace(events::CLONE)
+        );
+        assert_eq!(
+            decode(stopped(libc::SIGSTOP, 0)),
+            Event::Signal(libc::SIGSTOP)
+        );
+        assert_eq!(
+            decode(stopped(libc::SIGRTMIN(), 0)),
+            Event::Signal(libc::SIGRTMIN())
+        );
+    }
 }

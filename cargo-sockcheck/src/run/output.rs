@@ -11,16 +11,16 @@ const HEAD: usize = 32 * 1024;
 const TAIL: usize = 32 * 1024;
 
 /// The read end of a test's stdout+stderr pipe and what was read from it.
-pub struct Capture {
+pub struct OutputCapture {
     pipe: Option<PipeReader>,
     head: Vec<u8>,
     tail: VecDeque<u8>,
     cut: u64,
 }
 
-impl Capture {
+impl OutputCapture {
     /// Takes the read end of the pipe and makes it non-blocking.
-    pub fn new(pipe: PipeReader) -> io::Result<Capture> {
+    pub fn new(pipe: PipeReader) -> io::Result<OutputCapture> {
         let fd = pipe.as_raw_fd();
         // SAFETY: fcntl on an fd we own.
         let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
@@ -28,7 +28,7 @@ impl Capture {
         if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(Capture {
+        Ok(OutputCapture {
             pipe: Some(pipe),
             head: Vec::new(),
             tail: VecDeque::new(),
@@ -105,7 +105,7 @@ mod tests {
     #[test]
     fn large_output_keeps_head_and_tail_and_counts_the_cut() {
         let (reader, mut writer) = std::io::pipe().unwrap();
-        let mut capture = Capture::new(reader).unwrap();
+        let mut capture = OutputCapture::new(reader).unwrap();
         let total = HEAD + TAIL + 100_000;
         let chunk = vec![b'x'; 8192];
         let mut written = 0;
@@ -128,7 +128,7 @@ mod tests {
     #[test]
     fn invalid_utf8_is_replaced_not_fatal() {
         let (reader, mut writer) = std::io::pipe().unwrap();
-        let capture = Capture::new(reader).unwrap();
+        let capture = OutputCapture::new(reader).unwrap();
         writer.write_all(b"ok \xff\xfe end").unwrap();
         drop(writer);
         assert_eq!(capture.finish(), "ok \u{fffd}\u{fffd} end");

@@ -3,7 +3,7 @@
 //! with `--partition` across CI machines, rendered and gated as one run.
 
 use crate::cli::ReportOptions;
-use crate::exit;
+use crate::exit::ExitStatus;
 use crate::outputs::Outputs;
 use anyhow::{Context, Result};
 use sockcheck::report::{self, json, Report};
@@ -11,8 +11,8 @@ use std::path::Path;
 
 /// Merges the reports and writes the outputs asked for; returns the exit
 /// status a run with these tests would have. When a part was interrupted its
-/// tests are missing, so a result that would otherwise pass exits 2.
-pub fn run(options: ReportOptions) -> Result<i32> {
+/// tests are missing, so a result that would otherwise pass is an error.
+pub fn merge_reports(options: ReportOptions) -> Result<ExitStatus> {
     let outputs = Outputs::prepare(&options.output, &options.baseline)?;
     let reports = options
         .merge
@@ -22,12 +22,11 @@ pub fn run(options: ReportOptions) -> Result<i32> {
     let merged = report::merge(reports);
     warn_about_duplicates(&merged);
     let status = outputs.write(&merged)?;
-    if merged.interrupted && status == exit::CLEAN {
+    if merged.interrupted && status == ExitStatus::Error {
         eprintln!(
             "sockcheck: a merged report was cut short (interrupted), so some tests are missing: \
              run that shard again"
         );
-        return Ok(exit::ERROR);
     }
     Ok(status)
 }

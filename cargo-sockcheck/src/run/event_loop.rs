@@ -1,0 +1,412 @@
+//! The event loop: one thread starts tests up to the job limit, sleeps in
+//! one `poll` on the signalfd and the tests' output pipes until a stop, an
+//! output or a deadline, acts on each stop, and ends each test with its
+//! record.
+
+use super::linger::{self, Linger, Look};
+use super::output::OutputCapture;
+use super::ptrace::{self, Event, Pid};
+use super::signals::Signals;
+use super::spawn;
+use super::stops::{self, Stop};
+use super::tree::{Proc, ProcessTree};
+use super::verdict::{self, Finished};
+use super::{Job, RunResult, Settings};
+use anyhow::{anyhow, Context, Result};
+use sockcheck::report::TestRecord;
+use sockcheck::snapshot::process_sockets;
+use sockcheck::socket::Socket;
+use std::collections::{HashMap, HashSet};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+/// How long killed leftovers get to disappear before the run ends anyway.
+const REAP_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs `jobs`, `settings.jobs` at a time, calling `progress` as each one
+/// finishes.
+pub fn run_jobs(
+    jobs: &[Job<'_>],
+    settings: &Settings,
+    progress: &mut dyn FnMut(&TestRecord),
+) -> RunResult {
+    let mut tracer = Tracer::new(jobs, settings);
+    let fatal = tracer.start(progress).err();
+    if fatal.is_some() {
+        tracer.accepting = false;
+        tracer.kill_everything();
+        // Reap what is left so that nothing outlives us; the error wins either way.
+        let _ = tracer.drain(progress);
+    }
+    RunResult {
+        records: tracer.results,
+        exit_statuses: tracer.exit_statuses,
+        interrupted_by: tracer.interrupted_by,
+        fatal,
+    }
+}
+
+/// A test whose process is alive.
+struct Running {
+    test: usize,
+    started: Instant,
+    deadline: Option<Instant>,
+    /// `None` when output is let through.
+    output: Option<OutputCapture>,
+    /// Sockets read at its exit (or at its timeout).
+    sockets: Option<Vec<Socket>>,
+    /// Set while the exiting thread is held for the linger.
+    linger: Option<Linger>,
+    timed_out: bool,
+    /// Killed because the run was interrupted: not a result.
+    abandoned: bool,
+}
+
+struct Tracer<'a> {
+    jobs: &'a [Job<'a>],
+    settings: &'a Settings,
+    next_test: usize,
+    /// Keyed by the test process's pid (also its process group).
+    running: HashMap<Pid, Running>,
+    tree: ProcessTree,
+    results: Vec<Option<TestRecord>>,
+    exit_statuses: Vec<Option<crate::exit::ExitStatus>>,
+    interrupted_by: Option<libc::c_int>,
+    /// False once the run is being stopped: no new test starts.
+    accepting: bool,
+}
+
+impl<'a> Tracer<'a> {
+    fn new(jobs: &'a [Job<'a>], settings: &'a Settings) -> Self {
+        Tracer {
+            jobs,
+            settings,
+            next_test: 0,
+            running: HashMap::new(),
+            tree: ProcessTree::new(std::process::id() as Pid),
+            results: vec![None; jobs.len()],
+            exit_statuses: vec![None; jobs.len()],
+            interrupted_by: None,
+            accepting: true,
+        }
+    }
+
+    fn start(&mut self, progress: &mut dyn FnMut(&TestRecord)) -> Result<()> {
+        ptrace::become_subreaper().context("cannot become a child subreaper (prctl)")?;
+        self.drain(progress)
+    }
+
+    /// The event loop: runs until every test has run (or the run was
+    /// stopped) and every leftover is reaped, or [`REAP_GRACE`] has passed
+    /// with only leftovers to wait for.
+    fn drain(&mut self, progress: &mut dyn FnMut(&TestRecord)) -> Result<()> {
+        let signals = Signals::block()?;
+        let mut give_up = None;
+        loop {
+            while self.accepting
+                && self.running.len() < self.settings.jobs
+                && self.next_test < self.jobs.len()
+            {
+                self.next_test += 1;
+                self.spawn(self.next_test - 1)?;
+            }
+            let all_started = self.next_test == self.jobs.len() || !self.accepting;
+            if self.running.is_empty() && all_started {
+                let now = Instant::now();
+                let deadline = *give_up.get_or_insert(now + REAP_GRACE);
+                if !self.tree.has_dying() || now >= deadline {
+                    return Ok(());
+                }
+            }
+            self.wait(&signals, give_up)?;
+            if let Some(signal) = signals.take_interrupt()? {
+                self.interrupt(signal);
+            }
+            while let Some((pid, event)) = ptrace::next_event().context("waitpid failed")? {
+                self.handle(pid, event, progress)?;
+            }
+            self.check_clocks()?;
+        }
+    }
+
+    /// Sleeps until a child event, test output, or the next deadline.
+    fn wait(&mut self, signals: &Signals, give_up: Option<Instant>) -> Result<()> {
+        let now = Instant::now();
+        let wakeup = self
+            .running
+            .values()
+            .flat_map(|r| [r.deadline, r.linger.as_ref().map(Linger::next_look)])
+            .flatten()
+            .chain(give_up)
+            .min();
+        let timeout_ms = wakeup.map_or(-1, |at| poll_timeout_ms(at.saturating_duration_since(now)));
+        let mut fds = vec![libc::pollfd {
+            fd: signals.fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        fds.extend(
+            self.running
+                .values()
+                .filter_map(|r| r.output.as_ref()?.fd())
+                .map(|fd| libc::pollfd {
+                    fd: fd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                }),
+        );
+        // SAFETY: fds is a valid array of pollfd of the given length.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        if rc < 0 {
+            let error = std::io::Error::last_os_error();
+            if error.kind() != std::io::ErrorKind::Interrupted {
+                return Err(error).context("poll failed");
+            }
+        }
+        let ready: HashSet<libc::c_int> = fds[1..]
+            .iter()
+            .filter(|pollfd| pollfd.revents != 0)
+            .map(|pollfd| pollfd.fd)
+            .collect();
+        for output in self.running.values_mut().filter_map(|r| r.output.as_mut()) {
+            if output
+                .fd()
+                .is_some_and(|fd| ready.contains(&fd.as_raw_fd()))
+            {
+                output.read_available();
+            }
+        }
+        Ok(())
+    }
+
+    fn spawn(&mut self, index: usize) -> Result<()> {
+        let started = spawn::start(&self.jobs[index])?;
+        let now = Instant::now();
+        self.tree.add_test(started.pid);
+        self.running.insert(
+            started.pid,
+            Running {
+                test: index,
+                started: now,
+                deadline: self.settings.timeout.map(|t| now + t),
+                output: started.output,
+                sockets: None,
+                linger: None,
+                timed_out: false,
+                abandoned: false,
+            },
+        );
+        Ok(())
+    }
+
+    fn handle(
+        &mut self,
+        pid: Pid,
+        event: Event,
+        progress: &mut dyn FnMut(&TestRecord),
+    ) -> Result<()> {
+        match stops::classify(pid, event, || self.tree.first_stop(pid)) {
+            Stop::Ended(ended) => {
+                self.tree.ended(pid);
+                if self.running.contains_key(&pid) {
+                    self.finish(pid, ended, progress);
+                }
+            }
+            Stop::Spawned { child } => {
+                self.tree.adopt(pid, child, &Proc);
+                resume(pid, 0);
+            }
+            // exit_group entry: the last moment every thread still runs.
+            Stop::ExitGroup => self.look_at_exit(pid, true)?,
+            // Death by a signal skips exit_group: this is the last look.
+            Stop::DyingBySignal => self.look_at_exit(pid, false)?,
+            Stop::Resume(signal) => resume(pid, signal),
+        }
+        Ok(())
+    }
+
+    /// The test whose process `thread` belongs to, if that process has not
+    /// been looked at yet.
+    fn exiting_test(&mut self, thread: Pid) -> Option<Pid> {
+        let test = self.tree.test_of_thread(thread, &Proc)?;
+        let running = self.running.get(&test)?;
+        running.sockets.is_none().then_some(test)
+    }
+
+    /// `thread` is stopped on its way out: when it is the first of a test's
+    /// own process to be, reads the test's sockets and holds the thread for
+    /// the linger while leaks remain and `may_linger`; else resumes it.
+    fn look_at_exit(&mut self, thread: Pid, may_linger: bool) -> Result<()> {
+        let Some(test) = self.exiting_test(thread) else {
+            resume(thread, 0);
+            return Ok(());
+        };
+        let Some(sockets) = sockets_of_live(test)? else {
+            // Killed meanwhile (SIGKILL from outside): its end will be reported.
+            return Ok(());
+        };
+        let running = self
+            .running
+            .get_mut(&test)
+            .context("lost track of a test")?;
+        let policy = self.jobs[running.test].policy_or(self.settings);
+        let leaking = linger::has_leaks(&sockets, policy);
+        running.sockets = Some(sockets);
+        running.linger = Linger::hold(thread, may_linger, leaking, policy.linger(), Instant::now());
+        if running.linger.is_none() {
+            resume(thread, 0);
+        }
+        Ok(())
+    }
+
+    /// Timeouts and linger looks that are due.
+    fn check_clocks(&mut self) -> Result<()> {
+        let now = Instant::now();
+        let mut timed_out = Vec::new();
+        for (&pid, running) in &mut self.running {
+            if let Some(linger) = running.linger.as_mut().filter(|l| l.is_due(now)) {
+                // A process killed while held keeps the sockets of the last look.
+                let look = match sockets_of_live(pid)? {
+                    None => Look::Vanished,
+                    Some(sockets) => {
+                        let policy = self.jobs[running.test].policy_or(self.settings);
+                        let leaking = linger::has_leaks(&sockets, policy);
+                        running.sockets = Some(sockets);
+                        if leaking {
+                            Look::Leaking
+                        } else {
+                            Look::Clean
+                        }
+                    }
+                };
+                if linger.release_after(look, now) {
+                    resume(linger.thread, 0);
+                    running.linger = None;
+                }
+            }
+            if running.deadline.is_some_and(|d| now >= d) && !running.timed_out {
+                timed_out.push(pid);
+            }
+        }
+        for pid in timed_out {
+            let Some(running) = self.running.get_mut(&pid) else {
+                continue;
+            };
+            running.timed_out = true;
+            running.deadline = None;
+            if running.sockets.is_none() {
+                // The hung test is alive: what it holds now is what it leaked.
+                running.sockets = process_sockets(pid as u32).ok();
+            }
+            self.kill_tree(pid);
+        }
+        Ok(())
+    }
+
+    /// Kills a test's process group and every process it started.
+    fn kill_tree(&self, test: Pid) {
+        ptrace::kill(-test, libc::SIGKILL);
+        for tracee in self.tree.members(test) {
+            ptrace::kill(tracee, libc::SIGKILL);
+        }
+    }
+
+    fn interrupt(&mut self, signal: libc::c_int) {
+        self.interrupted_by.get_or_insert(signal);
+        self.accepting = false;
+        self.kill_everything();
+    }
+
+    fn kill_everything(&mut self) {
+        let tests: Vec<Pid> = self.running.keys().copied().collect();
+        for test in tests {
+            self.kill_tree(test);
+            if let Some(running) = self.running.get_mut(&test) {
+                running.abandoned = true;
+            }
+        }
+    }
+
+    /// The test process is gone: judge it, deal with what it left running.
+    fn finish(&mut self, test: Pid, ended: Event, progress: &mut dyn FnMut(&TestRecord)) {
+        let Some(running) = self.running.remove(&test) else {
+            return;
+        };
+        let orphans = self.reap_orphans(test);
+        if running.abandoned && !running.timed_out {
+            return;
+        }
+        let job = &self.jobs[running.test];
+        let finished = Finished {
+            ended,
+            timed_out: running.timed_out,
+            timeout: self.settings.timeout,
+            output: running.output.map(OutputCapture::finish),
+            libtest: job.libtest,
+            sockets: running.sockets,
+            orphans,
+            duration: running.started.elapsed(),
+        };
+        let record = verdict::record(
+            &job.binary,
+            &job.name,
+            finished,
+            job.policy_or(self.settings),
+        );
+        progress(&record);
+        self.results[running.test] = Some(record);
+        self.exit_statuses[running.test] = verdict::exit_status(ended);
+    }
+
+    /// Processes the finished test started that are still alive: their
+    /// sockets are orphan leaks; they are killed.
+    fn reap_orphans(&mut self, test: Pid) -> Vec<Socket> {
+        let mut sockets = Vec::new();
+        for process in self.tree.take_leftovers(test, &Proc) {
+            sockets.extend(process_sockets(process as u32).unwrap_or_default());
+            ptrace::kill(process, libc::SIGKILL);
+            self.tree.mark_dying(process);
+        }
+        sockets
+    }
+}
+
+/// A poll timeout in milliseconds for a wait of `wait`, rounded up: waking
+/// a fraction of a millisecond early would spin.
+fn poll_timeout_ms(wait: Duration) -> libc::c_int {
+    let ms = wait.as_micros().div_ceil(1000);
+    libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
+}
+
+/// Lets a tracee go on; a tracee that vanished meanwhile will report its end.
+fn resume(pid: Pid, signal: libc::c_int) {
+    let _ = ptrace::resume(pid, signal);
+}
+
+/// The sockets of process `pid`, or `None` when it is gone: a process can
+/// be killed from outside while it is held stopped. Any other failure
+/// (no /proc, no access) is fatal.
+fn sockets_of_live(pid: Pid) -> Result<Option<Vec<Socket>>> {
+    match process_sockets(pid as u32) {
+        Ok(sockets) => Ok(Some(sockets)),
+        Err(_) if ptrace::is_dead(pid) => Ok(None),
+        Err(error) => Err(anyhow!(error)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::poll_timeout_ms;
+    use std::time::Duration;
+
+    #[test]
+    fn poll_timeouts_round_up_so_the_loop_never_wakes_early() {
+        assert_eq!(poll_timeout_ms(Duration::ZERO), 0);
+        assert_eq!(poll_timeout_ms(Duration::from_micros(1)), 1);
+        assert_eq!(poll_timeout_ms(Duration::from_micros(4_001)), 5);
+        assert_eq!(
+            poll_timeout_ms(Duration::from_secs(1 << 40)),
+            libc::c_int::MAX
+        );
+    }
+}

@@ -1,0 +1,114 @@
+//! The linger: an exiting test that still holds leaks is kept stopped at
+//! `exit_group` (its other threads still running) and looked at again
+//! every [`LINGER_POLL`], until its leaks are gone, its process vanished,
+//! or the policy's linger ran out. A connection a thread closes just after
+//! the test returns is then not reported.
+
+use super::ptrace::Pid;
+use sockcheck::leak::{classify, Holder};
+use sockcheck::policy::Policy;
+use sockcheck::socket::Socket;
+use std::time::{Duration, Instant};
+
+/// How often a lingering test's sockets are read again.
+pub const LINGER_POLL: Duration = Duration::from_millis(5);
+
+/// A test held at its exit.
+#[derive(Debug)]
+pub struct Linger {
+    /// The thread held stopped at `exit_group`.
+    pub thread: Pid,
+    until: Instant,
+    next_look: Instant,
+}
+
+/// What a look at a lingering test found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Look {
+    /// Its leaks are gone.
+    Clean,
+    /// It still holds leaks.
+    Leaking,
+    /// It is gone (killed while held): the last look stands.
+    Vanished,
+}
+
+impl Linger {
+    /// Holds `thread` from `now` for at most `linger`, when its process
+    /// holds leaks (`leaking`) and may linger at all; `None` lets it go on.
+    pub fn hold(
+        thread: Pid,
+        may_linger: bool,
+        leaking: bool,
+        linger: Duration,
+        now: Instant,
+    ) -> Option<Linger> {
+        (may_linger && leaking && !linger.is_zero()).then(|| Linger {
+            thread,
+            until: now + linger,
+            next_look: now + LINGER_POLL,
+        })
+    }
+
+    /// When the test should be looked at again.
+    pub fn next_look(&self) -> Instant {
+        self.next_look
+    }
+
+    /// True when a look is due at `now`.
+    pub fn is_due(&self, now: Instant) -> bool {
+        now >= self.next_look
+    }
+
+    /// After a look at `now`: true when the thread should be let go (the
+    /// leaks are gone, the process vanished, or the linger ran out), else
+    /// the next look is scheduled.
+    pub fn release_after(&mut self, look: Look, now: Instant) -> bool {
+        if look != Look::Leaking || now >= self.until {
+            return true;
+        }
+        self.next_look = now + LINGER_POLL;
+        false
+    }
+}
+
+/// True while `sockets` hold a leak the policy reports (error or warning):
+/// what the linger waits for. Waiting for warnings too keeps their verdicts
+/// from flipping when a thread closes a connection just after the test.
+pub fn has_leaks(sockets: &[Socket], policy: &Policy) -> bool {
+    !classify(sockets, Holder::Test, policy).is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Linger, Look, LINGER_POLL};
+    use std::time::{Duration, Instant};
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn only_a_leaking_test_with_a_linger_is_held() {
+        let now = Instant::now();
+        assert!(Linger::hold(7, true, true, SECOND, now).is_some());
+        assert!(Linger::hold(7, false, true, SECOND, now).is_none());
+        assert!(Linger::hold(7, true, false, SECOND, now).is_none());
+        assert!(Linger::hold(7, true, true, Duration::ZERO, now).is_none());
+    }
+
+    #[test]
+    fn looks_come_every_poll_until_the_leaks_go_or_the_linger_ends() {
+        let start = Instant::now();
+        let mut linger = Linger::hold(7, true, true, SECOND, start).unwrap();
+        assert!(!linger.is_due(start));
+        let first = start + LINGER_POLL;
+        assert!(linger.is_due(first));
+        assert!(!linger.release_after(Look::Leaking, first));
+        assert_eq!(linger.next_look(), first + LINGER_POLL);
+        assert!(linger.release_after(Look::Leaking, start + SECOND));
+
+        let mut linger = Linger::hold(7, true, true, SECOND, start).unwrap();
+        assert!(linger.release_after(Look::Clean, first));
+        let mut linger = Linger::hold(7, true, true, SECOND, start).unwrap();
+        assert!(linger.release_after(Look::Vanished, first));
+    }
+}

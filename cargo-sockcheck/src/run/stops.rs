@@ -1,0 +1,139 @@
+//! What a tracee's stop (or end) means for the tracer: `waitpid`'s raw
+//! event, with the ptrace event message read where one is needed, turned
+//! into a [`Stop`] the event loop acts on.
+//!
+//! A tracee stops at: the entry of `exit_group` (the seccomp filter's
+//! `SECCOMP_RET_TRACE`), `PTRACE_EVENT_EXIT`, fork/vfork/clone events, its
+//! first stop after being auto-attached, and signal deliveries and
+//! group-stops, which are resumed as they would have gone untraced.
+
+use super::ptrace::{self, events, Event, Pid};
+
+/// A tracee's stop or end, as the tracer sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The tracee is gone: it exited with this status or was killed.
+    Ended(Event),
+    /// The tracee forked, vforked or cloned `child`; resume it.
+    Spawned {
+        /// The new process or thread.
+        child: Pid,
+    },
+    /// A thread entered `exit_group`: every thread of its process still
+    /// runs. It stays stopped until resumed.
+    ExitGroup,
+    /// A thread is about to die of a signal, skipping `exit_group`: the
+    /// last moment its process's fds can be read. It stays stopped until
+    /// resumed.
+    DyingBySignal,
+    /// Any other stop: resume the tracee, delivering this signal (0 for none).
+    Resume(libc::c_int),
+}
+
+/// What `event` of `tracee` means. `first_stop` is asked, once, for a
+/// signal stop: whether it is the tracee's first (a new tracee's SIGSTOP).
+pub fn classify(tracee: Pid, event: Event, first_stop: impl FnOnce() -> bool) -> Stop {
+    match event {
+        Event::Exited(_) | Event::Killed(_) => Stop::Ended(event),
+        Event::Signal(signal) => Stop::Resume(signal_to_deliver(signal, first_stop(), || {
+            ptrace::is_group_stop(tracee)
+        })),
+        Event::Ptrace(events::FORK | events::VFORK | events::CLONE) => {
+            match ptrace::event_message(tracee) {
+                Ok(child) => Stop::Spawned {
+                    child: child as Pid,
+                },
+                // The tracee vanished meanwhile; its end will be reported.
+                Err(_) => Stop::Resume(0),
+            }
+        }
+        Event::Ptrace(events::SECCOMP) => Stop::ExitGroup,
+        Event::Ptrace(events::EXIT) => {
+            let status = ptrace::event_message(tracee).unwrap_or(0) as libc::c_int;
+            if libc::WIFSIGNALED(status) {
+                Stop::DyingBySignal
+            } else {
+                Stop::Resume(0)
+            }
+        }
+        Event::Ptrace(_) => Stop::Resume(0),
+    }
+}
+
+/// The signal to pass on when resuming a tracee stopped by `signal`: none
+/// for a new tracee's first SIGSTOP or for a group-stop (resuming it is how
+/// a tracer lets the stopped tracee go on), else the signal itself.
+/// `is_group_stop` is asked only for stopping signals.
+fn signal_to_deliver(
+    signal: libc::c_int,
+    first_stop: bool,
+    is_group_stop: impl FnOnce() -> bool,
+) -> libc::c_int {
+    let swallowed =
+        (first_stop && signal == libc::SIGSTOP) || (is_stopping(signal) && is_group_stop());
+    if swallowed {
+        0
+    } else {
+        signal
+    }
+}
+
+fn is_stopping(signal: libc::c_int) -> bool {
+    matches!(
+        signal,
+        libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{classify, signal_to_deliver, Event, Stop};
+
+    #[test]
+    fn a_new_tracee_s_first_sigstop_is_swallowed() {
+        assert_eq!(signal_to_deliver(libc::SIGSTOP, true, || unreachable!()), 0);
+    }
+
+    #[test]
+    fn group_stops_are_resumed_without_a_signal_and_deliveries_pass_on() {
+        assert_eq!(signal_to_deliver(libc::SIGTSTP, false, || true), 0);
+        assert_eq!(
+            signal_to_deliver(libc::SIGTSTP, false, || false),
+            libc::SIGTSTP
+        );
+        assert_eq!(
+            signal_to_deliver(libc::SIGSTOP, false, || false),
+            libc::SIGSTOP
+        );
+    }
+
+    #[test]
+    fn other_signals_pass_on_even_at_a_first_stop() {
+        let never = || panic!("only stopping signals can be group-stops");
+        assert_eq!(signal_to_deliver(libc::SIGUSR1, true, never), libc::SIGUSR1);
+        assert_eq!(
+            signal_to_deliver(libc::SIGRTMIN() + 1, false, never),
+            libc::SIGRTMIN() + 1
+        );
+    }
+
+    #[test]
+    fn ends_and_exit_group_need_no_ptrace_call() {
+        assert_eq!(
+            classify(1, Event::Exited(3), || unreachable!()),
+            Stop::Ended(Event::Exited(3))
+        );
+        assert_eq!(
+            classify(1, Event::Killed(9), || unreachable!()),
+            Stop::Ended(Event::Killed(9))
+        );
+        assert_eq!(
+            classify(
+                1,
+                Event::Ptrace(libc::PTRACE_EVENT_SECCOMP),
+                || unreachable!()
+            ),
+            Stop::ExitGroup
+        );
+    }
+}
