@@ -167,6 +167,11 @@ impl Stability {
             runs,
         }
     }
+
+    /// True when the leak was seen in every run.
+    pub fn is_stable(self) -> bool {
+        self.stability == StabilityKind::Stable
+    }
 }
 
 impl fmt::Display for Stability {
@@ -190,17 +195,36 @@ pub enum StabilityKind {
     Flaky,
 }
 
-impl fmt::Display for Leak {
-    /// `error close-wait: tcp 127.0.0.1:40211 -> 127.0.0.1:35719 CLOSE_WAIT (pid 4242)`
+impl Leak {
+    /// The leak without its severity, for renderers that show the severity
+    /// apart (coloured, or in a column of its own):
+    /// `close-wait: tcp 127.0.0.1:40211 -> 127.0.0.1:35719 CLOSE_WAIT (pid 4242)`.
+    pub fn description(&self) -> impl fmt::Display + '_ {
+        Description(self)
+    }
+}
+
+/// See [`Leak::description`].
+struct Description<'a>(&'a Leak);
+
+impl fmt::Display for Description<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.severity, self.kind, self.socket)?;
-        if self.socket.pid != 0 {
-            write!(f, " (pid {})", self.socket.pid)?;
+        let leak = self.0;
+        write!(f, "{}: {}", leak.kind, leak.socket)?;
+        if leak.socket.pid != 0 {
+            write!(f, " (pid {})", leak.socket.pid)?;
         }
-        if let Some(stability) = self.stability {
+        if let Some(stability) = leak.stability {
             write!(f, " [{stability}]")?;
         }
         Ok(())
+    }
+}
+
+impl fmt::Display for Leak {
+    /// `error close-wait: tcp 127.0.0.1:40211 -> 127.0.0.1:35719 CLOSE_WAIT (pid 4242)`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.severity, self.description())
     }
 }
 

@@ -6,6 +6,7 @@
 //! real run would need.
 
 use sockcheck::leak::{Leak, LeakKind, Severity};
+use sockcheck::report::text::TextOptions;
 use sockcheck::report::{self, Outcome, Report, TestRecord};
 use sockcheck::socket::{Protocol, Socket, State};
 
@@ -154,7 +155,7 @@ fn clean_report() -> Report {
 }
 
 fn render(
-    renderer: fn(&Report, &mut dyn std::io::Write) -> std::io::Result<()>,
+    renderer: impl Fn(&Report, &mut dyn std::io::Write) -> std::io::Result<()>,
     report: &Report,
 ) -> String {
     let mut out = Vec::new();
@@ -198,14 +199,77 @@ fn markdown_of_an_interrupted_merged_run() {
     insta::assert_snapshot!(render(report::markdown::render, &merged));
 }
 
+/// The text report as a terminal gets it: styled, with each escape
+/// sequence's ESC shown as `␛` so the snapshot reads.
+fn text_in_colour(report: &Report, options: &TextOptions) -> String {
+    let styled = render(|r, out| report::text::render(r, options, out), report);
+    styled.replace('\x1b', "␛")
+}
+
+/// The text report as a pipe or a file gets it: written through anstream
+/// with colour off, as `cargo sockcheck` writes it.
+fn text_plain(report: &Report, options: &TextOptions) -> String {
+    let mut out = anstream::AutoStream::new(Vec::new(), anstream::ColorChoice::Never);
+    report::text::render(report, options, &mut out).expect("rendering to memory cannot fail");
+    String::from_utf8(out.into_inner()).expect("renderings are UTF-8")
+}
+
 #[test]
 fn text_of_a_mixed_run() {
-    insta::assert_snapshot!(render(report::text::render, &synthetic_report()));
+    let plain = text_plain(&synthetic_report(), &TextOptions::default());
+    assert!(!plain.contains('\x1b'), "colour off leaves no escape");
+    insta::assert_snapshot!(plain);
+}
+
+#[test]
+fn text_of_a_mixed_run_in_colour() {
+    let coloured = text_in_colour(&synthetic_report(), &TextOptions::default());
+    // Green PASS is not shown (passing tests are not listed); yellow LEAK,
+    // red FAIL and TIMEOUT, red errors and yellow warnings are.
+    for styled in [
+        "␛[1m␛[33m    LEAK␛[0m",
+        "␛[1m␛[31m    FAIL␛[0m",
+        "␛[1m␛[31m TIMEOUT␛[0m",
+        "␛[1m␛[31merror␛[0m",
+        "␛[1m␛[33mwarning␛[0m",
+    ] {
+        assert!(
+            coloured.contains(styled),
+            "{styled} missing in:\n{coloured}"
+        );
+    }
+    insta::assert_snapshot!(coloured);
 }
 
 #[test]
 fn text_of_a_clean_run() {
-    insta::assert_snapshot!(render(report::text::render, &clean_report()));
+    insta::assert_snapshot!(text_plain(&clean_report(), &TextOptions::default()));
+    let coloured = text_in_colour(&clean_report(), &TextOptions::default());
+    assert!(coloured.contains("␛[1m␛[32m2 passed␛[0m"), "{coloured}");
+}
+
+/// A long run whose exits waited out the linger, every output shown:
+/// the summary names the slowest tests and what the linger cost.
+#[test]
+fn text_of_a_long_run_with_every_output() {
+    let mut report = synthetic_report();
+    for (i, test) in report.tests.iter_mut().enumerate() {
+        test.duration_ms = Some(1000 * i as u64 + 250);
+        test.linger_ms = (!test.leaks.is_empty()).then_some(900);
+    }
+    let report = Report::new(report.tests);
+    let every_output = TextOptions {
+        success_output: true,
+        failure_output: true,
+    };
+    insta::assert_snapshot!(text_plain(&report, &every_output));
+}
+
+#[test]
+fn text_of_a_rerun_points_at_the_stable_leaks() {
+    let text = text_plain(&rerun_report(), &TextOptions::default());
+    assert!(text.contains("Next fix the stable leaks first"), "{text}");
+    insta::assert_snapshot!(text);
 }
 
 #[test]

@@ -227,16 +227,9 @@ fn list_all(binaries: &[TestBinary]) -> Result<Vec<TestCase>> {
 
 /// Prints one finished test on stderr, with its leaks.
 pub fn print_progress(record: &TestRecord) {
-    let ms = record.duration_ms.unwrap_or(0);
-    let mut line = format!(
-        "{:>8} [{:>4}.{:03}s] {}\n",
-        text::label(record),
-        ms / 1000,
-        ms % 1000,
-        record.full_name()
-    )
-    .into_bytes();
-    let _ = text::write_leaks(record, &mut line);
+    let mut lines = Vec::new();
+    let _ = text::write_test_line(record, &mut lines);
+    let _ = text::write_leaks(record, &mut lines);
     // One write per test: stderr is unbuffered.
-    let _ = std::io::stderr().write_all(&line);
+    let _ = anstream::stderr().write_all(&lines);
 }

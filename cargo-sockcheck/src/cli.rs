@@ -23,6 +23,11 @@ pub struct Sockcheck {
     #[command(subcommand)]
     pub command: Option<Command>,
 
+    /// Colour on the terminal: auto (when the stream is a terminal and
+    /// NO_COLOR is unset), always or never [default: CARGO_TERM_COLOR, else auto].
+    #[arg(long, value_enum, value_name = "WHEN", global = true)]
+    pub color: Option<ColorWhen>,
+
     #[command(flatten)]
     pub run: Options,
 }
@@ -276,6 +281,17 @@ impl PackageSelection {
         }
         args
     }
+}
+
+/// When to colour what is printed on a terminal (`--color`, `CARGO_TERM_COLOR`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// When the stream is a terminal and `NO_COLOR` is unset.
+    Auto,
+    /// Always, even into a pipe or a file.
+    Always,
+    /// Never.
+    Never,
 }
 
 /// Output formats for stdout.

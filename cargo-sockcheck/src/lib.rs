@@ -25,6 +25,7 @@ mod report;
 mod rerun;
 #[cfg(target_os = "linux")]
 mod run;
+mod terminal;
 // The tracer fills raw stacks and the symbolizer reads them (issue 10); until
 // both are wired in, the shared types are not used yet.
 #[allow(dead_code)]
@@ -36,6 +37,7 @@ pub use exit::{ExitStatus, LIBTEST_FAILED};
 /// An error is sockcheck's own failure ([`ExitStatus::Error`]).
 #[cfg(target_os = "linux")]
 pub fn run(sockcheck: cli::Sockcheck) -> anyhow::Result<ExitStatus> {
+    terminal::choose_colour(sockcheck.color)?;
     match sockcheck.command {
         None => app::check_tests(sockcheck.run),
         Some(cli::Command::Exec(options)) => exec::trace_command(options),

@@ -19,7 +19,8 @@ use crate::exit::ExitStatus;
 use crate::gate::Verdict;
 use anyhow::{anyhow, Context, Result};
 use sockcheck::baseline::Baseline;
-use sockcheck::report::{self, github, json, junit, markdown, text, Report};
+use sockcheck::report::text::{self, TextOptions};
+use sockcheck::report::{self, github, json, junit, markdown, Report};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -135,13 +136,17 @@ impl<'a> Outputs<'a> {
     /// not an error.
     fn print(&self, report: &Report, verdict: &Verdict, markdown: Option<&[u8]>) -> Result<()> {
         let rendered = match (self.options.format, markdown) {
-            (Format::Text, _) => render(|out| text::render(&verdict.shown, out))?,
+            (Format::Text, _) => {
+                let options = TextOptions::default();
+                render(|out| text::render(&verdict.shown, &options, out))?
+            }
             // The raw result: leaks at their policy's severity, as in `--report`.
             (Format::Json, _) => render(|out| json::render(report, out))?,
             (Format::Markdown, Some(markdown)) => markdown.to_vec(),
             (Format::Markdown, None) => render_markdown(verdict),
         };
-        let mut stdout = std::io::stdout().lock();
+        // Styles (text only) are dropped unless stdout is to be coloured.
+        let mut stdout = anstream::stdout().lock();
         match stdout.write_all(&rendered).and_then(|()| stdout.flush()) {
             Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
                 Err(e).context("cannot write to stdout")

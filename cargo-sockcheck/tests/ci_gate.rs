@@ -238,7 +238,7 @@ fn a_baseline_passes_known_leaks_fails_on_a_new_one_and_lists_fixed_ones() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("7 leaking, 0 errors, 8 warnings"),
+        stdout.contains("Leaks 7 leaking tests: 0 errors, 8 warnings ("),
         "{stdout}"
     );
 

@@ -114,7 +114,8 @@ fn clean_tests_alone_exit_zero_and_print_a_summary() {
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        stdout.contains("4 tests: 4 passed, 0 failed, 0 ignored; 0 leaking"),
+        stdout.contains("Summary 4 tests: 4 passed, 0 failed, 0 ignored\n")
+            && stdout.contains("Leaks none: no test left a socket open"),
         "{stdout}"
     );
 }

@@ -78,6 +78,10 @@ pub struct TestRecord {
     /// Wall time of the test in milliseconds, when measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+    /// Milliseconds the test's exit was held waiting for its leaks to close
+    /// (the linger), when it waited at all; part of `duration_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linger_ms: Option<u64>,
     /// Captured output (stdout and stderr, interleaved), kept for failing and
     /// leaking tests only, and capped in size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,6 +98,7 @@ impl TestRecord {
             leaks: Vec::new(),
             detail: None,
             duration_ms: None,
+            linger_ms: None,
             output: None,
         }
     }

@@ -1,41 +1,123 @@
-//! The terminal rendering: each failing or leaking test with its leaks and
-//! output, then one summary line.
+//! The terminal rendering: each failing or leaking test with its leaks
+//! (and its output, as [`TextOptions`] asks), then the summary: counts by
+//! outcome and by leak kind, the slowest tests of a long run, what the
+//! linger cost when that was significant, and one line on what to do next.
+//!
+//! It is written with ANSI styles ([`anstyle`]): print it through
+//! `anstream::AutoStream`, which drops them when colour is off (a pipe, a
+//! file, `NO_COLOR`, `--color never`). The other formats never carry styles.
 
-use super::listing::Capped;
+use super::listing::{count_by_kind, Capped};
 use super::words::counted;
 use super::{Outcome, Report, TestRecord};
+use crate::leak::{Leak, Severity};
+use anstyle::{AnsiColor, Style};
+use std::fmt::Display;
 use std::io::{self, Write};
+use std::time::Duration;
 
-/// Writes the failing and leaking tests of `report`, then the summary line.
-pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+/// What the text report shows of each test besides its leaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextOptions {
+    /// The captured output of tests that passed but leaked.
+    pub success_output: bool,
+    /// The captured output of tests that failed, timed out or crashed.
+    pub failure_output: bool,
+}
+
+impl Default for TextOptions {
+    /// Failing tests' output, not that of passing ones: a leak is explained
+    /// by its socket, a failure by its output.
+    fn default() -> Self {
+        TextOptions {
+            success_output: false,
+            failure_output: true,
+        }
+    }
+}
+
+/// Width of the status words and summary headings, so what follows lines up.
+const LABEL_WIDTH: usize = 8;
+/// Indentation of a test's leaks and output under its status line.
+const INDENT: &str = "         ";
+
+/// A run counts as long, and its slowest tests are named, from this much
+/// test time in all.
+pub const LONG_RUN: Duration = Duration::from_secs(10);
+/// A test is named among the slowest only if it took at least this long.
+pub const SLOW_TEST: Duration = Duration::from_secs(1);
+/// At most this many slowest tests are named.
+pub const SLOWEST_LISTED: usize = 3;
+/// The linger's cost is shown from this much waiting in all...
+pub const SIGNIFICANT_LINGER: Duration = Duration::from_secs(1);
+/// ...when it is also at least this share of the test time (percent).
+pub const SIGNIFICANT_LINGER_PERCENT: u64 = 10;
+
+const GREEN: Style = colour(AnsiColor::Green).bold();
+const YELLOW: Style = colour(AnsiColor::Yellow).bold();
+const RED: Style = colour(AnsiColor::Red).bold();
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+const BINARY: Style = colour(AnsiColor::Magenta);
+const HEADING: Style = colour(AnsiColor::Cyan).bold();
+
+const fn colour(c: AnsiColor) -> Style {
+    Style::new().fg_color(Some(anstyle::Color::Ansi(c)))
+}
+
+/// `text` in `style`, reset after.
+fn paint(style: Style, text: impl Display) -> String {
+    format!("{style}{text}{style:#}")
+}
+
+/// Writes the failing and leaking tests of `report`, then the summary.
+pub fn render(report: &Report, options: &TextOptions, out: &mut dyn Write) -> io::Result<()> {
     for test in &report.tests {
-        if test.leaks.is_empty() && !test.outcome.is_failure() {
+        let failed = test.outcome.is_failure();
+        if test.leaks.is_empty() && !failed {
             continue;
         }
-        write!(out, "{:<8}{}", label(test), test.full_name())?;
+        write!(out, "{} {}", label(test), name(test))?;
         match &test.detail {
-            Some(detail) => writeln!(out, " ({}: {detail})", test.outcome.name())?,
-            None => writeln!(out, " ({})", test.outcome.name())?,
+            Some(detail) => writeln!(out, ": {detail}")?,
+            None => writeln!(out)?,
         }
         write_leaks(test, out)?;
-        if let Some(output) = test.output.as_deref().filter(|o| !o.trim().is_empty()) {
-            writeln!(out, "        --- output ---")?;
-            for line in output.lines() {
-                writeln!(out, "        {line}")?;
-            }
+        let show_output = if failed {
+            options.failure_output
+        } else {
+            options.success_output
+        };
+        if show_output {
+            write_output(test, out)?;
         }
     }
     if report.interrupted {
         writeln!(
             out,
-            "interrupted: the run was cut short; results cover finished tests only"
+            "{} the run was cut short; results cover finished tests only",
+            paint(RED, "interrupted:")
         )?;
     }
-    writeln!(out, "{}", summary_line(report))
+    write_summary(report, out)
 }
 
-/// `LEAK`, `FAIL`, `TIMEOUT`, `CRASH` or `PASS`: the word a test gets on the terminal.
-pub fn label(test: &TestRecord) -> &'static str {
+/// The line a test gets as it finishes: `    LEAK [   0.112s] net::leaks_udp`.
+pub fn write_test_line(test: &TestRecord, out: &mut dyn Write) -> io::Result<()> {
+    let ms = test.duration_ms.unwrap_or(0);
+    writeln!(
+        out,
+        "{} [{:>4}.{:03}s] {}",
+        label(test),
+        ms / 1000,
+        ms % 1000,
+        name(test)
+    )
+}
+
+/// `LEAK`, `FAIL`, `TIMEOUT`, `CRASH`, `IGNORE` or `PASS`: the word a test
+/// gets on the terminal.
+pub fn status_word(test: &TestRecord) -> &'static str {
     match test.outcome {
         Outcome::Failed => "FAIL",
         Outcome::TimedOut => "TIMEOUT",
@@ -46,31 +128,237 @@ pub fn label(test: &TestRecord) -> &'static str {
     }
 }
 
+/// The status word, right-aligned and coloured: green PASS, yellow LEAK,
+/// red FAIL/TIMEOUT/CRASH.
+fn label(test: &TestRecord) -> String {
+    let style = match test.outcome {
+        Outcome::Passed if test.leaks.is_empty() => GREEN,
+        Outcome::Passed | Outcome::Ignored => YELLOW,
+        Outcome::Failed | Outcome::TimedOut | Outcome::Crashed => RED,
+    };
+    paint(style, format!("{:>LABEL_WIDTH$}", status_word(test)))
+}
+
+/// `net::leaks_udp`, the binary in magenta and the test in bold.
+fn name(test: &TestRecord) -> String {
+    format!(
+        "{}{}",
+        paint(BINARY, format!("{}::", test.binary)),
+        paint(BOLD, &test.name)
+    )
+}
+
 /// Lists a test's leaks, indented, the first
 /// [`MAX_LEAKS_LISTED`](super::listing::MAX_LEAKS_LISTED) one per line and
 /// the rest counted by kind.
 pub fn write_leaks(test: &TestRecord, out: &mut dyn Write) -> io::Result<()> {
     let capped = Capped::leaks(&test.leaks);
     for leak in capped.listed {
-        writeln!(out, "        {leak}")?;
+        writeln!(out, "{INDENT}{}", leak_line(leak))?;
     }
     if let Some(more) = capped.and_more_by_kind() {
-        writeln!(out, "        {more}")?;
+        writeln!(out, "{INDENT}{more}")?;
     }
     Ok(())
 }
 
-/// `12 tests: 11 passed, 1 failed, 0 ignored; 5 leaking, 4 errors, 2 warnings`
-pub fn summary_line(report: &Report) -> String {
-    let s = &report.summary;
+/// `error close-wait: tcp ... CLOSE_WAIT (pid 4242)`, the severity coloured.
+fn leak_line(leak: &Leak) -> String {
+    format!("{} {}", severity(leak.severity), leak.description())
+}
+
+fn severity(severity: Severity) -> String {
+    let style = match severity {
+        Severity::Error => RED,
+        Severity::Warning => YELLOW,
+    };
+    paint(style, severity.name())
+}
+
+/// A test's captured output, indented under a dimmed rule; nothing when
+/// there is none.
+pub fn write_output(test: &TestRecord, out: &mut dyn Write) -> io::Result<()> {
+    let Some(output) = test.output.as_deref().filter(|o| !o.trim().is_empty()) else {
+        return Ok(());
+    };
+    writeln!(out, "{INDENT}{}", paint(DIM, "── output ──"))?;
+    for line in output.trim_end().lines() {
+        writeln!(out, "{INDENT}{line}")?;
+    }
+    Ok(())
+}
+
+/// The summary: `Summary`, `Leaks`, and when they apply `Slowest`,
+/// `Linger` and `Next`, one line each.
+pub fn write_summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let heading = |word: &str| paint(HEADING, format!("{word:>LABEL_WIDTH$}"));
+    writeln!(out, "{}", paint(DIM, "─".repeat(LABEL_WIDTH * 5)))?;
+    writeln!(out, "{} {}", heading("Summary"), outcomes(report))?;
+    writeln!(out, "{} {}", heading("Leaks"), leaks(report))?;
+    let test_time = test_time(report);
+    if let Some(slowest) = slowest(report, test_time) {
+        writeln!(out, "{} {slowest}", heading("Slowest"))?;
+    }
+    if let Some(linger) = linger(report, test_time) {
+        writeln!(out, "{} {linger}", heading("Linger"))?;
+    }
+    if let Some(next) = next_step(report) {
+        writeln!(out, "{} {next}", heading("Next"))?;
+    }
+    Ok(())
+}
+
+/// `13 tests: 11 passed, 1 failed, 1 ignored`; timed-out and crashed
+/// tests are counted apart when there are any.
+fn outcomes(report: &Report) -> String {
+    let count = |outcome: Outcome| report.tests.iter().filter(|t| t.outcome == outcome).count();
+    let mut parts = vec![
+        paint_count(count(Outcome::Passed), "passed", GREEN),
+        paint_count(count(Outcome::Failed), "failed", RED),
+    ];
+    for (outcome, word) in [
+        (Outcome::TimedOut, "timed out"),
+        (Outcome::Crashed, "crashed"),
+    ] {
+        if count(outcome) > 0 {
+            parts.push(paint_count(count(outcome), word, RED));
+        }
+    }
+    parts.push(paint_count(count(Outcome::Ignored), "ignored", YELLOW));
     format!(
-        "sockcheck: {}: {} passed, {} failed, {} ignored; {} leaking, {}, {}",
-        counted(s.tests, "test"),
-        s.passed,
-        s.failed,
-        s.ignored,
-        s.leaking_tests,
-        counted(s.errors, "error"),
-        counted(s.warnings, "warning")
+        "{}: {}",
+        counted(report.tests.len(), "test"),
+        parts.join(", ")
     )
+}
+
+/// `3 passed`, coloured when the count is not zero.
+fn paint_count(n: usize, word: &str, style: Style) -> String {
+    let text = format!("{n} {word}");
+    if n == 0 {
+        text
+    } else {
+        paint(style, text)
+    }
+}
+
+/// `8 leaking tests: 6 errors (2 close-wait, 3 listen, 1 orphan), 3 warnings (...)`
+fn leaks(report: &Report) -> String {
+    let s = &report.summary;
+    if s.leaking_tests == 0 {
+        return paint(GREEN, "none: no test left a socket open");
+    }
+    let by_severity = |severity: Severity, style: Style| {
+        let leaks = report
+            .tests
+            .iter()
+            .flat_map(|t| &t.leaks)
+            .filter(move |l| l.severity == severity);
+        let n = leaks.clone().count();
+        let text = counted(n, severity.name());
+        if n == 0 {
+            text
+        } else {
+            format!("{} ({})", paint(style, text), count_by_kind(leaks))
+        }
+    };
+    format!(
+        "{}: {}, {}",
+        counted(s.leaking_tests, "leaking test"),
+        by_severity(Severity::Error, RED),
+        by_severity(Severity::Warning, YELLOW)
+    )
+}
+
+/// The time the tests took in all (not the wall time: tests run at once).
+fn test_time(report: &Report) -> Duration {
+    Duration::from_millis(report.tests.iter().filter_map(|t| t.duration_ms).sum())
+}
+
+/// `12.345s net::slow, 3.000s db::pool::connect` on a long run: the
+/// [`SLOWEST_LISTED`] slowest tests that took [`SLOW_TEST`] or more, when
+/// the tests took [`LONG_RUN`] or more in all.
+fn slowest(report: &Report, test_time: Duration) -> Option<String> {
+    if test_time < LONG_RUN {
+        return None;
+    }
+    let mut slow: Vec<(&TestRecord, Duration)> = report
+        .tests
+        .iter()
+        .filter(|t| t.outcome != Outcome::Ignored)
+        .filter_map(|t| Some((t, Duration::from_millis(t.duration_ms?))))
+        .filter(|(_, took)| *took >= SLOW_TEST)
+        .collect();
+    if slow.is_empty() {
+        return None;
+    }
+    slow.sort_by(|a, b| {
+        b.1.cmp(&a.1)
+            .then_with(|| a.0.full_name().cmp(&b.0.full_name()))
+    });
+    let named: Vec<String> = slow
+        .iter()
+        .take(SLOWEST_LISTED)
+        .map(|(test, took)| format!("{} {}", seconds(*took), name(test)))
+        .collect();
+    Some(named.join(", "))
+}
+
+/// `waited 2.100s at test exits for sockets to close (15% of test time); ...`
+/// when that is significant: [`SIGNIFICANT_LINGER`] or more, and
+/// [`SIGNIFICANT_LINGER_PERCENT`] of the test time or more.
+fn linger(report: &Report, test_time: Duration) -> Option<String> {
+    let waited = Duration::from_millis(report.tests.iter().filter_map(|t| t.linger_ms).sum());
+    let percent =
+        u64::try_from(waited.as_millis() * 100 / test_time.as_millis().max(1)).unwrap_or(u64::MAX);
+    (waited >= SIGNIFICANT_LINGER && percent >= SIGNIFICANT_LINGER_PERCENT).then(|| {
+        format!(
+            "waited {} at test exits for sockets to close ({percent}% of test time); \
+             --linger MS sets the wait",
+            seconds(waited)
+        )
+    })
+}
+
+/// `12.345s`
+fn seconds(took: Duration) -> String {
+    format!("{}.{:03}s", took.as_secs(), took.subsec_millis())
+}
+
+/// One line on what to do next, from what the run found; none when clean.
+fn next_step(report: &Report) -> Option<String> {
+    let s = &report.summary;
+    let errors: Vec<&Leak> = report
+        .tests
+        .iter()
+        .flat_map(|t| &t.leaks)
+        .filter(|l| l.severity == Severity::Error)
+        .collect();
+    let rerun = errors.iter().any(|l| l.stability.is_some());
+    Some(if report.interrupted {
+        "run again to check the tests that did not finish".to_owned()
+    } else if s.failed > 0 {
+        let tests = match s.failed {
+            1 => "failing test".to_owned(),
+            n => format!("{n} failing tests"),
+        };
+        format!("fix the {tests} first: a test that fails may leak only because it failed")
+    } else if !errors.is_empty() && !rerun {
+        "--rerun-leaks 3 tells stable leaks from flaky ones; --write-baseline PATH, then \
+         --baseline PATH, fails only on new leaks"
+            .to_owned()
+    } else if errors
+        .iter()
+        .any(|l| l.stability.is_some_and(|s| s.is_stable()))
+    {
+        "fix the stable leaks first: they come back every run".to_owned()
+    } else if !errors.is_empty() {
+        "the leaks are flaky, seen in some runs only: look for cleanup that races the \
+         test's end (a server thread, a connection pool)"
+            .to_owned()
+    } else if s.warnings > 0 {
+        "warnings fail nothing; --deny KIND makes a kind of leak fail the run".to_owned()
+    } else {
+        return None;
+    })
 }
