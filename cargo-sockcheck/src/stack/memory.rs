@@ -77,6 +77,9 @@ mod tests {
             assert_eq!(memory.read_u64(base + 8 * i as u64), Ok(words[i]));
         }
         let bytes: Vec<u8> = (0..=255).cycle().take(3 * CHUNK).collect();
+        // A fresh reader: `bytes` may lie in a page already read (and kept)
+        // for the end of `words`, before `bytes` was written.
+        let mut memory = RemoteMemory::of(std::process::id() as libc::pid_t);
         let boundary = ((bytes.as_ptr() as u64 + 8) | (CHUNK as u64 - 1)) + 1 - 3;
         let offset = (boundary - bytes.as_ptr() as u64) as usize;
         let expected = u64::from_ne_bytes(bytes[offset..offset + 8].try_into().unwrap());
