@@ -181,6 +181,7 @@ impl<'a> Comparison<'a> {
 
 /// Why a baseline could not be read.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum BaselineError {
     /// The file could not be read.
     Io {
@@ -365,26 +366,12 @@ impl Baseline {
 mod tests {
     use super::*;
     use crate::report::Outcome;
-    use crate::socket::Socket;
+    use crate::testing;
 
     const PORTS: PortRange = PortRange::LINUX_DEFAULT;
 
     fn leak(kind: LeakKind, state: State, local: &str, remote: &str) -> Leak {
-        Leak {
-            kind,
-            severity: kind.default_severity(),
-            socket: Socket::inet(
-                Protocol::Tcp,
-                local.parse().unwrap(),
-                remote.parse().unwrap(),
-                state,
-                99,
-                1234,
-            ),
-            stability: None,
-            opened: None,
-            held_by: Vec::new(),
-        }
+        testing::leak(kind, testing::tcp(state, local, remote))
     }
 
     fn close_wait(local: &str, remote: &str) -> Leak {
@@ -395,9 +382,10 @@ mod tests {
         Report::new(
             tests
                 .into_iter()
-                .map(|(name, leaks)| TestRecord {
-                    leaks,
-                    ..TestRecord::new("net", name, Outcome::Passed)
+                .map(|(name, leaks)| {
+                    let mut test = TestRecord::new("net", name, Outcome::Passed);
+                    test.leaks = leaks;
+                    test
                 })
                 .collect(),
         )

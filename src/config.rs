@@ -155,6 +155,7 @@ pub struct ManifestConfig {
 
 /// Why the configuration could not be read.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// A file could not be read.
     Io {
@@ -361,7 +362,7 @@ fn deserialize<'de, T: Deserialize<'de>>(text: &'de str, origin: &str) -> Result
 mod tests {
     use super::*;
     use crate::leak::Severity;
-    use crate::socket::{Protocol, Socket, State};
+    use crate::testing::listener;
 
     const GOOD: &str = r#"
 linger-ms = 250
@@ -381,17 +382,6 @@ reason = "one server for the whole suite"
 pattern = "legacy_*"
 reason = "old code, tracked in #12"
 "#;
-
-    fn listener(port: u16) -> Socket {
-        Socket::inet(
-            Protocol::Tcp,
-            ([127, 0, 0, 1], port).into(),
-            ([0, 0, 0, 0], 0).into(),
-            State::Listen,
-            1,
-            1,
-        )
-    }
 
     fn invalid(err: ConfigError) -> (String, Option<usize>, Option<String>, String) {
         match err {

@@ -68,6 +68,7 @@ impl fmt::Display for LeakKind {
 
 /// Error for a leak kind name that is not one of [`LeakKind::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct UnknownLeakKind(pub String);
 
 impl fmt::Display for UnknownLeakKind {
@@ -123,6 +124,7 @@ impl fmt::Display for Severity {
 
 /// A socket left open at the end of a test, with its verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Leak {
     /// What kind of leak.
     pub kind: LeakKind,
@@ -144,6 +146,7 @@ pub struct Leak {
 
 /// How often a leak was seen when its test was run several times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Stability {
     /// `stable` when seen in every run, else `flaky`.
     pub stability: StabilityKind,
@@ -289,26 +292,7 @@ pub fn classify<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::socket::{Address, Family};
-
-    fn tcp(state: State, local: &str, remote: &str) -> Socket {
-        Socket::inet(
-            Protocol::Tcp,
-            local.parse().unwrap(),
-            remote.parse().unwrap(),
-            state,
-            1,
-            1,
-        )
-    }
-
-    fn udp(local: &str) -> Socket {
-        Socket {
-            protocol: Protocol::Udp,
-            state: State::Unconn,
-            ..tcp(State::Close, local, "0.0.0.0:0")
-        }
-    }
+    use crate::testing::{tcp, udp, unix};
 
     #[test]
     fn every_state_gets_the_kind_from_the_design_table() {
@@ -348,19 +332,6 @@ mod tests {
         ];
         for (socket, expected) in cases {
             assert_eq!(kind_of(&socket, Holder::Test), expected, "{socket}");
-        }
-    }
-
-    fn unix(unix_type: UnixType, state: State, local: &str) -> Socket {
-        Socket {
-            protocol: Protocol::Unix,
-            family: Family::Unix,
-            unix_type: Some(unix_type),
-            local: Address::parse(local, Family::Unix).unwrap(),
-            remote: Address::unspecified(Family::Unix),
-            state,
-            inode: 1,
-            pid: 1,
         }
     }
 

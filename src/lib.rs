@@ -77,12 +77,30 @@
 //! Reading a process's sockets ([`snapshot`]), deciding which of them are
 //! leaks ([`leak`], [`policy`]) and the report ([`report`]) are shared with
 //! the `cargo sockcheck` subcommand (crate `cargo-sockcheck`), which runs any
-//! project's tests without changing them.
+//! project's tests without changing them. Where `cargo sockcheck` found a
+//! leak's socket created, and what held it, is in [`site`].
+//!
+//! # What is API
+//!
+//! The modules shown here are the API: [`guard()`], [`harness`],
+//! [`policy`], [`leak`], [`socket`], [`snapshot`], [`site`] and the
+//! [`report`] model with its renderers. The structs and errors that carry
+//! what sockcheck reports are `#[non_exhaustive]`, because the JSON report
+//! only ever grows and the types grow with it: read their fields, build
+//! them with their constructors. The configuration files and the baseline
+//! (`config`, `baseline`) are helpers of `cargo sockcheck`, public only so
+//! that it can use them, and hidden from these docs; so is `testing`,
+//! made-up sockets for tests. The report's layout, the leak kinds and
+//! severities, the linger and the exit statuses are described in the
+//! repository's `docs/design.md`, and the JSON report's layout, field by
+//! field, in `docs/report.schema.json`.
 #![deny(missing_docs)]
 
 mod address;
+#[doc(hidden)]
 pub mod baseline;
 mod check;
+#[doc(hidden)]
 pub mod config;
 pub mod guard;
 pub mod harness;
@@ -92,5 +110,7 @@ pub mod report;
 pub mod site;
 pub mod snapshot;
 pub mod socket;
+#[doc(hidden)]
+pub mod testing;
 
 pub use guard::guard;

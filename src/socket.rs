@@ -142,6 +142,7 @@ impl fmt::Display for State {
 
 /// One open socket held by a process.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 #[serde(try_from = "SocketFields")]
 pub struct Socket {
     /// TCP, UDP or unix.

@@ -4,10 +4,11 @@
 //! How the fixture executable is found: see `tests/fixture_binary/mod.rs`.
 
 mod fixture_binary;
+mod schema;
 
 use fixture_binary::{command, failed_tests, failure_of, output, printed, text};
 use sockcheck::leak::{LeakKind, Severity};
-use sockcheck::report::{self, Outcome, Report};
+use sockcheck::report::{Outcome, Report};
 use sockcheck::socket::State;
 use std::path::PathBuf;
 use std::process::Output;
@@ -41,7 +42,7 @@ fn full_run() -> &'static Run {
         let (stdout, stderr) = text(&output);
         let json = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("no report at {}: {e}\n{stdout}\n{stderr}", path.display()));
-        let report = report::json::parse(&json).unwrap_or_else(|e| panic!("{e}:\n{json}"));
+        let report = schema::parse_checked(&json);
         Run {
             output,
             stdout,
@@ -261,7 +262,7 @@ fn exact_runs_one_trial_and_the_report_holds_only_it() {
     assert_eq!(output.status.code(), Some(101), "{stdout}");
     assert!(stdout.contains("running 1 test"), "{stdout}");
     assert_eq!(failed_tests(&stdout), ["leaks::listener"]);
-    let report = report::json::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let report = schema::parse_checked(&std::fs::read_to_string(&path).unwrap());
     let names: Vec<_> = report.tests.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["leaks::listener"]);
 }

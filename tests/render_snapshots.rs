@@ -5,39 +5,19 @@
 //! fixed, and the JSON snapshot redacts them anyway, as a report from a
 //! real run would need.
 
+mod schema;
+
 use sockcheck::leak::{Leak, LeakKind, Severity};
 use sockcheck::report::text::TextOptions;
 use sockcheck::report::{self, Outcome, Report, TestRecord};
-use sockcheck::socket::{Protocol, Socket, State};
-
-fn socket(protocol: Protocol, state: State, local: &str, remote: &str, inode: u64) -> Socket {
-    Socket::inet(
-        protocol,
-        local.parse().expect("a valid address"),
-        remote.parse().expect("a valid address"),
-        state,
-        inode,
-        4242,
-    )
-}
-
-fn leak(kind: LeakKind, socket: Socket) -> Leak {
-    Leak {
-        kind,
-        severity: kind.default_severity(),
-        socket,
-        stability: None,
-        opened: None,
-        held_by: Vec::new(),
-    }
-}
+use sockcheck::socket::State;
+use sockcheck::testing::{leak, tcp, udp};
 
 fn test(binary: &str, name: &str, outcome: Outcome, leaks: Vec<Leak>) -> TestRecord {
-    TestRecord {
-        leaks,
-        duration_ms: Some(3),
-        ..TestRecord::new(binary, name, outcome)
-    }
+    let mut test = TestRecord::new(binary, name, outcome);
+    test.leaks = leaks;
+    test.duration_ms = Some(3);
+    test
 }
 
 /// Every case a renderer must handle: clean, close-wait, listen, a warning
@@ -45,53 +25,22 @@ fn test(binary: &str, name: &str, outcome: Outcome, leaks: Vec<Leak>) -> TestRec
 fn synthetic_report() -> Report {
     let close_wait = leak(
         LeakKind::CloseWait,
-        socket(
-            Protocol::Tcp,
-            State::CloseWait,
-            "127.0.0.1:40211",
-            "127.0.0.1:35719",
-            1001,
-        ),
+        tcp(State::CloseWait, "127.0.0.1:40211", "127.0.0.1:35719"),
     );
-    let listener = leak(
-        LeakKind::Listen,
-        socket(Protocol::Tcp, State::Listen, "[::1]:8080", "[::]:0", 1002),
-    );
+    let listener = leak(LeakKind::Listen, tcp(State::Listen, "[::1]:8080", "[::]:0"));
     let established = leak(
         LeakKind::Established,
-        socket(
-            Protocol::Tcp,
-            State::Established,
-            "127.0.0.1:41000",
-            "127.0.0.1:5432",
-            1003,
-        ),
+        tcp(State::Established, "127.0.0.1:41000", "127.0.0.1:5432"),
     );
     let many: Vec<Leak> = (0..12u16)
         .map(|i| {
-            let kind = if i < 9 {
-                LeakKind::CloseWait
+            let local = format!("127.0.0.1:{}", 42000 + i);
+            if i < 9 {
+                let remote = format!("127.0.0.1:{}", 50000 + i);
+                leak(LeakKind::CloseWait, tcp(State::CloseWait, &local, &remote))
             } else {
-                LeakKind::Udp
-            };
-            let (protocol, state, remote) = match kind {
-                LeakKind::Udp => (Protocol::Udp, State::Unconn, "0.0.0.0:0".to_owned()),
-                _ => (
-                    Protocol::Tcp,
-                    State::CloseWait,
-                    format!("127.0.0.1:{}", 50000 + i),
-                ),
-            };
-            leak(
-                kind,
-                socket(
-                    protocol,
-                    state,
-                    &format!("127.0.0.1:{}", 42000 + i),
-                    &remote,
-                    2000 + u64::from(i),
-                ),
-            )
+                leak(LeakKind::Udp, udp(&local))
+            }
         })
         .collect();
 
@@ -104,16 +53,7 @@ fn synthetic_report() -> Report {
         "db",
         "pool::fails_to_connect",
         Outcome::Failed,
-        vec![leak(
-            LeakKind::Udp,
-            socket(
-                Protocol::Udp,
-                State::Unconn,
-                "127.0.0.1:5353",
-                "0.0.0.0:0",
-                1004,
-            ),
-        )],
+        vec![leak(LeakKind::Udp, udp("127.0.0.1:5353"))],
     );
     failed.detail = Some("exit status: 101".into());
     failed.output = Some(
@@ -183,13 +123,7 @@ fn markdown_of_an_interrupted_merged_run() {
         Outcome::Passed,
         vec![leak(
             LeakKind::Listen,
-            socket(
-                Protocol::Tcp,
-                State::Listen,
-                "127.0.0.1:8080",
-                "0.0.0.0:0",
-                7,
-            ),
+            tcp(State::Listen, "127.0.0.1:8080", "0.0.0.0:0"),
         )],
     )]);
     let merged = report::merge(vec![first_shard, second_shard]);
@@ -311,6 +245,7 @@ fn json_report_shape() {
 /// change each time redacted.
 fn assert_redacted_json_snapshot(name: &str, report: &Report) {
     let text = render(report::json::render, report);
+    schema::parse_checked(&text);
     let value: serde_json::Value = serde_json::from_str(&text).expect("the JSON report parses");
     insta::assert_json_snapshot!(name, value, {
         ".tests[].leaks[].inode" => "[inode]",
@@ -345,24 +280,12 @@ fn rerun_report() -> Report {
     use sockcheck::leak::Stability;
     let mut stable = leak(
         LeakKind::Listen,
-        socket(
-            Protocol::Tcp,
-            State::Listen,
-            "127.0.0.1:40100",
-            "0.0.0.0:0",
-            11,
-        ),
+        tcp(State::Listen, "127.0.0.1:40100", "0.0.0.0:0"),
     );
     stable.stability = Some(Stability::of(3, 3));
     let mut flaky = leak(
         LeakKind::CloseWait,
-        socket(
-            Protocol::Tcp,
-            State::CloseWait,
-            "127.0.0.1:40200",
-            "127.0.0.1:40300",
-            12,
-        ),
+        tcp(State::CloseWait, "127.0.0.1:40200", "127.0.0.1:40300"),
     );
     flaky.severity = Severity::Warning;
     flaky.stability = Some(Stability::of(1, 3));

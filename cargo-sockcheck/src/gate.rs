@@ -68,11 +68,10 @@ impl<'r> Verdict<'r> {
                 ran.contains(&(entry.identity.binary.as_str(), entry.identity.test.as_str()))
             })
             .collect();
+        let mut shown = Report::new(tests);
+        shown.interrupted = report.interrupted;
         Verdict {
-            shown: Cow::Owned(Report {
-                interrupted: report.interrupted,
-                ..Report::new(tests)
-            }),
+            shown: Cow::Owned(shown),
             baseline: Some(BaselineView {
                 new: comparison.new,
                 known: comparison.known.len(),
@@ -165,31 +164,16 @@ mod tests {
     use super::*;
     use sockcheck::baseline::PortRange;
     use sockcheck::leak::LeakKind;
-    use sockcheck::socket::{Protocol, Socket, State};
+    use sockcheck::testing;
 
     fn listener(port: u16) -> Leak {
-        Leak {
-            kind: LeakKind::Listen,
-            severity: Severity::Error,
-            socket: Socket::inet(
-                Protocol::Tcp,
-                ([127, 0, 0, 1], port).into(),
-                ([0, 0, 0, 0], 0).into(),
-                State::Listen,
-                1,
-                0,
-            ),
-            stability: None,
-            opened: None,
-            held_by: Vec::new(),
-        }
+        testing::leak(LeakKind::Listen, testing::listener(port))
     }
 
     fn test(name: &str, outcome: Outcome, leaks: Vec<Leak>) -> TestRecord {
-        TestRecord {
-            leaks,
-            ..TestRecord::new("net", name, outcome)
-        }
+        let mut test = TestRecord::new("net", name, outcome);
+        test.leaks = leaks;
+        test
     }
 
     /// A baseline from `before`, as the system's port range would judge it.
@@ -246,7 +230,7 @@ mod tests {
         assert_eq!(
             String::from_utf8(notes).unwrap(),
             "sockcheck: baseline: 1 new leak (1 error), 1 known leak (not failing), 1 fixed\n\
-             sockcheck: new leak: net::known: error listen: tcp 127.0.0.1:9090 LISTEN\n\
+             sockcheck: new leak: net::known: error listen: tcp 127.0.0.1:9090 LISTEN (pid 4242)\n\
              sockcheck: fixed: net::fixed: listen tcp 127.0.0.1:8080 -> 0.0.0.0:0 LISTEN\n\
              sockcheck: the baseline can shrink: write it again with --write-baseline PATH\n"
         );
@@ -258,7 +242,7 @@ mod tests {
              1 new leak (1 error), 1 known leak (not failing), 1 fixed.\n\n\
              New leaks, not in the baseline:\n\n\
              ```text\n\
-             net::known: error listen: tcp 127.0.0.1:9090 LISTEN\n\
+             net::known: error listen: tcp 127.0.0.1:9090 LISTEN (pid 4242)\n\
              ```\n\n\
              Fixed: in the baseline, gone now (write it again with `--write-baseline` to shrink it):\n\n\
              ```text\n\

@@ -57,8 +57,7 @@ fn every_misbehaving_test_gets_a_verdict_and_its_sockets_are_still_read() {
         "{}",
         stderr(&output)
     );
-    let report =
-        sockcheck::report::json::parse(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    let report = report_file(&report_path);
 
     let verdict = |name: &str| {
         let test = record(&report, "chaos", name);
@@ -183,9 +182,7 @@ fn interrupting_the_run_kills_the_tests_and_writes_a_complete_report() {
         let expected = ExitStatus::Signal(signal).code();
         assert_eq!(status.code(), Some(expected), "{name}");
 
-        let report =
-            sockcheck::report::json::parse(&std::fs::read_to_string(&report_path).unwrap())
-                .unwrap();
+        let report = report_file(&report_path);
         assert!(
             report.interrupted,
             "{name}: the report says it was interrupted"
@@ -234,10 +231,7 @@ fn two_runs_at_once_keep_their_results_apart() {
             Some(ExitStatus::TestFailed.code())
         );
     }
-    let [a, b] = paths.map(|p| {
-        let report = sockcheck::report::json::parse(&std::fs::read_to_string(p).unwrap()).unwrap();
-        verdicts(&report)
-    });
+    let [a, b] = paths.map(|p| verdicts(&report_file(&p)));
     assert_eq!(a.len(), 13);
     assert_eq!(a, b);
 }

@@ -209,6 +209,7 @@ fn report_file_is_written_and_matches_stdout() {
     );
     let written = std::fs::read_to_string(&path).unwrap();
     assert_eq!(written, String::from_utf8_lossy(&output.stdout));
+    assert_eq!(report_file(&path), json_report(&output));
     // No temporary file is left beside it.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }

@@ -102,24 +102,18 @@ mod tests {
     use crate::leak::{Leak, LeakKind};
     use crate::report::listing::MAX_LEAKS_LISTED;
     use crate::report::{Outcome, TestRecord};
-    use crate::socket::{Protocol, Socket, State};
+    use crate::socket::State;
+    use crate::testing;
 
     fn leak(kind: LeakKind, severity: Severity, port: u16) -> Leak {
-        Leak {
-            kind,
-            severity,
-            socket: Socket::inet(
-                Protocol::Tcp,
-                ([127, 0, 0, 1], port).into(),
-                ([127, 0, 0, 1], 35719).into(),
-                State::CloseWait,
-                7,
-                0,
-            ),
-            stability: None,
-            opened: None,
-            held_by: Vec::new(),
-        }
+        let socket = testing::tcp(
+            State::CloseWait,
+            &format!("127.0.0.1:{port}"),
+            "127.0.0.1:35719",
+        );
+        let mut leak = testing::leak(kind, socket);
+        leak.severity = severity;
+        leak
     }
 
     #[test]
@@ -140,9 +134,9 @@ mod tests {
             commands,
             [
                 "::error title=close-wait leak in net%3A%3Aleaks::net::leaks left a socket open: \
-                 tcp 127.0.0.1:40211 -> 127.0.0.1:35719 CLOSE_WAIT",
+                 tcp 127.0.0.1:40211 -> 127.0.0.1:35719 CLOSE_WAIT (pid 4242)",
                 "::warning title=established leak in net%3A%3Aleaks::net::leaks left a socket open: \
-                 tcp 127.0.0.1:40212 -> 127.0.0.1:35719 CLOSE_WAIT",
+                 tcp 127.0.0.1:40212 -> 127.0.0.1:35719 CLOSE_WAIT (pid 4242)",
             ]
         );
     }

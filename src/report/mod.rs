@@ -63,6 +63,7 @@ impl Outcome {
 
 /// One test's result: how it ended and what it left open.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TestRecord {
     /// Test target name as cargo reports it (e.g. `net` for `tests/net.rs`).
     pub binary: String,
@@ -116,6 +117,7 @@ impl TestRecord {
 
 /// Totals over a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Summary {
     /// Tests in the report, ignored ones included.
     pub tests: usize,
@@ -157,6 +159,7 @@ impl Summary {
 
 /// A whole run's result: every test that ran, leaking or not, and totals.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Report {
     /// Always [`SCHEMA`].
     pub schema: u32,
@@ -200,6 +203,7 @@ pub fn merge(reports: Vec<Report>) -> Report {
 
 /// Writes `contents` to `path` so that readers see the old file or the whole
 /// new one, never a part: a temporary file beside it, then a rename.
+#[doc(hidden)] // a helper of `cargo sockcheck`, not API
 pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
     let file_name = path
         .file_name()

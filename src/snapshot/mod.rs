@@ -20,6 +20,7 @@ mod os;
 
 /// Why the sockets of a process could not be read.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum SnapshotError {
     /// The process's fd list (e.g. `/proc/PID/fd`) could not be read.
     FdList {

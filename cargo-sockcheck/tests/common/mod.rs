@@ -3,6 +3,9 @@
 
 #![allow(dead_code)] // each test file uses its own part of this
 
+#[path = "../../../tests/schema/mod.rs"]
+mod schema;
+
 use sockcheck::report::{Outcome, Report, TestRecord};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -72,15 +75,25 @@ pub fn on_project_command(manifest: &Path, target: &Path, args: &[&str]) -> Comm
     sockcheck_command(&all)
 }
 
-/// The JSON report printed by `--format json`.
+/// The JSON report printed by `--format json`, checked against
+/// docs/report.schema.json.
 pub fn json_report(output: &Output) -> Report {
     let stdout = String::from_utf8_lossy(&output.stdout);
-    sockcheck::report::json::parse(&stdout).unwrap_or_else(|e| {
+    if stdout.trim().is_empty() {
         panic!(
-            "stdout is not a JSON report ({e}):\n{stdout}\nstderr:\n{}",
+            "no JSON report on stdout; stderr:\n{}",
             String::from_utf8_lossy(&output.stderr)
-        )
-    })
+        );
+    }
+    schema::parse_checked(&stdout)
+}
+
+/// The JSON report written to `path` (`--output json=PATH`,
+/// `SOCKCHECK_REPORT`), checked against docs/report.schema.json.
+pub fn report_file(path: &Path) -> Report {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("no report at {}: {e}", path.display()));
+    schema::parse_checked(&text)
 }
 
 /// The record of `binary::name`.

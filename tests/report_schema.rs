@@ -1,0 +1,215 @@
+//! `docs/report.schema.json` against the code that writes reports: a report
+//! using every field conforms, renaming any field of it breaks the schema,
+//! and the schema's names for kinds, outcomes, states and the layout
+//! version are the code's. (Real reports are checked where the end-to-end
+//! tests read them: `tests/harness.rs`, `cargo-sockcheck/tests/`.)
+
+mod schema;
+
+use serde_json::Value;
+use sockcheck::leak::{LeakKind, Severity, Stability};
+use sockcheck::report::{self, Outcome, Report, TestRecord};
+use sockcheck::site::{Frame, HoldingThread, Origin};
+use sockcheck::socket::{Family, Protocol, State, UnixType};
+use sockcheck::testing::{leak, tcp, udp, unix};
+
+/// A report in which every optional field is present at least once.
+fn report_with_every_field() -> Report {
+    let mut listener = leak(LeakKind::Listen, tcp(State::Listen, "[::1]:8080", "[::]:0"));
+    let mut origin = Origin::default();
+    origin.syscall = "socket".into();
+    let site = Frame::function("net::leaks_listener")
+        .at("tests/net.rs", 31, Some(13))
+        .in_project();
+    origin.stack = vec![
+        Frame::function("std::net::tcp::TcpListener::bind"),
+        site.clone(),
+    ];
+    origin.site = Some(site);
+    origin.note = Some("the unwinder stopped at a frame without unwind info".into());
+    listener.opened = Some(origin);
+    listener.held_by = vec![HoldingThread::new(9471, "server", "accept4")];
+    listener.stability = Some(Stability::of(3, 3));
+
+    let mut flaky = leak(
+        LeakKind::CloseWait,
+        tcp(State::CloseWait, "127.0.0.1:40211", "127.0.0.1:35719"),
+    );
+    flaky.severity = Severity::Warning;
+    flaky.stability = Some(Stability::of(1, 3));
+
+    let unix_listener = leak(
+        LeakKind::Listen,
+        unix(UnixType::Stream, State::Listen, "/tmp/\\x01app.sock"),
+    );
+
+    let mut leaking = TestRecord::new("net", "leaks_listener", Outcome::Failed);
+    leaking.leaks = vec![
+        listener,
+        flaky,
+        leak(LeakKind::Udp, udp("127.0.0.1:5353")),
+        unix_listener,
+    ];
+    leaking.detail = Some("exit status: 101".into());
+    leaking.duration_ms = Some(112);
+    leaking.linger_ms = Some(100);
+    leaking.output = Some("thread 'leaks_listener' panicked\n".into());
+
+    let mut report = Report::new(vec![
+        leaking,
+        TestRecord::new("net", "clean", Outcome::Passed),
+        TestRecord::new("net", "slow", Outcome::Ignored),
+    ]);
+    report.interrupted = true;
+    report
+}
+
+fn to_json(report: &Report) -> Value {
+    let mut out = Vec::new();
+    report::json::render(report, &mut out).expect("rendering to memory cannot fail");
+    serde_json::from_slice(&out).expect("the JSON report is JSON")
+}
+
+fn schema() -> Value {
+    serde_json::from_str(schema::SCHEMA).expect("docs/report.schema.json is JSON")
+}
+
+#[test]
+fn a_report_using_every_field_conforms_and_reads_back() {
+    let report = report_with_every_field();
+    let text = serde_json::to_string(&to_json(&report)).unwrap();
+    assert_eq!(schema::parse_checked(&text), report);
+}
+
+#[test]
+fn a_minimal_report_conforms() {
+    let json = to_json(&Report::new(Vec::new()));
+    assert_eq!(schema::violations(&json), Vec::<String>::new());
+}
+
+/// Every key of every object in `value`, with the JSON pointer of its object.
+fn keys(value: &Value, pointer: String, found: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                found.push((pointer.clone(), key.clone()));
+                keys(child, format!("{pointer}/{key}"), found);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                keys(child, format!("{pointer}/{i}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn renaming_any_field_breaks_the_schema() {
+    let json = to_json(&report_with_every_field());
+    let mut found = Vec::new();
+    keys(&json, String::new(), &mut found);
+    assert!(found.len() > 60, "the report has only {} keys", found.len());
+    for (pointer, key) in found {
+        let mut renamed = json.clone();
+        let object = renamed
+            .pointer_mut(&pointer)
+            .and_then(Value::as_object_mut)
+            .expect("the pointer names an object");
+        let value = object.remove(&key).expect("the key is there");
+        object.insert(format!("{key}_renamed"), value);
+        assert!(
+            !schema::violations(&renamed).is_empty(),
+            "renaming `{pointer}/{key}` still conforms"
+        );
+    }
+}
+
+#[test]
+fn a_wrong_type_or_an_unknown_name_breaks_the_schema() {
+    let json = to_json(&report_with_every_field());
+    for (pointer, bad) in [
+        ("/tests/0/leaks/0/kind", Value::from("closewait")),
+        ("/tests/0/leaks/0/state", Value::from("CLOSEWAIT")),
+        ("/tests/0/leaks/0/inode", Value::from("1")),
+        ("/tests/0/outcome", Value::from("timedout")),
+        ("/tests/0/duration_ms", Value::from(-1)),
+        ("/summary/errors", Value::Null),
+        ("/schema", Value::from(2)),
+    ] {
+        let mut broken = json.clone();
+        *broken.pointer_mut(pointer).expect("the field is there") = bad;
+        assert!(
+            !schema::violations(&broken).is_empty(),
+            "`{pointer}` = {} still conforms",
+            broken.pointer(pointer).unwrap()
+        );
+    }
+}
+
+/// How `values` are written in JSON.
+fn names<T: serde::Serialize>(values: &[T]) -> Vec<String> {
+    values
+        .iter()
+        .map(|value| match serde_json::to_value(value) {
+            Ok(Value::String(name)) => name,
+            other => panic!("not a name: {other:?}"),
+        })
+        .collect()
+}
+
+/// The names an `enum` at `pointer` in the schema allows.
+fn allowed(pointer: &str) -> Vec<String> {
+    schema()
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .unwrap_or_else(|| panic!("the schema has an enum at {pointer}"))
+        .iter()
+        .map(|name| name.as_str().expect("enum names are strings").to_owned())
+        .collect()
+}
+
+#[test]
+fn the_schemas_names_are_the_codes() {
+    let kinds: Vec<String> = LeakKind::ALL.iter().map(|k| k.name().to_owned()).collect();
+    assert_eq!(allowed("/$defs/leak/properties/kind/enum"), kinds);
+
+    let outcomes = [
+        Outcome::Passed,
+        Outcome::Failed,
+        Outcome::TimedOut,
+        Outcome::Crashed,
+        Outcome::Ignored,
+    ];
+    let outcomes: Vec<String> = outcomes.iter().map(|o| o.name().to_owned()).collect();
+    assert_eq!(allowed("/$defs/test/properties/outcome/enum"), outcomes);
+
+    // The schema names every state there is, each as the code names it.
+    let states = allowed("/$defs/leak/properties/state/enum");
+    for name in &states {
+        let state: State = serde_json::from_value(Value::from(name.as_str()))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(state.name(), name);
+    }
+    let tcp_states = (0..=u8::MAX).filter_map(State::from_linux_tcp);
+    for state in tcp_states.chain([State::Unconn]) {
+        assert!(states.contains(&state.name().to_owned()), "{state}");
+    }
+    assert_eq!(
+        allowed("/$defs/leak/properties/protocol/enum"),
+        names(&[Protocol::Tcp, Protocol::Udp, Protocol::Unix])
+    );
+    assert_eq!(
+        allowed("/$defs/leak/properties/family/enum"),
+        names(&[Family::Ipv4, Family::Ipv6, Family::Unix])
+    );
+    assert_eq!(
+        allowed("/$defs/leak/properties/socket_type/enum"),
+        names(&[UnixType::Stream, UnixType::Dgram, UnixType::Seqpacket])
+    );
+    let version = schema()
+        .pointer("/properties/schema/const")
+        .and_then(Value::as_u64);
+    assert_eq!(version, Some(u64::from(report::SCHEMA)));
+}
