@@ -5,17 +5,12 @@
 //! the linger polling and the failure message are decided once.
 
 use crate::leak::{self, Holder, Leak, Severity};
-use crate::policy::Policy;
+use crate::policy::{self, Policy, LINGER_POLL};
 use crate::report::listing::Capped;
 use crate::report::words::counted;
 use crate::snapshot::{self, SnapshotError};
 use crate::socket::Socket;
-use std::time::{Duration, Instant};
-
-/// How often the sockets are read again while waiting out the linger. Short,
-/// so a test whose server thread closes a moment late passes without paying
-/// the whole linger; a test that is clean on the first look never waits.
-const POLL_INTERVAL: Duration = Duration::from_millis(5);
+use std::time::Instant;
 
 /// The sockets this process held when a test started.
 #[derive(Debug, Clone)]
@@ -33,10 +28,10 @@ impl Checkpoint {
 
     /// The leaks among the sockets opened since the checkpoint, under `policy`.
     ///
-    /// While any of them is an error, the sockets are read again every few
-    /// milliseconds until the errors are gone or the policy's linger has
-    /// passed: cleanup on another thread gets its chance, and the answer
-    /// comes as soon as it is known.
+    /// While any of them remains (see [`policy::lingers_for`]), the sockets
+    /// are read again every [`LINGER_POLL`] until they are gone or the
+    /// policy's linger has passed: cleanup on another thread gets its
+    /// chance, and the answer comes as soon as it is known.
     pub(crate) fn leaks(&self, policy: &Policy) -> Result<Vec<Leak>, SnapshotError> {
         let deadline = Instant::now() + policy.linger();
         loop {
@@ -44,16 +39,12 @@ impl Checkpoint {
             let opened = snapshot::opened_since(&self.before, &after);
             let leaks = leak::classify(&opened, Holder::Test, policy);
             let now = Instant::now();
-            if !has_errors(&leaks) || now >= deadline {
+            if !policy::lingers_for(&leaks) || now >= deadline {
                 return Ok(leaks);
             }
-            std::thread::sleep(POLL_INTERVAL.min(deadline - now));
+            std::thread::sleep(LINGER_POLL.min(deadline - now));
         }
     }
-}
-
-fn has_errors(leaks: &[Leak]) -> bool {
-    leaks.iter().any(|l| l.severity == Severity::Error)
 }
 
 /// The message a test fails with when error-level leaks remain, or `None`
@@ -114,6 +105,7 @@ mod tests {
     use super::*;
     use crate::leak::LeakKind;
     use std::net::{SocketAddr, TcpListener, TcpStream};
+    use std::time::Duration;
 
     // Unit tests share this process with other tests that open sockets at the
     // same time, so each test looks only at the sockets it made itself.
@@ -176,6 +168,29 @@ mod tests {
             message.contains(&format!("error listen: tcp {addr} LISTEN")),
             "{message}"
         );
+    }
+
+    #[test]
+    fn a_connection_closed_by_another_thread_within_the_linger_is_no_warning() {
+        // The linger waits for warnings as it does for errors: one rule
+        // with `cargo sockcheck`'s.
+        let checkpoint = Checkpoint::take().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let addrs = [client.local_addr().unwrap(), server.local_addr().unwrap()];
+        drop(listener);
+        let closer = std::thread::spawn(move || {
+            // Slow cleanup, so the check most likely sees the connection
+            // and has to poll; the verdict must be the same either way.
+            std::thread::sleep(Duration::from_millis(20));
+            drop((client, server));
+        });
+        let leaks = checkpoint
+            .leaks(&lingering(Duration::from_secs(60)))
+            .unwrap();
+        closer.join().unwrap();
+        assert_eq!(mine(leaks, &addrs), []);
     }
 
     #[test]

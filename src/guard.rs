@@ -9,10 +9,11 @@
 //! ```
 //!
 //! The guard remembers this process's sockets when it is made. When it is
-//! dropped at the end of the test it looks again, waits out the linger for
-//! error-level leaks (polled; a clean test never waits) and panics, naming
-//! each socket, if any remain. Warnings are printed to stderr. A test that is
-//! already panicking is left alone: its own failure is the one to read.
+//! dropped at the end of the test it looks again and, while any leak
+//! remains (warnings too), waits out the linger, polled (a clean test never
+//! waits). It then panics, naming each socket, if error-level leaks remain;
+//! warnings are printed to stderr. A test that is already panicking is left
+//! alone: its own failure is the one to read.
 //!
 //! # Parallel tests
 //!

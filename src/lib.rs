@@ -64,9 +64,11 @@
 //!   holds, not those of child processes a test started; a server that
 //!   outlives its test in a child is an `orphan` only `cargo sockcheck` sees.
 //! - **Linger.** Cleanup on another thread (a server noticing its peer left)
-//!   gets the policy's linger ([`policy::DEFAULT_LINGER`] unless set),
-//!   polled every few milliseconds; a socket closed later than that counts
-//!   as a leak. A clean test never waits.
+//!   gets the policy's linger ([`policy::DEFAULT_LINGER`] unless set): while
+//!   any leak remains, warnings included, the sockets are read again every
+//!   [`policy::LINGER_POLL`]; a socket closed later than that counts as a
+//!   leak. A clean test never waits. `cargo sockcheck` follows the same rule
+//!   ([`policy::lingers_for`]).
 //! - **Platforms.** On Linux the harness reads its own fds and asks each
 //!   socket its state, which costs the same however busy the host is;
 //!   elsewhere (macOS, Windows) the socket table comes from netstat2, which

@@ -1,7 +1,7 @@
 //! What the user allows: severity per leak kind, listen ports that are meant
 //! to stay open, and how long to wait for asynchronous cleanup.
 
-use crate::leak::{LeakKind, Severity};
+use crate::leak::{Leak, LeakKind, Severity};
 use crate::socket::Socket;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -44,6 +44,21 @@ pub struct Policy {
 /// notice its peer went away, short enough not to matter on a clean run
 /// (a clean test never waits).
 pub const DEFAULT_LINGER: Duration = Duration::from_millis(100);
+
+/// How often the sockets are read again while the linger lasts: short, so
+/// a test whose thread closes a moment late goes on without paying the
+/// whole linger.
+pub const LINGER_POLL: Duration = Duration::from_millis(5);
+
+/// The linger rule, one for `cargo sockcheck` and the in-process checks
+/// alike: cleanup is waited for while any leak the policy reports remains,
+/// warnings included, so that a warning's verdict does not flip with a
+/// thread that closes a connection a moment after the test. `leaks` are
+/// those [`classify`](crate::leak::classify) found under the policy (allowed
+/// sockets are not among them, so they are never waited for).
+pub fn lingers_for(leaks: &[Leak]) -> bool {
+    !leaks.is_empty()
+}
 
 impl Default for Policy {
     fn default() -> Self {

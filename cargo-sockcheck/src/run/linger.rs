@@ -6,12 +6,9 @@
 
 use super::ptrace::Pid;
 use sockcheck::leak::{classify, Holder};
-use sockcheck::policy::Policy;
+use sockcheck::policy::{lingers_for, Policy, LINGER_POLL};
 use sockcheck::socket::Socket;
 use std::time::{Duration, Instant};
-
-/// How often a lingering test's sockets are read again.
-pub const LINGER_POLL: Duration = Duration::from_millis(5);
 
 /// A test held at its exit.
 #[derive(Debug)]
@@ -72,11 +69,10 @@ impl Linger {
     }
 }
 
-/// True while `sockets` hold a leak the policy reports (error or warning):
-/// what the linger waits for. Waiting for warnings too keeps their verdicts
-/// from flipping when a thread closes a connection just after the test.
+/// True while `sockets` hold what the linger waits for: the library's one
+/// rule, [`lingers_for`] (any leak the policy reports, warnings included).
 pub fn has_leaks(sockets: &[Socket], policy: &Policy) -> bool {
-    !classify(sockets, Holder::Test, policy).is_empty()
+    lingers_for(&classify(sockets, Holder::Test, policy))
 }
 
 #[cfg(test)]
