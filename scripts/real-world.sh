@@ -18,10 +18,13 @@
 #             $RW_DIR/results/summary.md)
 #
 # Environment:
-#   RW_DIR        where crates, their build dirs and results go
-#                 (default /work/realworld; keep it outside the repository)
+#   RW_DIR        where crates, their build dirs and results go (default
+#                 ${TMPDIR:-/tmp}/sockcheck-real-world; keep it outside the
+#                 repository: cargo would take the crates for members of
+#                 sockcheck's workspace)
 #   SOCKCHECK     a cargo-sockcheck binary to use instead of building one
-#   SOCKCHECK_TARGET_DIR  target dir for building it (default /work/target-realworld)
+#   SOCKCHECK_TARGET_DIR  target dir for building it (default
+#                 target/real-world in the repository)
 #   RUNS          runs per verdict setting (default 5)
 #   TIMING_RUNS   runs per timing command (default 5)
 #   JOBS          -j for sockcheck and nextest (default: number of CPUs)
@@ -31,11 +34,11 @@
 set -uo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
-RW_DIR="${RW_DIR:-/work/realworld}"
+RW_DIR="${RW_DIR:-${TMPDIR:-/tmp}/sockcheck-real-world}"
 RUNS="${RUNS:-5}"
 TIMING_RUNS="${TIMING_RUNS:-5}"
 JOBS="${JOBS:-$(nproc)}"
-SOCKCHECK_TARGET_DIR="${SOCKCHECK_TARGET_DIR:-/work/target-realworld}"
+SOCKCHECK_TARGET_DIR="${SOCKCHECK_TARGET_DIR:-$REPO/target/real-world}"
 SOCKCHECK="${SOCKCHECK:-$SOCKCHECK_TARGET_DIR/release/cargo-sockcheck}"
 RESULTS="$RW_DIR/results"
 

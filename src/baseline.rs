@@ -608,21 +608,19 @@ mod tests {
 
     #[test]
     fn load_names_the_file() {
-        let dir = std::env::temp_dir().join(format!("sockcheck-baseline-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("baseline.json");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("baseline.json");
         std::fs::write(&path, "not json").unwrap();
         let err = Baseline::load(&path).unwrap_err();
         assert!(
             err.to_string().contains("baseline.json: not a valid"),
             "{err}"
         );
-        let missing = Baseline::load(&dir.join("missing.json")).unwrap_err();
+        let missing = Baseline::load(&dir.path().join("missing.json")).unwrap_err();
         assert!(missing.to_string().contains("missing.json"), "{missing}");
 
         Baseline::default().save(&path).unwrap();
         assert!(Baseline::load(&path).unwrap().is_empty());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

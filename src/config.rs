@@ -571,7 +571,8 @@ udp = "allow"
 
     #[test]
     fn load_layers_the_files_of_a_workspace() {
-        let root = std::env::temp_dir().join(format!("sockcheck-config-{}", std::process::id()));
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
         let member = root.join("net");
         std::fs::create_dir_all(&member).unwrap();
         std::fs::write(
@@ -586,15 +587,14 @@ udp = "allow"
         )
         .unwrap();
 
-        let workspace = Config::load(&root, None).unwrap();
+        let workspace = Config::load(root, None).unwrap();
         assert_eq!(workspace.policy().linger(), Duration::from_millis(2));
         assert_eq!(workspace.flaky(), FlakyLevel::Deny);
-        let package = Config::load(&root, Some(&member.join("Cargo.toml"))).unwrap();
+        let package = Config::load(root, Some(&member.join("Cargo.toml"))).unwrap();
         assert_eq!(package.policy().linger(), Duration::from_millis(3));
 
         std::fs::write(root.join("sockcheck.toml"), "lingr = 2\n").unwrap();
-        let err = Config::load(&root, None).unwrap_err().to_string();
+        let err = Config::load(root, None).unwrap_err().to_string();
         assert!(err.contains("sockcheck.toml:1: "), "{err}");
-        std::fs::remove_dir_all(&root).unwrap();
     }
 }

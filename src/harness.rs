@@ -14,7 +14,8 @@
 //! another would be blamed for its neighbour's sockets.
 //!
 //! With `SOCKCHECK_REPORT=PATH` in the environment, the harness also writes
-//! the JSON report (see DESIGN.md) with one record per trial that ran.
+//! the JSON report ([`docs/design.md`](https://github.com/sockcheck/sockcheck/blob/main/docs/design.md#the-json-report)) with
+//! one record per trial that ran.
 //!
 //! [libtest-mimic]: https://docs.rs/libtest-mimic/0.8
 
@@ -180,8 +181,8 @@ pub struct Harness {
 }
 
 impl Harness {
-    /// A harness with the default policy (DESIGN.md's severities, no allowed
-    /// ports, [`crate::policy::DEFAULT_LINGER`]).
+    /// A harness with the default policy ([`LeakKind::default_severity`],
+    /// no allowed ports, [`crate::policy::DEFAULT_LINGER`]).
     pub fn new() -> Harness {
         Harness::default()
     }

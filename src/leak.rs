@@ -51,7 +51,8 @@ impl LeakKind {
         }
     }
 
-    /// Severity when nothing is configured (DESIGN.md's table).
+    /// Severity when nothing is configured (the table in
+    /// [`docs/design.md`](https://github.com/sockcheck/sockcheck/blob/main/docs/design.md#leak-kinds-and-default-severities)).
     pub fn default_severity(self) -> Severity {
         match self {
             LeakKind::CloseWait | LeakKind::Listen | LeakKind::Orphan => Severity::Error,

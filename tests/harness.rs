@@ -10,7 +10,6 @@ use fixture_binary::{command, failed_tests, failure_of, output, printed, text};
 use sockcheck::leak::{LeakKind, Severity};
 use sockcheck::report::{Outcome, Report};
 use sockcheck::socket::State;
-use std::path::PathBuf;
 use std::process::Output;
 use std::sync::OnceLock;
 
@@ -37,7 +36,8 @@ struct Run {
 fn full_run() -> &'static Run {
     static RUN: OnceLock<Run> = OnceLock::new();
     RUN.get_or_init(|| {
-        let path = report_path("full");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
         let output = output(command(FIXTURE).env("SOCKCHECK_REPORT", &path));
         let (stdout, stderr) = text(&output);
         let json = std::fs::read_to_string(&path)
@@ -50,13 +50,6 @@ fn full_run() -> &'static Run {
             report,
         }
     })
-}
-
-fn report_path(what: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("harness-{what}-{}.json", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    path
 }
 
 #[test]
@@ -252,7 +245,8 @@ fn list_terse_names_every_trial_and_nothing_else() {
 
 #[test]
 fn exact_runs_one_trial_and_the_report_holds_only_it() {
-    let path = report_path("exact");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.json");
     let output = output(
         command(FIXTURE)
             .args(["--exact", "leaks::listener"])

@@ -1,5 +1,6 @@
-//! The command line: flags as cargo and libtest spell them (DESIGN.md's
-//! contract), parsed by clap.
+//! The command line: flags as cargo and libtest spell them, parsed by
+//! clap. The flags are a contract that only grows: docs/design.md,
+//! "Command line".
 
 use crate::partition::Partition;
 use clap::{Args, Parser, Subcommand, ValueEnum};

@@ -1,5 +1,6 @@
 //! How `cargo sockcheck` ends: its exit status, decided here and nowhere
-//! else. The statuses are part of the CLI contract (see the README).
+//! else. The statuses are part of the CLI contract: docs/design.md, "Exit
+//! statuses".
 
 use sockcheck::leak::Severity;
 use sockcheck::report::{Outcome, Report, TestRecord};

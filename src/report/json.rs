@@ -1,4 +1,6 @@
-//! The JSON report: the machine-readable contract (see DESIGN.md).
+//! The JSON report: the machine-readable contract. Its layout, field by
+//! field, is the repository's [`docs/report.schema.json`](https://github.com/sockcheck/sockcheck/blob/main/docs/report.schema.json);
+//! [`docs/design.md`](https://github.com/sockcheck/sockcheck/blob/main/docs/design.md#the-json-report) says what it means.
 
 use super::Report;
 use std::io::{self, Write};
