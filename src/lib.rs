@@ -104,6 +104,7 @@ pub mod baseline;
 mod check;
 #[doc(hidden)]
 pub mod config;
+pub mod diff;
 pub mod guard;
 pub mod harness;
 pub mod leak;

@@ -249,7 +249,7 @@ fn addresses(socket: &Socket) -> String {
 
 /// A table cell: `|` escaped and line breaks flattened, which GitHub applies
 /// before inline parsing, so it holds inside code spans too.
-fn cell(text: &str) -> String {
+pub(crate) fn cell(text: &str) -> String {
     text.replace("\r\n", " ")
         .replace(['\n', '\r'], " ")
         .replace('|', "\\|")
@@ -291,7 +291,7 @@ fn inline(text: &str) -> String {
 }
 
 /// Text made safe inside HTML (`<summary>`).
-fn html(text: &str) -> String {
+pub(crate) fn html(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

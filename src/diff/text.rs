@@ -1,0 +1,87 @@
+//! The terminal rendering of a diff: the headline and counts, then the new
+//! leaks, fixed ones, leaks no longer checked, and the tests that changed,
+//! each section capped at [`MAX_LISTED`] lines.
+
+use super::{Diff, LeakChange};
+use crate::report::listing::{Capped, MAX_LISTED};
+use crate::report::TestRecord;
+use std::fmt::Display;
+use std::io::{self, Write};
+
+/// Writes `diff` for a terminal.
+pub fn render(diff: &Diff, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "sockcheck diff: {}", diff.headline())?;
+    writeln!(out, "  leaks: {}", diff.counts())?;
+    if let Some(tests) = diff.test_changes() {
+        writeln!(out, "  tests: {tests}")?;
+    }
+    if let Some(note) = diff.interrupted_note() {
+        writeln!(out, "  note: {note}")?;
+    }
+    section(out, "new leaks:", diff.new.iter().map(leak_line))?;
+    section(out, "fixed leaks:", diff.fixed.iter().map(leak_line))?;
+    section(
+        out,
+        "no longer checked (their test is gone or ignored):",
+        diff.unchecked.iter().map(leak_line),
+    )?;
+    section(
+        out,
+        "outcome changed:",
+        diff.outcome_changes.iter().map(|c| {
+            format!(
+                "{}: {} -> {}",
+                c.head.full_name(),
+                c.base.outcome.name(),
+                c.head.outcome.name()
+            )
+        }),
+    )?;
+    section(
+        out,
+        "tests added:",
+        diff.tests_added.iter().map(|t| test_line(t)),
+    )?;
+    section(
+        out,
+        "tests removed:",
+        diff.tests_removed.iter().map(|t| test_line(t)),
+    )
+}
+
+/// `error net::t: close-wait tcp 127.0.0.1:* -> 127.0.0.1:8080 CLOSE_WAIT at tests/net.rs:31`
+fn leak_line(change: &LeakChange) -> String {
+    let mut line = format!("{} {}", change.leak.severity, change.identity);
+    if let Some(site) = change.site() {
+        line.push_str(" at ");
+        line.push_str(&site);
+    }
+    line
+}
+
+/// `net::t (passed)`
+fn test_line(test: &TestRecord) -> String {
+    format!("{} ({})", test.full_name(), test.outcome.name())
+}
+
+/// `title`, then the first [`MAX_LISTED`] items indented, then a count of
+/// the rest; nothing when there are no items.
+fn section(
+    out: &mut dyn Write,
+    title: &str,
+    items: impl Iterator<Item = impl Display>,
+) -> io::Result<()> {
+    let lines: Vec<String> = items.map(|item| item.to_string()).collect();
+    if lines.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "{title}")?;
+    let capped = Capped::new(&lines, MAX_LISTED);
+    for line in capped.listed {
+        writeln!(out, "  {line}")?;
+    }
+    if let Some(more) = capped.and_more() {
+        writeln!(out, "  {more}")?;
+    }
+    Ok(())
+}
