@@ -7,32 +7,8 @@ use sockcheck::diff::{self, Diff};
 use sockcheck::leak::{Leak, LeakKind};
 use sockcheck::report::{Outcome, Report, TestRecord};
 use sockcheck::site::{Frame, Origin};
-use sockcheck::socket::{Family, Protocol, Socket, State};
-
-/// A leak of `kind` between two IPv4 addresses; ports from 32768 up are
-/// ephemeral on Linux by default, and on the machine that runs this.
-fn leak(kind: LeakKind, state: State, local: &str, remote: &str) -> Leak {
-    Leak {
-        kind,
-        severity: kind.default_severity(),
-        socket: Socket {
-            protocol: if kind == LeakKind::Udp {
-                Protocol::Udp
-            } else {
-                Protocol::Tcp
-            },
-            family: Family::Ipv4,
-            local: local.parse().expect("an address"),
-            remote: remote.parse().expect("an address"),
-            state,
-            inode: 31337,
-            pid: 4242,
-        },
-        stability: None,
-        opened: None,
-        held_by: Vec::new(),
-    }
-}
+use sockcheck::socket::State;
+use sockcheck::testing::{leak, tcp};
 
 /// The same leak, opened by the project's code at `file:line`.
 fn opened_at(mut leak: Leak, file: &str, line: u32) -> Leak {
@@ -47,23 +23,19 @@ fn opened_at(mut leak: Leak, file: &str, line: u32) -> Leak {
 }
 
 fn test(name: &str, outcome: Outcome, leaks: Vec<Leak>) -> TestRecord {
-    TestRecord {
-        leaks,
-        ..TestRecord::new("net", name, outcome)
-    }
+    let mut test = TestRecord::new("net", name, outcome);
+    test.leaks = leaks;
+    test
 }
 
+// Ports from 32768 up are ephemeral on Linux by default: matched as `*`.
 fn close_wait(local: &str) -> Leak {
-    leak(
-        LeakKind::CloseWait,
-        State::CloseWait,
-        local,
-        "127.0.0.1:8080",
-    )
+    let socket = tcp(State::CloseWait, local, "127.0.0.1:8080");
+    leak(LeakKind::CloseWait, socket)
 }
 
 fn listener(local: &str) -> Leak {
-    leak(LeakKind::Listen, State::Listen, local, "0.0.0.0:0")
+    leak(LeakKind::Listen, tcp(State::Listen, local, "0.0.0.0:0"))
 }
 
 /// A pull request that fixes a listener, adds one (with its site) and a
@@ -95,9 +67,7 @@ fn base_and_head() -> (Report, Report) {
             Outcome::Failed,
             vec![leak(
                 LeakKind::Established,
-                State::Established,
-                "127.0.0.1:45678",
-                "127.0.0.1:5432",
+                tcp(State::Established, "127.0.0.1:45678", "127.0.0.1:5432"),
             )],
         ),
         test(

@@ -177,7 +177,7 @@ fn test_cell(test: &TestRecord) -> String {
 /// by; the local one alone when the socket has no peer.
 fn addresses(change: &LeakChange) -> String {
     let identity = &change.identity;
-    if change.leak.socket.remote.port() == 0 {
+    if !change.leak.socket.has_peer() {
         cell(&code(&identity.local))
     } else {
         cell(&format!(

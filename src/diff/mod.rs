@@ -240,38 +240,21 @@ pub(crate) mod tests {
     use super::*;
     use crate::leak::LeakKind;
     use crate::site::{Frame, Origin};
-    use crate::socket::{Family, Protocol, Socket, State};
+    use crate::socket::State;
+    use crate::testing;
 
     pub const PORTS: PortRange = PortRange::LINUX_DEFAULT;
 
-    /// A leak of `kind` from `local` to `remote`, at its default severity.
+    /// A leak of `kind` from `local` to `remote` (a UDP one on `local`
+    /// alone), at its default severity.
     pub fn leak(kind: LeakKind, local: &str, remote: &str) -> Leak {
-        let state = match kind {
-            LeakKind::CloseWait => State::CloseWait,
-            LeakKind::Listen | LeakKind::Orphan => State::Listen,
-            LeakKind::Established => State::Established,
-            LeakKind::Udp => State::Unconn,
+        let socket = match kind {
+            LeakKind::Udp => testing::udp(local),
+            LeakKind::CloseWait => testing::tcp(State::CloseWait, local, remote),
+            LeakKind::Established => testing::tcp(State::Established, local, remote),
+            _ => testing::tcp(State::Listen, local, remote),
         };
-        Leak {
-            kind,
-            severity: kind.default_severity(),
-            socket: Socket {
-                protocol: if kind == LeakKind::Udp {
-                    Protocol::Udp
-                } else {
-                    Protocol::Tcp
-                },
-                family: Family::Ipv4,
-                local: local.parse().unwrap(),
-                remote: remote.parse().unwrap(),
-                state,
-                inode: 7,
-                pid: 42,
-            },
-            stability: None,
-            opened: None,
-            held_by: Vec::new(),
-        }
+        testing::leak(kind, socket)
     }
 
     /// The same leak, opened at `file:line`.
@@ -286,10 +269,9 @@ pub(crate) mod tests {
     }
 
     pub fn test(name: &str, outcome: Outcome, leaks: Vec<Leak>) -> TestRecord {
-        TestRecord {
-            leaks,
-            ..TestRecord::new("net", name, outcome)
-        }
+        let mut test = TestRecord::new("net", name, outcome);
+        test.leaks = leaks;
+        test
     }
 
     fn names(changes: &[LeakChange]) -> Vec<String> {
