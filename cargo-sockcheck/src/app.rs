@@ -2,25 +2,34 @@
 //! exit status.
 
 use crate::cargo::{self, TestBinary};
-use crate::cli::Options;
+use crate::cli::{NoTests, Options, OutputWhen};
 use crate::config::RunConfig;
 use crate::exit::ExitStatus;
 use crate::list::{self, Selection, TestCase};
+use crate::no_tests;
 use crate::outputs::Outputs;
+use crate::progress::Reporter;
 use crate::run::{self, Job, Settings};
-use crate::{fast, rerun};
+use crate::{fast, rerun, terminal};
 use anyhow::Result;
 use sockcheck::policy::Policy;
-use sockcheck::report::{text, Outcome, Report, TestRecord};
-use std::io::Write;
+use sockcheck::report::text::TextOptions;
+use sockcheck::report::words::counted;
+use sockcheck::report::{Outcome, Report, TestRecord};
 
 /// `cargo sockcheck`: builds the tests, runs the selected ones under the
 /// tracer and writes the report; returns the exit status.
 pub fn check_tests(options: Options) -> Result<ExitStatus> {
-    let outputs = Outputs::prepare(&options.output, &options.baseline)?;
+    let text = TextOptions {
+        success_output: options.success_output() == OutputWhen::Final,
+        failure_output: options.failure_output() == OutputWhen::Final,
+    };
+    let outputs = Outputs::prepare(&options.output, &options.baseline)?.with_text(text);
     let metadata = cargo::workspace_metadata(options.selection.manifest_path.as_deref())?;
     let config = RunConfig::load(&metadata, &options.gate)?;
-    let binaries = cargo::build_tests(&options.selection.cargo_args(), &metadata)?;
+    let mut cargo_args = options.selection.cargo_args();
+    cargo_args.push(terminal::cargo_colour_flag().to_owned());
+    let binaries = cargo::build_tests(&cargo_args, &metadata)?;
     let selection = Selection {
         filters: options.filters.clone(),
         skip: options.skip.clone(),
@@ -28,7 +37,9 @@ pub fn check_tests(options: Options) -> Result<ExitStatus> {
         only_ignored: options.ignored,
         include_ignored: options.include_ignored,
     };
-    let mut tests: Vec<TestCase> = list_all(&binaries)?
+    let listed_tests = list_all(&binaries)?;
+    let listed = listed_tests.len();
+    let mut tests: Vec<TestCase> = listed_tests
         .into_iter()
         .filter(|test| selection.selects(test))
         .collect();
@@ -42,6 +53,26 @@ pub fn check_tests(options: Options) -> Result<ExitStatus> {
     }
     let (to_run, not_run): (Vec<TestCase>, Vec<TestCase>) =
         tests.into_iter().partition(|test| selection.runs(test));
+    if to_run.is_empty() && options.no_tests != NoTests::Pass {
+        let message = no_tests::message(
+            &selection,
+            options.partition.as_ref(),
+            listed,
+            binaries.len(),
+        );
+        let hint = no_tests::subcommand_hint(&selection.filters);
+        if options.no_tests == NoTests::Fail {
+            eprintln!("error: {message}; --no-tests=warn or =pass lets an empty run pass");
+            if let Some(hint) = hint {
+                eprintln!("hint: {hint}");
+            }
+            return Ok(ExitStatus::NoTests);
+        }
+        eprintln!("sockcheck: warning: {message}");
+        if let Some(hint) = hint {
+            eprintln!("sockcheck: hint: {hint}");
+        }
+    }
     if let Some(note) = config.allowed_note(&binaries, &to_run) {
         eprintln!("sockcheck: {note}");
     }
@@ -52,15 +83,20 @@ pub fn check_tests(options: Options) -> Result<ExitStatus> {
         policy: config.workspace_policy().clone(),
     };
     eprintln!(
-        "sockcheck: running {} tests from {} binaries ({} at a time{})",
-        to_run.len(),
-        binaries.len(),
+        "sockcheck: running {} from {} ({} at a time{})",
+        counted(to_run.len(), "test"),
+        counted(binaries.len(), "binary"),
         settings.jobs,
         if options.fast {
             ", whole binaries first"
         } else {
             ""
         }
+    );
+    let mut reporter = Reporter::new(
+        to_run.len(),
+        options.success_output(),
+        options.failure_output(),
     );
     let per_test = |indices: &[usize]| -> Vec<Job<'_>> {
         indices
@@ -81,13 +117,28 @@ pub fn check_tests(options: Options) -> Result<ExitStatus> {
             whole,
             per_test,
             &settings,
-            &mut print_progress,
+            &mut reporter,
         )
     } else {
         let all: Vec<usize> = (0..to_run.len()).collect();
-        run::run_jobs(&per_test(&all), &settings, &mut print_progress)
+        run::run_jobs(&per_test(&all), &settings, &mut reporter)
     };
     if options.rerun_leaks > 0 && result.fatal.is_none() && result.interrupted_by.is_none() {
+        let leaking = result
+            .records
+            .iter()
+            .flatten()
+            .filter(|r| !r.leaks.is_empty());
+        reporter.phase(&format!(
+            "rerunning {} {} more {}",
+            counted(leaking.count(), "leaking test"),
+            options.rerun_leaks,
+            if options.rerun_leaks == 1 {
+                "time"
+            } else {
+                "times"
+            }
+        ));
         let flaky_fails = config.flaky_fails(&binaries);
         rerun::rerun_leaking(
             &mut result,
@@ -106,6 +157,7 @@ pub fn check_tests(options: Options) -> Result<ExitStatus> {
     );
     let mut report = Report::new(records);
     report.interrupted = result.interrupted_by.is_some() || result.fatal.is_some();
+    drop(reporter);
 
     let status = outputs.write(&report);
     if let Some(fatal) = result.fatal {
@@ -223,13 +275,4 @@ fn list_all(binaries: &[TestBinary]) -> Result<Vec<TestCase>> {
         tests.extend(list?);
     }
     Ok(tests)
-}
-
-/// Prints one finished test on stderr, with its leaks.
-pub fn print_progress(record: &TestRecord) {
-    let mut lines = Vec::new();
-    let _ = text::write_test_line(record, &mut lines);
-    let _ = text::write_leaks(record, &mut lines);
-    // One write per test: stderr is unbuffered.
-    let _ = anstream::stderr().write_all(&lines);
 }

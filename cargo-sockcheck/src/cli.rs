@@ -93,6 +93,26 @@ pub struct Options {
     #[arg(long, value_name = "count:K/N|hash:K/N")]
     pub partition: Option<Partition>,
 
+    /// What a run that selects no test does: fail (exit 4), warn, or pass.
+    #[arg(long, value_enum, value_name = "fail|warn|pass", default_value_t = NoTests::Fail)]
+    pub no_tests: NoTests,
+
+    /// When to show the output of tests that passed but leaked: never,
+    /// final (in the report at the end) or immediate (as each finishes)
+    /// [default: never].
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub success_output: Option<OutputWhen>,
+
+    /// When to show the output of tests that failed, timed out or crashed:
+    /// never, final or immediate [default: final].
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub failure_output: Option<OutputWhen>,
+
+    /// Show the output of tests that passed but leaked, as
+    /// --success-output final.
+    #[arg(long, conflicts_with = "success_output")]
+    pub show_output: bool,
+
     #[command(flatten)]
     pub gate: GateOptions,
 
@@ -282,6 +302,45 @@ impl PackageSelection {
         }
         args
     }
+}
+
+impl Options {
+    /// When the output of passing tests (those that leaked) is shown.
+    pub fn success_output(&self) -> OutputWhen {
+        match (self.success_output, self.show_output) {
+            (Some(when), _) => when,
+            (None, true) => OutputWhen::Final,
+            (None, false) => OutputWhen::Never,
+        }
+    }
+
+    /// When the output of failing tests is shown.
+    pub fn failure_output(&self) -> OutputWhen {
+        self.failure_output.unwrap_or(OutputWhen::Final)
+    }
+}
+
+/// When a test's captured output is shown (`--success-output`,
+/// `--failure-output`, as nextest names them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputWhen {
+    /// Not at all.
+    Never,
+    /// In the report printed at the end.
+    Final,
+    /// On stderr, as the test finishes.
+    Immediate,
+}
+
+/// What a run that selects no test does (`--no-tests`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NoTests {
+    /// An error naming the filters; exit status 4.
+    Fail,
+    /// A warning; the run goes on, empty, and passes.
+    Warn,
+    /// Nothing said; the run passes.
+    Pass,
 }
 
 /// When to colour what is printed on a terminal (`--color`, `CARGO_TERM_COLOR`).

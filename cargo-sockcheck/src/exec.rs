@@ -2,13 +2,13 @@
 //! cargo's target runner or a nextest wrapper. Its output passes through;
 //! what it left open is reported on stderr.
 
-use crate::app::print_progress;
 use crate::cli::ExecOptions;
 use crate::exit::ExitStatus;
 use crate::run::{self, Job, Settings};
 use crate::{config, outputs};
 use anyhow::{Context, Result};
-use sockcheck::report::Report;
+use sockcheck::report::{text, Report, TestRecord};
+use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
@@ -39,12 +39,19 @@ pub fn trace_command(options: ExecOptions) -> Result<ExitStatus> {
         timeout: None,
         policy: config::policy(&options.gate),
     };
-    let result = run::run_jobs(std::slice::from_ref(&job), &settings, &mut |record| {
-        if !record.leaks.is_empty() {
-            eprintln!("sockcheck: {} left sockets open:", record.binary);
-            print_progress(record);
-        }
-    });
+    let result = run::run_jobs(
+        std::slice::from_ref(&job),
+        &settings,
+        &mut |record: &TestRecord| {
+            if !record.leaks.is_empty() {
+                let mut lines =
+                    format!("sockcheck: {} left sockets open:\n", record.binary).into_bytes();
+                let _ = text::write_test_line(record, &mut lines);
+                let _ = text::write_leaks(record, &mut lines);
+                let _ = anstream::stderr().write_all(&lines);
+            }
+        },
+    );
     if let Some(fatal) = result.fatal {
         return Err(fatal);
     }

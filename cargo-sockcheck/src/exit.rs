@@ -19,6 +19,9 @@ pub enum ExitStatus {
     /// 2: sockcheck itself could not run (bad arguments, build failure, no
     /// ptrace, ...), or a merged report misses tests.
     Error,
+    /// 4: the filters, skips and partition selected no test (as nextest's
+    /// `NO_TESTS_RUN`), unless `--no-tests` says otherwise.
+    NoTests,
     /// 101: a test failed, crashed or timed out; takes precedence over leaks.
     TestFailed,
     /// 128 + N: signal N interrupted the run (130 for SIGINT), or killed
@@ -35,6 +38,7 @@ impl ExitStatus {
             ExitStatus::Clean => 0,
             ExitStatus::Leak => 1,
             ExitStatus::Error => 2,
+            ExitStatus::NoTests => 4,
             ExitStatus::TestFailed => LIBTEST_FAILED,
             ExitStatus::Signal(signal) => 128 + signal,
             ExitStatus::Command(code) => code,
@@ -81,12 +85,13 @@ mod tests {
             ExitStatus::Clean,
             ExitStatus::Leak,
             ExitStatus::Error,
+            ExitStatus::NoTests,
             ExitStatus::TestFailed,
             ExitStatus::Signal(libc::SIGINT),
             ExitStatus::Command(3),
         ]
         .map(ExitStatus::code);
-        assert_eq!(codes, [0, 1, 2, 101, 130, 3]);
+        assert_eq!(codes, [0, 1, 2, 4, 101, 130, 3]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use crate::cargo::TestBinary;
 use crate::list::TestCase;
-use crate::run::{self, Job, RunResult, Settings};
+use crate::run::{self, Job, Progress, RunResult, Settings};
 use sockcheck::report::{Outcome, TestRecord};
 
 /// Runs `whole` (one job per binary, `whole_binaries[i]` naming job `i`'s
@@ -16,10 +16,10 @@ pub fn whole_binaries_first<'a>(
     whole: Vec<(usize, Job<'a>)>,
     per_test: impl Fn(&[usize]) -> Vec<Job<'a>>,
     settings: &Settings,
-    progress: &mut dyn FnMut(&TestRecord),
+    progress: &mut dyn Progress,
 ) -> RunResult {
     let (whole_binaries, whole_jobs): (Vec<usize>, Vec<Job<'a>>) = whole.into_iter().unzip();
-    let first = run::run_jobs(&whole_jobs, settings, &mut |_| {});
+    let first = run::run_jobs(&whole_jobs, settings, &mut |_: &TestRecord| {});
     let mut records: Vec<Option<TestRecord>> = vec![None; tests.len()];
     let mut to_rerun = Vec::new();
     for (binary, record) in whole_binaries.iter().zip(&first.records) {
@@ -29,7 +29,7 @@ pub fn whole_binaries_first<'a>(
                 for i in of_binary {
                     let clean =
                         TestRecord::new(&binaries[*binary].name, &tests[i].name, Outcome::Passed);
-                    progress(&clean);
+                    progress.finished(&clean);
                     records[i] = Some(clean);
                 }
             }

@@ -17,8 +17,12 @@ mod fast;
 mod gate;
 mod list;
 #[cfg(target_os = "linux")]
+mod no_tests;
+#[cfg(target_os = "linux")]
 mod outputs;
 mod partition;
+#[cfg(target_os = "linux")]
+mod progress;
 #[cfg(target_os = "linux")]
 mod report;
 #[cfg(target_os = "linux")]

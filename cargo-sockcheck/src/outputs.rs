@@ -30,6 +30,7 @@ pub struct Outputs<'a> {
     baseline: Option<Baseline>,
     write_baseline: Option<&'a Path>,
     github: GitHub,
+    text: TextOptions,
 }
 
 /// What GitHub Actions asks of a step, from its environment.
@@ -75,7 +76,13 @@ impl<'a> Outputs<'a> {
             baseline: known,
             write_baseline: baseline.write_baseline.as_deref(),
             github: GitHub::from_env(),
+            text: TextOptions::default(),
         })
+    }
+
+    /// Shows tests' output in the text report as `text` says.
+    pub fn with_text(self, text: TextOptions) -> Self {
+        Outputs { text, ..self }
     }
 
     /// Writes every output of `report` and returns the exit status the gate
@@ -136,10 +143,7 @@ impl<'a> Outputs<'a> {
     /// not an error.
     fn print(&self, report: &Report, verdict: &Verdict, markdown: Option<&[u8]>) -> Result<()> {
         let rendered = match (self.options.format, markdown) {
-            (Format::Text, _) => {
-                let options = TextOptions::default();
-                render(|out| text::render(&verdict.shown, &options, out))?
-            }
+            (Format::Text, _) => render(|out| text::render(&verdict.shown, &self.text, out))?,
             // The raw result: leaks at their policy's severity, as in `--report`.
             (Format::Json, _) => render(|out| json::render(report, out))?,
             (Format::Markdown, Some(markdown)) => markdown.to_vec(),

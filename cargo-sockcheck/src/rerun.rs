@@ -33,7 +33,7 @@ pub fn rerun_leaking<'a>(
     let mut seen: Vec<HashMap<LeakIdentity, (u32, Leak)>> = vec![HashMap::new(); leaking.len()];
     let jobs = jobs_for(&leaking);
     for _ in 0..times {
-        let round = run::run_jobs(&jobs, settings, &mut |_| {});
+        let round = run::run_jobs(&jobs, settings, &mut |_: &TestRecord| {});
         for (k, record) in round.records.iter().enumerate() {
             let Some(record) = record else { continue };
             for (identity, leak) in identities(record, ports) {

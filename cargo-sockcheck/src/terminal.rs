@@ -19,6 +19,15 @@ pub fn choose_colour(flag: Option<ColorWhen>) -> Result<()> {
     Ok(())
 }
 
+/// `--color=always` or `--color=never` for the cargo this run starts, so
+/// that cargo's own lines on stderr follow the same choice as sockcheck's.
+pub fn cargo_colour_flag() -> &'static str {
+    match anstream::AutoStream::choice(&std::io::stderr()) {
+        ColorChoice::Never => "--color=never",
+        _ => "--color=always",
+    }
+}
+
 /// The choice `flag` and the value of `CARGO_TERM_COLOR` make; a value
 /// cargo would not take is an error.
 fn colour_choice(flag: Option<ColorWhen>, env: Option<&str>) -> Result<ColorChoice> {

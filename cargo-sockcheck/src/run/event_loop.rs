@@ -11,7 +11,7 @@ use super::spawn;
 use super::stops::{self, Stop};
 use super::tree::{Proc, ProcessTree};
 use super::verdict::{self, Finished};
-use super::{Job, RunResult, Settings};
+use super::{Job, Progress, RunResult, Settings};
 use anyhow::{anyhow, Context, Result};
 use sockcheck::report::TestRecord;
 use sockcheck::snapshot::process_sockets;
@@ -25,11 +25,7 @@ const REAP_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs `jobs`, `settings.jobs` at a time, calling `progress` as each one
 /// finishes.
-pub fn run_jobs(
-    jobs: &[Job<'_>],
-    settings: &Settings,
-    progress: &mut dyn FnMut(&TestRecord),
-) -> RunResult {
+pub fn run_jobs(jobs: &[Job<'_>], settings: &Settings, progress: &mut dyn Progress) -> RunResult {
     let mut tracer = Tracer::new(jobs, settings);
     let fatal = tracer.start(progress).err();
     if fatal.is_some() {
@@ -57,6 +53,8 @@ struct Running {
     sockets: Option<Vec<Socket>>,
     /// Set while the exiting thread is held for the linger.
     linger: Option<Linger>,
+    /// How long the exit was held, once the linger is over.
+    lingered: Option<Duration>,
     timed_out: bool,
     /// Killed because the run was interrupted: not a result.
     abandoned: bool,
@@ -91,7 +89,7 @@ impl<'a> Tracer<'a> {
         }
     }
 
-    fn start(&mut self, progress: &mut dyn FnMut(&TestRecord)) -> Result<()> {
+    fn start(&mut self, progress: &mut dyn Progress) -> Result<()> {
         ptrace::become_subreaper().context("cannot become a child subreaper (prctl)")?;
         self.drain(progress)
     }
@@ -99,7 +97,7 @@ impl<'a> Tracer<'a> {
     /// The event loop: runs until every test has run (or the run was
     /// stopped) and every leftover is reaped, or [`REAP_GRACE`] has passed
     /// with only leftovers to wait for.
-    fn drain(&mut self, progress: &mut dyn FnMut(&TestRecord)) -> Result<()> {
+    fn drain(&mut self, progress: &mut dyn Progress) -> Result<()> {
         let signals = Signals::block()?;
         let mut give_up = None;
         loop {
@@ -109,6 +107,8 @@ impl<'a> Tracer<'a> {
             {
                 self.next_test += 1;
                 self.spawn(self.next_test - 1)?;
+                let job = &self.jobs[self.next_test - 1];
+                progress.started(&job.binary, &job.name);
             }
             let all_started = self.next_test == self.jobs.len() || !self.accepting;
             if self.running.is_empty() && all_started {
@@ -192,6 +192,7 @@ impl<'a> Tracer<'a> {
                 output: started.output,
                 sockets: None,
                 linger: None,
+                lingered: None,
                 timed_out: false,
                 abandoned: false,
             },
@@ -199,12 +200,7 @@ impl<'a> Tracer<'a> {
         Ok(())
     }
 
-    fn handle(
-        &mut self,
-        pid: Pid,
-        event: Event,
-        progress: &mut dyn FnMut(&TestRecord),
-    ) -> Result<()> {
+    fn handle(&mut self, pid: Pid, event: Event, progress: &mut dyn Progress) -> Result<()> {
         match stops::classify(pid, event, || self.tree.first_stop(pid)) {
             Stop::Ended(ended) => {
                 self.tree.ended(pid);
@@ -281,6 +277,7 @@ impl<'a> Tracer<'a> {
                 };
                 if linger.release_after(look, now) {
                     resume(linger.thread, 0);
+                    running.lingered = Some(linger.held(now));
                     running.linger = None;
                 }
             }
@@ -328,7 +325,7 @@ impl<'a> Tracer<'a> {
     }
 
     /// The test process is gone: judge it, deal with what it left running.
-    fn finish(&mut self, test: Pid, ended: Event, progress: &mut dyn FnMut(&TestRecord)) {
+    fn finish(&mut self, test: Pid, ended: Event, progress: &mut dyn Progress) {
         let Some(running) = self.running.remove(&test) else {
             return;
         };
@@ -346,6 +343,7 @@ impl<'a> Tracer<'a> {
             sockets: running.sockets,
             orphans,
             duration: running.started.elapsed(),
+            lingered: running.lingered,
         };
         let record = verdict::record(
             &job.binary,
@@ -353,7 +351,7 @@ impl<'a> Tracer<'a> {
             finished,
             job.policy_or(self.settings),
         );
-        progress(&record);
+        progress.finished(&record);
         self.results[running.test] = Some(record);
         self.exit_statuses[running.test] = verdict::exit_status(ended);
     }

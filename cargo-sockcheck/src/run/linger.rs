@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 pub struct Linger {
     /// The thread held stopped at `exit_group`.
     pub thread: Pid,
+    since: Instant,
     until: Instant,
     next_look: Instant,
 }
@@ -42,6 +43,7 @@ impl Linger {
     ) -> Option<Linger> {
         (may_linger && leaking && !linger.is_zero()).then(|| Linger {
             thread,
+            since: now,
             until: now + linger,
             next_look: now + LINGER_POLL,
         })
@@ -50,6 +52,11 @@ impl Linger {
     /// When the test should be looked at again.
     pub fn next_look(&self) -> Instant {
         self.next_look
+    }
+
+    /// How long the test has been held at `now`.
+    pub fn held(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.since)
     }
 
     /// True when a look is due at `now`.
@@ -101,6 +108,7 @@ mod tests {
         assert!(!linger.release_after(Look::Leaking, first));
         assert_eq!(linger.next_look(), first + LINGER_POLL);
         assert!(linger.release_after(Look::Leaking, start + SECOND));
+        assert_eq!(linger.held(start + SECOND), SECOND);
 
         let mut linger = Linger::hold(7, true, true, SECOND, start).unwrap();
         assert!(linger.release_after(Look::Clean, first));

@@ -14,10 +14,12 @@
 //! `stops` tells what a ptrace stop means, `tree` keeps each test's
 //! processes and threads, `linger` decides how long an exiting test is
 //! held, `verdict` turns a finished test into its record, and
-//! `event_loop` drives them all; `output` keeps a test's output,
+//! `event_loop` drives them all; `output` keeps a test's output and
+//! `framing` takes libtest's lines off it,
 //! `signals` reads SIGCHLD/SIGINT/SIGTERM, `ptrace` wraps the syscalls.
 
 mod event_loop;
+mod framing;
 mod linger;
 mod output;
 mod ptrace;
@@ -84,12 +86,26 @@ pub struct RunResult {
     pub fatal: Option<anyhow::Error>,
 }
 
-/// Runs `jobs` under the tracer, `settings.jobs` at a time, calling
-/// `progress` as each one finishes.
-pub fn run_jobs(
-    jobs: &[Job<'_>],
-    settings: &Settings,
-    progress: &mut dyn FnMut(&TestRecord),
-) -> RunResult {
+/// What the tracer tells as a run goes on. A closure taking each finished
+/// record is one; so is the terminal's reporter, which also shows what runs.
+pub trait Progress {
+    /// The job of `binary`'s test `name` started.
+    fn started(&mut self, binary: &str, name: &str) {
+        let _ = (binary, name);
+    }
+
+    /// A job finished with `record`.
+    fn finished(&mut self, record: &TestRecord);
+}
+
+impl<F: FnMut(&TestRecord)> Progress for F {
+    fn finished(&mut self, record: &TestRecord) {
+        self(record);
+    }
+}
+
+/// Runs `jobs` under the tracer, `settings.jobs` at a time, telling
+/// `progress` as each one starts and finishes.
+pub fn run_jobs(jobs: &[Job<'_>], settings: &Settings, progress: &mut dyn Progress) -> RunResult {
     event_loop::run_jobs(jobs, settings, progress)
 }

@@ -2,6 +2,7 @@
 //! its leaks from the sockets read at its exit and those of the processes
 //! it left running.
 
+use super::framing;
 use super::ptrace::Event;
 use crate::exit::{ExitStatus, LIBTEST_FAILED};
 use nix::sys::signal::Signal;
@@ -31,6 +32,8 @@ pub struct Finished {
     pub orphans: Vec<Socket>,
     /// How long it ran.
     pub duration: Duration,
+    /// How long its exit was held for the linger, when it was.
+    pub lingered: Option<Duration>,
 }
 
 /// The record of test `name` of `binary`, judged by `policy`.
@@ -48,6 +51,7 @@ pub fn record(binary: &str, name: &str, finished: Finished, policy: &Policy) -> 
     let mut record = TestRecord::new(binary, name, outcome);
     record.detail = detail;
     record.duration_ms = Some(finished.duration.as_millis() as u64);
+    record.linger_ms = finished.lingered.map(|d| d.as_millis() as u64);
     // A socket the test process shared with a child is the test's leak.
     let held: HashSet<u64> = finished.sockets.iter().flatten().map(|s| s.inode).collect();
     let orphans: Vec<Socket> = finished
@@ -68,7 +72,13 @@ pub fn record(binary: &str, name: &str, finished: Finished, policy: &Policy) -> 
         );
     }
     if outcome.is_failure() || !record.leaks.is_empty() {
-        record.output = finished.output;
+        // A single test's output, without libtest's frame around it.
+        record.output = match finished.output {
+            Some(output) if finished.libtest && !name.is_empty() => {
+                Some(framing::strip(&output, name)).filter(|o| !o.is_empty())
+            }
+            output => output,
+        };
     }
     record
 }
@@ -192,6 +202,7 @@ mod tests {
             sockets,
             orphans,
             duration: Duration::from_millis(12),
+            lingered: Some(Duration::from_millis(5)),
         }
     }
 
@@ -211,6 +222,7 @@ mod tests {
         assert_eq!(kinds, [(1, LeakKind::Listen), (2, LeakKind::Orphan)]);
         assert_eq!(record.outcome, Outcome::Passed);
         assert_eq!(record.duration_ms, Some(12));
+        assert_eq!(record.linger_ms, Some(5));
         assert!(record.output.is_some(), "a leaking test keeps its output");
     }
 
