@@ -72,7 +72,8 @@
 //! - **Platforms.** On Linux the harness reads its own fds and asks each
 //!   socket its state, which costs the same however busy the host is;
 //!   elsewhere (macOS, Windows) the socket table comes from netstat2, which
-//!   scans the whole table every time.
+//!   scans the whole table every time (see [`snapshot::Backend`]; on Linux,
+//!   `SOCKCHECK_SNAPSHOT=netstat2` tries that path).
 //!
 //! # The pieces
 //!

@@ -269,3 +269,65 @@ fn a_filter_selecting_clean_trials_passes_and_more_threads_are_warned_about() {
     assert!(stdout.contains("running 2 tests"), "{stdout}");
     assert!(stderr.contains("--test-threads=2"), "{stderr}");
 }
+
+/// A trial's name, outcome, and its leaks' kinds, severities and states.
+type Verdict = (String, Outcome, Vec<(LeakKind, Severity, State)>);
+
+/// Each trial's [`Verdict`]: what two runs of the fixture must agree on
+/// (ports and inodes differ).
+fn verdicts(report: &Report) -> Vec<Verdict> {
+    let mut rows: Vec<_> = report
+        .tests
+        .iter()
+        .map(|test| {
+            let mut leaks: Vec<_> = test
+                .leaks
+                .iter()
+                .map(|l| (l.kind, l.severity, l.socket.state))
+                .collect();
+            leaks.sort();
+            (test.name.clone(), test.outcome, leaks)
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows
+}
+
+/// The harness as macOS and Windows run it: on the netstat2 backend the
+/// same trials fail, with the same leaks.
+#[cfg(target_os = "linux")]
+#[test]
+fn on_the_netstat_backend_the_same_trials_fail_with_the_same_leaks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.json");
+    let output = output(
+        command(FIXTURE)
+            .env("SOCKCHECK_SNAPSHOT", "netstat2")
+            .env("SOCKCHECK_REPORT", &path),
+    );
+    let (stdout, stderr) = text(&output);
+    let run = full_run();
+    assert_eq!(output.status.code(), Some(101), "{stdout}\n{stderr}");
+    assert_eq!(failed_tests(&stdout), failed_tests(&run.stdout), "{stdout}");
+    let report = schema::parse_checked(&std::fs::read_to_string(&path).unwrap());
+    assert_eq!(verdicts(&report), verdicts(&run.report));
+}
+
+#[test]
+fn an_unknown_netstat_backend_name_fails_the_trial_saying_what_to_set() {
+    let output = output(
+        command(FIXTURE)
+            .env("SOCKCHECK_SNAPSHOT", "netstat")
+            .args(["--exact", "clean::closes_everything"]),
+    );
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(101), "{stdout}\n{stderr}");
+    let message = failure_of(&stdout, "clean::closes_everything");
+    assert!(
+        message.contains(
+            "sockcheck: cannot check this test's sockets: SOCKCHECK_SNAPSHOT=netstat \
+             names no socket backend (expected one of: per-fd, netstat2; or unset it)"
+        ),
+        "{message}"
+    );
+}

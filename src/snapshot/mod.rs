@@ -1,22 +1,115 @@
-//! Reading which TCP/UDP sockets a process holds right now.
+//! Reading which sockets a process holds right now, through one of two
+//! [`Backend`]s.
 //!
 //! On Linux each socket the process holds is asked directly (its fd list in
 //! `/proc/PID/fd`, then `getsockopt`/`getsockname` on the socket itself, via
 //! `pidfd_getfd` for another process), so the cost depends on the process's
 //! own sockets, never on how many sockets the host has. Elsewhere the socket
-//! table comes from netstat2, filtered by process id.
+//! table comes from netstat2, filtered by process id. The netstat2 backend
+//! is built on Linux too, so that it is compiled and tested against the
+//! per-fd one on the same sockets; `SOCKCHECK_SNAPSHOT=netstat2` makes
+//! [`own_sockets`] and [`process_sockets`] use it.
 
 use crate::socket::{Address, Socket};
 use std::collections::HashSet;
 use std::fmt;
 use std::io;
+use std::str::FromStr;
 
 #[cfg(target_os = "linux")]
-#[path = "linux.rs"]
-mod os;
-#[cfg(not(target_os = "linux"))]
-#[path = "netstat.rs"]
-mod os;
+mod linux;
+mod netstat;
+
+/// Environment variable naming the [`Backend`] that [`own_sockets`] and
+/// [`process_sockets`] use: `per-fd` (Linux only, its default) or
+/// `netstat2` (the default elsewhere). Meant for tests: it runs the harness
+/// and the guard on Linux as they run on macOS and Windows.
+pub const BACKEND_ENV: &str = "SOCKCHECK_SNAPSHOT";
+
+/// Where the sockets of a process are read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Backend {
+    /// Linux: the process's socket fds, each asked its protocol, addresses
+    /// and state. Costs the same however many sockets the host has.
+    #[cfg(target_os = "linux")]
+    PerFd,
+    /// netstat2's socket table, filtered by pid: the backend of macOS and
+    /// Windows. On Linux it dumps every socket of the network namespace
+    /// and scans every process's fds to find the holders, so it costs more
+    /// the busier the host is; and it says nothing of unix sockets.
+    Netstat2,
+}
+
+impl Backend {
+    /// Every backend built on this platform.
+    pub const ALL: &[Backend] = &[
+        #[cfg(target_os = "linux")]
+        Backend::PerFd,
+        Backend::Netstat2,
+    ];
+
+    /// The platform's backend: per-fd on Linux, netstat2 elsewhere.
+    pub const fn platform() -> Backend {
+        #[cfg(target_os = "linux")]
+        return Backend::PerFd;
+        #[cfg(not(target_os = "linux"))]
+        return Backend::Netstat2;
+    }
+
+    /// The backend [`BACKEND_ENV`] names, else the platform's.
+    pub fn from_env() -> Result<Backend, SnapshotError> {
+        match std::env::var(BACKEND_ENV) {
+            Ok(name) if !name.is_empty() => name.parse(),
+            _ => Ok(Backend::platform()),
+        }
+    }
+
+    /// The name [`BACKEND_ENV`] takes: `per-fd` or `netstat2`.
+    pub fn name(self) -> &'static str {
+        match self {
+            #[cfg(target_os = "linux")]
+            Backend::PerFd => "per-fd",
+            Backend::Netstat2 => "netstat2",
+        }
+    }
+
+    /// The sockets held by the calling process.
+    pub fn own_sockets(self) -> Result<Vec<Socket>, SnapshotError> {
+        match self {
+            #[cfg(target_os = "linux")]
+            Backend::PerFd => linux::own_sockets(),
+            Backend::Netstat2 => netstat::process_sockets(std::process::id()),
+        }
+    }
+
+    /// The sockets held by process `pid` (see [`process_sockets`]).
+    pub fn process_sockets(self, pid: u32) -> Result<Vec<Socket>, SnapshotError> {
+        match self {
+            #[cfg(target_os = "linux")]
+            Backend::PerFd => linux::process_sockets(pid),
+            Backend::Netstat2 => netstat::process_sockets(pid),
+        }
+    }
+}
+
+impl FromStr for Backend {
+    type Err = SnapshotError;
+
+    fn from_str(name: &str) -> Result<Backend, SnapshotError> {
+        Backend::ALL
+            .iter()
+            .copied()
+            .find(|backend| backend.name() == name)
+            .ok_or_else(|| SnapshotError::UnknownBackend(name.to_owned()))
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// Why the sockets of a process could not be read.
 #[derive(Debug)]
@@ -38,6 +131,8 @@ pub enum SnapshotError {
     },
     /// The platform's socket table could not be read.
     Table(String),
+    /// [`BACKEND_ENV`] names no backend built here.
+    UnknownBackend(String),
 }
 
 impl fmt::Display for SnapshotError {
@@ -53,6 +148,15 @@ impl fmt::Display for SnapshotError {
                  (sockcheck needs ptrace access to the processes it runs)"
             ),
             SnapshotError::Table(reason) => write!(f, "cannot read the socket table: {reason}"),
+            SnapshotError::UnknownBackend(name) => {
+                let names: Vec<&str> = Backend::ALL.iter().map(|b| b.name()).collect();
+                write!(
+                    f,
+                    "{BACKEND_ENV}={name} names no socket backend (expected one of: {}; \
+                     or unset it)",
+                    names.join(", ")
+                )
+            }
         }
     }
 }
@@ -63,22 +167,23 @@ impl std::error::Error for SnapshotError {
             SnapshotError::FdList { source, .. } | SnapshotError::Access { source, .. } => {
                 Some(source)
             }
-            SnapshotError::Table(_) => None,
+            SnapshotError::Table(_) | SnapshotError::UnknownBackend(_) => None,
         }
     }
 }
 
-/// The TCP and UDP sockets held by the calling process.
+/// The sockets held by the calling process, through
+/// [`Backend::from_env`].
 pub fn own_sockets() -> Result<Vec<Socket>, SnapshotError> {
-    os::own_sockets()
+    Backend::from_env()?.own_sockets()
 }
 
-/// The TCP and UDP sockets held by process `pid`.
+/// The sockets held by process `pid`, through [`Backend::from_env`].
 ///
 /// On Linux the caller needs ptrace access to `pid` (it traces it, or may
 /// attach to it); the process is not disturbed.
 pub fn process_sockets(pid: u32) -> Result<Vec<Socket>, SnapshotError> {
-    os::process_sockets(pid)
+    Backend::from_env()?.process_sockets(pid)
 }
 
 /// Sockets in `after` that were not in `before`: what happened in between opened.

@@ -34,7 +34,8 @@ pub fn command(name: &str) -> Command {
     command
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("SOCKCHECK_FIXTURE", "1")
-        .env_remove("SOCKCHECK_REPORT");
+        .env_remove("SOCKCHECK_REPORT")
+        .env_remove("SOCKCHECK_SNAPSHOT");
     command
 }
 
