@@ -19,7 +19,9 @@ pub fn whole_binaries_first<'a>(
     progress: &mut dyn Progress,
 ) -> RunResult {
     let (whole_binaries, whole_jobs): (Vec<usize>, Vec<Job<'a>>) = whole.into_iter().unzip();
-    let first = run::run_jobs(&whole_jobs, settings, &mut |_: &TestRecord| {});
+    // `progress` sees the whole binaries run; their records are not tests'
+    // and are not shown (see `Reporter::finished`).
+    let first = run::run_jobs(&whole_jobs, settings, progress);
     let mut records: Vec<Option<TestRecord>> = vec![None; tests.len()];
     let mut to_rerun = Vec::new();
     for (binary, record) in whole_binaries.iter().zip(&first.records) {

@@ -20,6 +20,7 @@ use crate::gate::Verdict;
 use anyhow::{anyhow, Context, Result};
 use sockcheck::baseline::Baseline;
 use sockcheck::report::text::{self, TextOptions};
+use sockcheck::report::words::counted;
 use sockcheck::report::{self, github, json, junit, markdown, Report};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -197,8 +198,8 @@ fn write_baseline(report: &Report, path: &Path) -> Result<()> {
         .save(path)
         .with_context(|| format!("cannot write the baseline to {}", path.display()))?;
     eprintln!(
-        "sockcheck: wrote a baseline of {} leaks to {}",
-        baseline.len(),
+        "sockcheck: wrote a baseline of {} to {}",
+        counted(baseline.len(), "leak"),
         path.display()
     );
     Ok(())

@@ -128,10 +128,16 @@ impl Progress for Reporter {
         self.update();
     }
 
+    /// Prints `record`'s line; a whole binary's record (`--fast`, no test
+    /// name) only leaves the running list: its tests are told one by one.
     fn finished(&mut self, record: &TestRecord) {
         let full = running_name(&record.binary, &record.name);
         if let Some(i) = self.running.iter().position(|r| *r == full) {
             self.running.remove(i);
+        }
+        if record.name.is_empty() {
+            self.update();
+            return;
         }
         self.done += 1;
         self.leaking += usize::from(!record.leaks.is_empty());
@@ -173,9 +179,9 @@ fn running_name(binary: &str, name: &str) -> String {
 /// The status line: `Running [00:00:12] [=====>    ] 7/13 2 leaking · net::a`.
 fn status_line(total: usize, colour: bool) -> ProgressBar {
     let template = if colour {
-        "{prefix:>8.cyan.bold} [{elapsed_precise}] [{bar:25}] {pos}/{len} {wide_msg}"
+        "{prefix:>8.cyan.bold} [{elapsed_precise}] [{bar:20}] {pos}/{len} {wide_msg}"
     } else {
-        "{prefix:>8} [{elapsed_precise}] [{bar:25}] {pos}/{len} {wide_msg}"
+        "{prefix:>8} [{elapsed_precise}] [{bar:20}] {pos}/{len} {wide_msg}"
     };
     let style = ProgressStyle::with_template(template)
         .unwrap_or_else(|_| ProgressStyle::default_bar())

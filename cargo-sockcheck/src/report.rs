@@ -53,8 +53,12 @@ fn warn_about_duplicates(report: &Report) {
         .filter(|t| !seen.insert((t.binary.as_str(), t.name.as_str())))
         .count();
     if duplicates > 0 {
+        let tests = match duplicates {
+            1 => "1 test appears".to_owned(),
+            n => format!("{n} tests appear"),
+        };
         eprintln!(
-            "sockcheck: warning: {duplicates} tests appear in more than one report; \
+            "sockcheck: warning: {tests} in more than one report; \
              are the shards overlapping, or a report given twice?"
         );
     }
