@@ -5,6 +5,7 @@
 use crate::partition::Partition;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use sockcheck::leak::LeakKind;
+use sockcheck::policy::Level;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -42,6 +43,9 @@ pub enum Command {
     /// Render one report from the JSON reports of several runs (CI shards),
     /// with the exit status a run would have.
     Report(ReportOptions),
+    /// Compare two JSON reports (a pull request's base and head): new
+    /// leaks, fixed ones, tests that changed; exit 1 on a new error-level leak.
+    Diff(DiffOptions),
 }
 
 /// Everything the default `cargo sockcheck` run takes.
@@ -156,9 +160,56 @@ pub struct ReportOptions {
     pub baseline: BaselineOptions,
 }
 
+/// `cargo sockcheck diff BASE.json HEAD.json`.
+#[derive(Debug, Args)]
+pub struct DiffOptions {
+    /// The JSON report before the change (e.g. of the base branch).
+    #[arg(value_name = "BASE")]
+    pub base: PathBuf,
+
+    /// The JSON report after the change (e.g. of the pull request).
+    #[arg(value_name = "HEAD")]
+    pub head: PathBuf,
+
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    pub format: DiffFormat,
+
+    #[command(flatten)]
+    pub severity: SeverityOptions,
+
+    /// Known leaks (a file written by --write-baseline) are warnings, so a
+    /// new leak the baseline knows does not fail the diff.
+    #[arg(long, value_name = "PATH")]
+    pub baseline: Option<PathBuf>,
+}
+
+/// Renderings of a diff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    /// The headline and counts, then new and fixed leaks and changed tests.
+    Text,
+    /// Every list in full, with counts, for scripts.
+    Json,
+    /// A pull-request comment, always under GitHub's size limit.
+    Markdown,
+}
+
 /// What counts as a leak and how bad it is.
 #[derive(Debug, Args)]
 pub struct GateOptions {
+    #[command(flatten)]
+    pub severity: SeverityOptions,
+
+    /// Wait up to MS milliseconds at a test's exit for its leaks to close
+    /// (0: judge at once) [default: 100].
+    #[arg(long, value_name = "MS")]
+    pub linger: Option<u64>,
+}
+
+/// How bad each kind of leak is, on top of the configuration.
+#[derive(Debug, Args)]
+pub struct SeverityOptions {
     /// Report leaks of KIND as errors (repeatable).
     #[arg(long, value_name = "KIND")]
     pub deny: Vec<LeakKind>,
@@ -170,11 +221,17 @@ pub struct GateOptions {
     /// Do not report leaks of KIND (repeatable).
     #[arg(long, value_name = "KIND")]
     pub allow: Vec<LeakKind>,
+}
 
-    /// Wait up to MS milliseconds at a test's exit for its leaks to close
-    /// (0: judge at once) [default: 100].
-    #[arg(long, value_name = "MS")]
-    pub linger: Option<u64>,
+impl SeverityOptions {
+    /// The levels the flags set, in the order they apply: `--deny` wins
+    /// over `--warn`, which wins over `--allow`, for a kind named twice.
+    pub fn levels(&self) -> impl Iterator<Item = (LeakKind, Level)> + '_ {
+        let allow = self.allow.iter().map(|&kind| (kind, Level::Allow));
+        let warn = self.warn.iter().map(|&kind| (kind, Level::Warn));
+        let deny = self.deny.iter().map(|&kind| (kind, Level::Deny));
+        allow.chain(warn).chain(deny)
+    }
 }
 
 /// What is printed and written at the end.
@@ -445,7 +502,7 @@ mod exec_tests {
             panic!("not exec")
         };
         assert_eq!(exec.command, ["/bin/test-bin", "--exact", "x"]);
-        assert_eq!(exec.gate.deny, [LeakKind::Udp]);
+        assert_eq!(exec.gate.severity.deny, [LeakKind::Udp]);
     }
 
     #[test]

@@ -153,14 +153,8 @@ pub fn policy(gate: &GateOptions) -> Policy {
 
 /// Puts the command line's levels and linger on top of `policy`.
 fn apply(gate: &GateOptions, policy: &mut Policy) {
-    for (kinds, level) in [
-        (&gate.allow, Level::Allow),
-        (&gate.warn, Level::Warn),
-        (&gate.deny, Level::Deny),
-    ] {
-        for &kind in kinds {
-            policy.set_level(kind, level);
-        }
+    for (kind, level) in gate.severity.levels() {
+        policy.set_level(kind, level);
     }
     if let Some(ms) = gate.linger {
         policy.set_linger(Duration::from_millis(ms));

@@ -9,6 +9,8 @@ pub mod cli;
 #[cfg(target_os = "linux")]
 mod config;
 #[cfg(target_os = "linux")]
+mod diff;
+#[cfg(target_os = "linux")]
 mod exec;
 mod exit;
 #[cfg(target_os = "linux")]
@@ -46,6 +48,7 @@ pub fn run(sockcheck: cli::Sockcheck) -> anyhow::Result<ExitStatus> {
         None => app::check_tests(sockcheck.run),
         Some(cli::Command::Exec(options)) => exec::trace_command(options),
         Some(cli::Command::Report(options)) => report::merge_reports(options),
+        Some(cli::Command::Diff(options)) => diff::compare_reports(options),
     }
 }
 

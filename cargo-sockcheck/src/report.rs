@@ -5,7 +5,7 @@
 use crate::cli::ReportOptions;
 use crate::exit::ExitStatus;
 use crate::outputs::Outputs;
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 use sockcheck::report::{self, json, Report};
 use std::path::Path;
 
@@ -31,15 +31,16 @@ pub fn merge_reports(options: ReportOptions) -> Result<ExitStatus> {
     Ok(status)
 }
 
-/// Reads one JSON report; errors name the file.
-fn read(path: &Path) -> Result<Report> {
+/// Reads one JSON report; errors name the file and fit on one line.
+pub fn read(path: &Path) -> Result<Report> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read report {}", path.display()))?;
-    json::parse(&text).with_context(|| {
-        format!(
-            "{} is not a sockcheck JSON report (written by --report or --format json)",
+    json::parse(&text).map_err(|error| match error {
+        json::ParseError::Schema(_) => anyhow!("{}: {error}", path.display()),
+        _ => anyhow!(
+            "{} is not a sockcheck JSON report (written by --report or --format json): {error}",
             path.display()
-        )
+        ),
     })
 }
 
