@@ -154,3 +154,65 @@ pub fn process_alive(pid: u32) -> bool {
         })
         .unwrap_or(false)
 }
+
+/// A copy of the leaky fixture in a temporary directory, to change. It
+/// builds in its own target dir: a changed copy must not overwrite the
+/// binaries of the shared fixture build that other tests run.
+pub struct LeakyCopy {
+    dir: tempfile::TempDir,
+}
+
+impl LeakyCopy {
+    /// A fresh copy.
+    pub fn new() -> LeakyCopy {
+        let dir = tempfile::tempdir().unwrap();
+        let from = fixture("leaky");
+        let from = from.parent().unwrap();
+        for entry in ["Cargo.toml", "Cargo.lock", "src", "tests"] {
+            copy_tree(&from.join(entry), &dir.path().join(entry));
+        }
+        LeakyCopy { dir }
+    }
+
+    /// `relative` inside the copy.
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    /// Writes a file of the copy.
+    pub fn write(&self, relative: &str, contents: &str) {
+        std::fs::write(self.path(relative), contents).unwrap();
+    }
+
+    /// Appends `contents` to a file of the copy, on a new line.
+    pub fn append(&self, relative: &str, contents: &str) {
+        let old = std::fs::read_to_string(self.path(relative)).unwrap();
+        self.write(relative, &format!("{old}\n{contents}"));
+    }
+
+    /// Replaces `from`, which must be there, with `to` in a file.
+    pub fn replace(&self, relative: &str, from: &str, to: &str) {
+        let old = std::fs::read_to_string(self.path(relative)).unwrap();
+        assert!(old.contains(from), "{relative} has no {from:?}");
+        self.write(relative, &old.replacen(from, to, 1));
+    }
+
+    /// `cargo sockcheck ARGS` on the copy.
+    pub fn sockcheck(&self, args: &[&str]) -> Output {
+        on_project_command(&self.path("Cargo.toml"), &self.path("target"), args)
+            .output()
+            .unwrap()
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        std::fs::copy(from, to).unwrap();
+    }
+}
