@@ -102,6 +102,35 @@ pub struct Origin {
     pub note: Option<String>,
 }
 
+impl Origin {
+    /// The origin of a socket created by `syscall` with `stack` (innermost
+    /// first); its site is the stack's innermost frame in the project.
+    pub fn new(syscall: impl Into<String>, stack: Vec<Frame>) -> Origin {
+        let site = stack.iter().find(|frame| frame.in_project).cloned();
+        Origin {
+            syscall: syscall.into(),
+            site,
+            stack,
+            note: None,
+        }
+    }
+
+    /// The same origin with a note on what limits its stack.
+    pub fn with_note(mut self, note: impl Into<String>) -> Origin {
+        self.note = Some(note.into());
+        self
+    }
+
+    /// The frame the site called: the outermost frame outside the project
+    /// on the way to the system call, i.e. the API the project used
+    /// (`std::net::tcp::TcpListener::bind`). `None` without a site, or when
+    /// the site made the system call itself.
+    pub fn api(&self) -> Option<&Frame> {
+        let site = self.stack.iter().position(|frame| frame.in_project)?;
+        self.stack[..site].last()
+    }
+}
+
 /// A thread of the test process blocked on a leaked socket when the test
 /// ended.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -149,6 +178,30 @@ mod tests {
         assert_eq!(no_column.to_string(), "tests/net.rs:31 in net::leaks");
         assert_eq!(Frame::function("f").to_string(), "f");
         assert_eq!(Frame::default().to_string(), "<unknown>");
+    }
+
+    #[test]
+    fn the_site_is_the_innermost_project_frame_and_the_api_the_frame_it_called() {
+        let stack = vec![
+            Frame::function("__libc_socket"),
+            Frame::function("std::net::tcp::TcpListener::bind").at("/rustc/1/tcp.rs", 5, None),
+            Frame::function("net::helper")
+                .at("tests/net.rs", 9, Some(5))
+                .in_project(),
+            Frame::function("net::leaks")
+                .at("tests/net.rs", 31, Some(13))
+                .in_project(),
+        ];
+        let origin = Origin::new("socket", stack.clone());
+        assert_eq!(origin.site.as_ref(), Some(&stack[2]));
+        assert_eq!(origin.api(), Some(&stack[1]));
+
+        let outside = Origin::new("socket", stack[..2].to_vec());
+        assert_eq!(outside.site, None);
+        assert_eq!(outside.api(), None);
+        let direct = Origin::new("socket", stack[2..].to_vec());
+        assert_eq!(direct.site.as_ref(), Some(&stack[2]));
+        assert_eq!(direct.api(), None);
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //! addresses (cheap, for every socket); symbolizing waits until a socket
 //! turns out to be leaked.
 
+#[cfg(target_os = "linux")]
+pub mod project;
+#[cfg(target_os = "linux")]
+pub mod symbolize;
+
 use std::path::Path;
 use std::sync::Arc;
 
