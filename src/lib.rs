@@ -90,10 +90,12 @@
 //! [`report`] model with its renderers. The structs and errors that carry
 //! what sockcheck reports are `#[non_exhaustive]`, because the JSON report
 //! only ever grows and the types grow with it: read their fields, build
-//! them with their constructors. The configuration files and the baseline
-//! (`config`, `baseline`) are helpers of `cargo sockcheck`, public only so
-//! that it can use them, and hidden from these docs; so is `testing`,
-//! made-up sockets for tests. The report's layout, the leak kinds and
+//! them with their constructors. The configuration files, the baseline and
+//! the comparison of two reports (`config`, `baseline`, `diff`), and the
+//! renderers' shared wording (`report::listing`, `report::words`), are
+//! helpers of `cargo sockcheck`, public only so that it can use them, and
+//! hidden from these docs; so is `testing`, made-up sockets for tests. (The
+//! files they read and write are documented in `docs/`.) The report's layout, the leak kinds and
 //! severities, the linger and the exit statuses are described in the
 //! repository's `docs/design.md`, and the JSON report's layout, field by
 //! field, in `docs/report.schema.json`.
@@ -105,6 +107,7 @@ pub mod baseline;
 mod check;
 #[doc(hidden)]
 pub mod config;
+#[doc(hidden)]
 pub mod diff;
 pub mod guard;
 pub mod harness;

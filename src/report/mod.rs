@@ -6,7 +6,8 @@
 //! read the model. [`merge`] joins the reports of several shards.
 //!
 //! What the renderers share is written once: how listings are cut
-//! ([`listing`]) and counted words ([`words`]). Code spans and fences are
+//! (`listing`) and counted words (`words`), both helpers shared with
+//! `cargo sockcheck` rather than API. Code spans and fences are
 //! the Markdown renderer's ([`markdown::code`], [`markdown::fence`]); the
 //! names of kinds, severities, protocols and states are their types'
 //! (`name()` and `Display`).
@@ -14,9 +15,11 @@
 pub mod github;
 pub mod json;
 pub mod junit;
+#[doc(hidden)]
 pub mod listing;
 pub mod markdown;
 pub mod text;
+#[doc(hidden)]
 pub mod words;
 
 use crate::leak::{Leak, Severity};
