@@ -193,6 +193,20 @@ mod tests {
         assert_eq!(mine(leaks, &addrs), []);
     }
 
+    /// The message for many leaks: the first ten listed, the rest counted
+    /// by kind, warnings left out (they fail nothing).
+    #[test]
+    fn a_long_failure_message_is_cut_as_every_report_is() {
+        use crate::testing::{leak, listener, udp};
+        let mut leaks: Vec<Leak> = (0..12)
+            .map(|i| leak(LeakKind::Listen, listener(40000 + i)))
+            .collect();
+        leaks.push(leak(LeakKind::Udp, udp("127.0.0.1:5353")));
+        let message = failure_message(&leaks, &lingering(Duration::from_millis(100)))
+            .expect("error-level leaks make a message");
+        insta::assert_snapshot!(message);
+    }
+
     #[test]
     fn sockets_open_before_the_checkpoint_are_not_blamed() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
