@@ -10,11 +10,11 @@ use cargo_sockcheck::ExitStatus;
 use common::*;
 use nix::pty::{openpty, Winsize};
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
-/// What `command` printed on stdout and stderr together, run with `env`
-/// on a fresh pseudo-terminal of 160 columns, and its exit status.
-fn on_terminal(mut command: Command, env: &[(&str, &str)]) -> (String, i32) {
+/// `command` started with `env` on a fresh pseudo-terminal of 160 columns
+/// (stdout and stderr), and the terminal's near end to read what it prints.
+fn spawn_on_terminal(mut command: Command, env: &[(&str, &str)]) -> (Child, std::fs::File) {
     let size = Winsize {
         ws_row: 50,
         ws_col: 160,
@@ -34,26 +34,42 @@ fn on_terminal(mut command: Command, env: &[(&str, &str)]) -> (String, i32) {
         .env_remove("CLICOLOR")
         .env_remove("CLICOLOR_FORCE")
         .envs(env.iter().copied());
-    let mut child = command.spawn().expect("run cargo-sockcheck");
-    // Our copies of the terminal's far end go with `command`, so the read
-    // below ends (EIO) once sockcheck and everything it started are gone.
+    let child = command.spawn().expect("run cargo-sockcheck");
+    // Our copies of the terminal's far end go with `command`, so reads end
+    // (EIO) once sockcheck and everything it started are gone.
     drop(command);
+    (child, std::fs::File::from(pty.master))
+}
+
+/// Reads the terminal until `done` says what was read is enough, or its far
+/// end is closed; returns what was read.
+fn read_until(terminal: &mut std::fs::File, done: impl Fn(&str) -> bool) -> String {
     let mut screen = Vec::new();
-    let mut master = std::fs::File::from(pty.master);
     let mut buffer = [0u8; 8192];
     loop {
-        match master.read(&mut buffer) {
+        match terminal.read(&mut buffer) {
             Ok(0) => break,
             Ok(n) => screen.extend_from_slice(&buffer[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(_) => break, // EIO: the far end is closed
         }
+        if done(&String::from_utf8_lossy(&screen)) {
+            break;
+        }
     }
+    String::from_utf8_lossy(&screen).into_owned()
+}
+
+/// What `command` printed on stdout and stderr together, run with `env` on
+/// a pseudo-terminal, and its exit status.
+fn on_terminal(command: Command, env: &[(&str, &str)]) -> (String, i32) {
+    let (mut child, mut terminal) = spawn_on_terminal(command, env);
+    let screen = read_until(&mut terminal, |_| false);
     let status = child.wait().expect("wait for cargo-sockcheck");
     let code = status
         .code()
         .unwrap_or_else(|| panic!("cargo-sockcheck died: {status:?}"));
-    (String::from_utf8_lossy(&screen).into_owned(), code)
+    (screen, code)
 }
 
 /// True when `text` holds an SGR (colour or weight) escape sequence:
@@ -90,6 +106,47 @@ fn on_a_terminal_the_report_is_coloured_and_a_status_line_runs() {
     ] {
         assert!(screen.contains(styled), "{styled:?} missing:\n{screen}");
     }
+}
+
+/// The status line's ticker thread must not take the signals the tracer
+/// reads from its signalfd: Ctrl-C on a terminal ends the run as it does
+/// elsewhere (status 130, tests killed), not by killing sockcheck outright.
+#[test]
+fn ctrl_c_on_a_terminal_ends_the_run_cleanly() {
+    let mut command = on_project_command(
+        &fixture("chaos"),
+        &fixture_target_dir(),
+        &[
+            "--test",
+            "chaos",
+            "-j",
+            "2",
+            "--exact",
+            "passes",
+            "hangs_with_a_child",
+        ],
+    );
+    command.env("CHAOS_SLEEP_SECS", "1005");
+    let (mut child, mut terminal) = spawn_on_terminal(command, &[]);
+    // Once `passes` has finished the hanging test runs, and the status line names it.
+    let screen = read_until(&mut terminal, |screen| {
+        screen.contains("chaos::passes") && screen.contains("chaos::hangs_with_a_child")
+    });
+    assert!(
+        screen.contains("chaos::passes"),
+        "no progress seen:\n{screen}"
+    );
+    // SAFETY: plain kill(2) of our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let rest = read_until(&mut terminal, |_| false);
+    let status = child.wait().expect("wait for cargo-sockcheck");
+    assert_eq!(
+        status.code(),
+        Some(ExitStatus::Signal(libc::SIGINT).code()),
+        "{status:?}:\n{screen}{rest}"
+    );
+    assert!(has_status_line(&screen, 2), "{screen}");
+    assert!(rest.contains("interrupted by signal 2"), "{rest}");
 }
 
 #[test]
