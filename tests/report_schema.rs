@@ -126,6 +126,37 @@ fn renaming_any_field_breaks_the_schema() {
     }
 }
 
+/// Every property name the schema declares, at any depth.
+fn declared(schema: &Value, found: &mut Vec<String>) {
+    match schema {
+        Value::Object(map) => {
+            if let Some(Value::Object(properties)) = map.get("properties") {
+                found.extend(properties.keys().cloned());
+            }
+            map.values().for_each(|child| declared(child, found));
+        }
+        Value::Array(items) => items.iter().for_each(|child| declared(child, found)),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_schema_declares_no_field_the_code_does_not_write() {
+    // Keeps the schema free of stale fields, and this file's report whole:
+    // a field added to the schema needs its place in the report above.
+    let json = to_json(&report_with_every_field());
+    let mut written = Vec::new();
+    keys(&json, String::new(), &mut written);
+    let mut names = Vec::new();
+    declared(&schema(), &mut names);
+    for name in names {
+        assert!(
+            written.iter().any(|(_, key)| *key == name),
+            "the schema declares `{name}`, which the report with every field lacks"
+        );
+    }
+}
+
 #[test]
 fn a_wrong_type_or_an_unknown_name_breaks_the_schema() {
     let json = to_json(&report_with_every_field());
