@@ -131,6 +131,52 @@ impl Origin {
     }
 }
 
+impl fmt::Display for Origin {
+    /// One line: `opened at tests/net.rs:31:13 in net::leaks
+    /// (std::net::tcp::TcpListener::bind)`; `opened in net::leaks (…); lines
+    /// need debug info` when the site has no line; `opened by socket() in
+    /// pool::Pool::grow, outside the project's code` without a site (the
+    /// innermost frame with a source file, when there is one). The note is added only
+    /// when the site has no line: past that it is noise.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.site {
+            Some(site) if site.file.is_some() => write!(f, "opened at {site}")?,
+            Some(site) => write!(f, "opened in {site}")?,
+            None => {
+                write!(f, "opened by {}()", self.syscall)?;
+                // The innermost frame with a source file: past libc's
+                // wrapper, in the dependency or std code that made the call.
+                let known = self.stack.iter().find(|frame| frame.file.is_some());
+                if let Some(function) = known.and_then(|frame| frame.function.as_deref()) {
+                    write!(f, " in {}", without_closures(function))?;
+                }
+                f.write_str(", outside the project's code")?;
+            }
+        }
+        if let Some(api) = self.api().and_then(|frame| frame.function.as_deref()) {
+            write!(f, " ({})", without_closures(api))?;
+        }
+        let site_has_line = self.site.as_ref().is_some_and(|site| site.line.is_some());
+        match &self.note {
+            Some(note) if !site_has_line => write!(f, "; {note}"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `tokio::net::TcpListener::bind` for `tokio::net::TcpListener::bind::{{closure}}`:
+/// an async fn's body is a closure, but the API is the fn.
+fn without_closures(function: &str) -> &str {
+    let mut name = function;
+    while let Some(outer) = name.strip_suffix("::{{closure}}").or_else(|| {
+        name.strip_suffix('}')
+            .and_then(|n| Some(n.rsplit_once("::{closure#")?.0))
+    }) {
+        name = outer;
+    }
+    name
+}
+
 /// A thread of the test process blocked on a leaked socket when the test
 /// ended.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -202,6 +248,45 @@ mod tests {
         let direct = Origin::new("socket", stack[2..].to_vec());
         assert_eq!(direct.site.as_ref(), Some(&stack[2]));
         assert_eq!(direct.api(), None);
+    }
+
+    #[test]
+    fn an_origin_reads_as_one_line() {
+        let api =
+            Frame::function("std::net::tcp::TcpListener::bind").at("/rustc/1/tcp.rs", 5, None);
+        let site = Frame::function("net::leaks")
+            .at("tests/net.rs", 31, Some(13))
+            .in_project();
+        let origin = Origin::new("socket", vec![api.clone(), site]).with_note("cut short");
+        assert_eq!(
+            origin.to_string(),
+            "opened at tests/net.rs:31:13 in net::leaks (std::net::tcp::TcpListener::bind)"
+        );
+
+        let no_lines = Origin::new(
+            "socket",
+            vec![
+                Frame::function("tokio::net::tcp::listener::TcpListener::bind::{{closure}}"),
+                Frame::function("net::serve::{closure#0}").in_project(),
+            ],
+        )
+        .with_note("lines need debug info");
+        assert_eq!(
+            no_lines.to_string(),
+            "opened in net::serve::{closure#0} (tokio::net::tcp::listener::TcpListener::bind); \
+             lines need debug info"
+        );
+
+        let outside = Origin::new("accept4", vec![Frame::function("accept4"), api]);
+        assert_eq!(
+            outside.to_string(),
+            "opened by accept4() in std::net::tcp::TcpListener::bind, outside the project's code"
+        );
+        let unknown = Origin::new("socket", vec![Frame::function("socket")]);
+        assert_eq!(
+            unknown.to_string(),
+            "opened by socket(), outside the project's code"
+        );
     }
 
     #[test]

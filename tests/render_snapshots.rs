@@ -303,3 +303,149 @@ fn markdown_and_json_of_a_rerun_show_stability() {
     let text = render(report::json::render, &report);
     assert_eq!(report::json::parse(&text).expect("round trip"), report);
 }
+
+/// Leaks as `cargo sockcheck` reports them with creation sites: a listener
+/// bound in the test and held by a thread blocked in `accept4`, a
+/// connection opened through a helper, a socket from a build without debug
+/// info, and one opened outside the project's code.
+fn sites_report() -> Report {
+    use sockcheck::site::{Frame, HoldingThread, Origin};
+    let std_file = |file: &str, line| {
+        Frame::function(format!("std::net::tcp::{file}")).at(
+            "/rustc/0123456789abcdef0123456789abcdef01234567/library/std/src/net/tcp.rs",
+            line,
+            Some(9),
+        )
+    };
+    let mut listener = leak(
+        LeakKind::Listen,
+        tcp(State::Listen, "127.0.0.1:46515", "0.0.0.0:0"),
+    );
+    listener.opened = Some(Origin::new(
+        "socket",
+        vec![
+            Frame::function("__GI___socket"),
+            std_file("TcpListener::bind", 831),
+            Frame::function("net::leaks_listener_in_thread")
+                .at("tests/net.rs", 31, Some(13))
+                .in_project(),
+            Frame::function("core::ops::function::FnOnce::call_once"),
+        ],
+    ));
+    listener.held_by = vec![HoldingThread::new(9471, "server", "accept4")];
+
+    let mut through_helper = leak(
+        LeakKind::CloseWait,
+        tcp(State::CloseWait, "127.0.0.1:40211", "127.0.0.1:35719"),
+    );
+    through_helper.opened = Some(Origin::new(
+        "socket",
+        vec![
+            Frame::function("__GI___socket"),
+            std_file("TcpStream::connect", 160),
+            Frame::function("net::common::connect")
+                .at("tests/common/mod.rs", 12, Some(5))
+                .in_project(),
+            Frame::function("net::connects_through_a_helper")
+                .at("tests/net.rs", 58, Some(17))
+                .in_project(),
+        ],
+    ));
+
+    let mut without_debug_info = leak(LeakKind::Udp, udp("127.0.0.1:5353"));
+    without_debug_info.opened = Some(
+        Origin::new(
+            "socket",
+            vec![
+                Frame::function("__GI___socket"),
+                Frame::function("std::net::udp::UdpSocket::bind"),
+                Frame::function("net::release_build").in_project(),
+            ],
+        )
+        .with_note("lines need debug info"),
+    );
+
+    let mut outside = leak(
+        LeakKind::Established,
+        tcp(State::Established, "127.0.0.1:41000", "127.0.0.1:5432"),
+    );
+    outside.opened = Some(Origin::new(
+        "socket",
+        vec![
+            Frame::function("__GI___socket"),
+            Frame::function("pool::Pool::grow").at(
+                "/home/user/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/pool-1.0.0/src/lib.rs",
+                88,
+                Some(20),
+            ),
+        ],
+    ));
+
+    Report::new(vec![
+        test(
+            "net",
+            "leaks_listener_in_thread",
+            Outcome::Passed,
+            vec![listener],
+        ),
+        test(
+            "net",
+            "connects_through_a_helper",
+            Outcome::Passed,
+            vec![through_helper],
+        ),
+        test(
+            "net",
+            "release_build",
+            Outcome::Passed,
+            vec![without_debug_info],
+        ),
+        test("net", "pool_grows", Outcome::Passed, vec![outside]),
+    ])
+}
+
+#[test]
+fn every_rendering_shows_where_a_leak_was_opened_and_what_holds_it() {
+    let report = sites_report();
+    insta::assert_snapshot!(
+        "text_with_sites",
+        text_plain(&report, &TextOptions::default())
+    );
+    insta::assert_snapshot!(
+        "markdown_with_sites",
+        render(report::markdown::render, &report)
+    );
+    insta::assert_snapshot!("junit_with_sites", render(report::junit::render, &report));
+    insta::assert_snapshot!(
+        "github_annotations_with_sites",
+        report::github::workflow_commands(&report).join("\n")
+    );
+    let text = render(report::json::render, &report);
+    assert_eq!(schema::parse_checked(&text), report, "JSON round trip");
+    let value: serde_json::Value = serde_json::from_str(&text).expect("the JSON report parses");
+    insta::assert_json_snapshot!("json_with_sites", value, {
+        ".tests[].leaks[].inode" => "[inode]",
+        ".tests[].leaks[].pid" => "[pid]",
+        ".tests[].leaks[].local" => port_redaction(),
+        ".tests[].leaks[].remote" => port_redaction(),
+        ".tests[].leaks[].held_by[].tid" => "[tid]",
+        ".tests[].leaks[].opened.stack[].file" => absolute_path_redaction(),
+        ".tests[].duration_ms" => "[ms]",
+    });
+}
+
+/// An absolute path (std's or a dependency's source, which differ between
+/// machines) becomes `[path]/` and its file name; project paths stay.
+fn absolute_path_redaction() -> insta::internals::Redaction {
+    insta::dynamic_redaction(|value, _path| {
+        let redacted = value
+            .as_str()
+            .filter(|file| file.starts_with('/'))
+            .and_then(|file| file.rsplit_once('/'))
+            .map(|(_, name)| format!("[path]/{name}"));
+        match redacted {
+            Some(file) => file.into(),
+            None => value,
+        }
+    })
+}

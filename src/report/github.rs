@@ -11,6 +11,7 @@ use super::listing::{count_by_kind, Capped};
 use super::words::counted;
 use super::Report;
 use crate::leak::Severity;
+use crate::site::Frame;
 use std::io::{self, Write};
 
 /// The workflow commands for `report`, one per line, without line breaks:
@@ -46,7 +47,12 @@ pub fn workflow_commands(report: &Report) -> Vec<String> {
             if let Some(stability) = leak.stability {
                 message.push_str(&format!(" [{stability}]"));
             }
-            commands.push(command(leak.severity.name(), &title, &message));
+            for line in leak.origin_lines() {
+                message.push('\n');
+                message.push_str(&line);
+            }
+            let site = leak.opened.as_ref().and_then(|origin| origin.site.as_ref());
+            commands.push(annotation(leak.severity.name(), site, &title, &message));
         }
         let rest = leaks.rest;
         if !rest.is_empty() {
@@ -76,8 +82,28 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
 }
 
 fn command(name: &str, title: &str, message: &str) -> String {
+    annotation(name, None, title, message)
+}
+
+/// A command placed at `site`'s `file`, `line` and `col` when the site has
+/// a file, so that GitHub shows it on that line of the pull request's diff.
+/// The file is relative to the workspace root, which GitHub reads as the
+/// repository root: the two are the same in the usual layout.
+fn annotation(name: &str, site: Option<&Frame>, title: &str, message: &str) -> String {
+    let mut properties = String::new();
+    if let Some(site) = site {
+        if let Some(file) = site.file.as_deref() {
+            properties.push_str(&format!("file={},", escape_property(file)));
+            if let Some(line) = site.line {
+                properties.push_str(&format!("line={line},"));
+            }
+            if let Some(column) = site.column {
+                properties.push_str(&format!("col={column},"));
+            }
+        }
+    }
     format!(
-        "::{name} title={}::{}",
+        "::{name} {properties}title={}::{}",
         escape_property(title),
         escape_data(message)
     )
@@ -137,6 +163,39 @@ mod tests {
                  tcp 127.0.0.1:40211 -> 127.0.0.1:35719 CLOSE_WAIT (pid 4242)",
                 "::warning title=established leak in net%3A%3Aleaks::net::leaks left a socket open: \
                  tcp 127.0.0.1:40212 -> 127.0.0.1:35719 CLOSE_WAIT (pid 4242)",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_leak_with_a_site_is_placed_on_its_line_and_says_who_holds_it() {
+        use crate::site::{HoldingThread, Origin};
+        let mut placed = leak(LeakKind::Listen, Severity::Error, 40211);
+        let stack = vec![
+            Frame::function("std::net::tcp::TcpListener::bind"),
+            Frame::function("net::leaks")
+                .at("tests/net.rs", 31, Some(13))
+                .in_project(),
+        ];
+        placed.opened = Some(Origin::new("socket", stack));
+        placed.held_by = vec![HoldingThread::new(9471, "server", "accept4")];
+        let mut no_lines = leak(LeakKind::Listen, Severity::Error, 40212);
+        let stack = vec![Frame::function("net::leaks").in_project()];
+        no_lines.opened = Some(Origin::new("socket", stack).with_note("lines need debug info"));
+        let mut test = TestRecord::new("net", "leaks", Outcome::Passed);
+        test.leaks = vec![placed, no_lines];
+        let commands = workflow_commands(&Report::new(vec![test]));
+        assert_eq!(
+            commands,
+            [
+                "::error file=tests/net.rs,line=31,col=13,title=listen leak in net%3A%3Aleaks::\
+                 net::leaks left a socket open: tcp 127.0.0.1:40211 -> 127.0.0.1:35719 CLOSE_WAIT \
+                 (pid 4242)%0Aopened at tests/net.rs:31:13 in net::leaks \
+                 (std::net::tcp::TcpListener::bind)%0Aheld by thread 'server' (tid 9471), \
+                 blocked in accept4()",
+                "::error title=listen leak in net%3A%3Aleaks::net::leaks left a socket open: \
+                 tcp 127.0.0.1:40212 -> 127.0.0.1:35719 CLOSE_WAIT (pid 4242)%0A\
+                 opened in net::leaks; lines need debug info",
             ]
         );
     }

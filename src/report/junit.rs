@@ -95,13 +95,17 @@ fn test_case(test: &TestRecord) -> TestCase {
     case
 }
 
-/// `left 2 sockets open: close-wait tcp 127.0.0.1:40211 -> ... CLOSE_WAIT; listen ...`
+/// `left 2 sockets open: close-wait tcp 127.0.0.1:40211 -> ... CLOSE_WAIT opened at
+/// tests/net.rs:31:13; listen ...`
 fn leak_message(errors: &[&Leak]) -> String {
     let capped = Capped::new(errors, LEAKS_IN_MESSAGE);
     let named: Vec<String> = capped
         .listed
         .iter()
-        .map(|l| format!("{} {}", l.kind, l.socket))
+        .map(|l| match site_location(l) {
+            Some(location) => format!("{} {} opened at {location}", l.kind, l.socket),
+            None => format!("{} {}", l.kind, l.socket),
+        })
         .collect();
     let mut message = format!(
         "left {} open: {}",
@@ -115,12 +119,21 @@ fn leak_message(errors: &[&Leak]) -> String {
     message
 }
 
+/// `tests/net.rs:31:13`: where the project's code opened the leaked
+/// socket, when that is known to a file.
+fn site_location(leak: &Leak) -> Option<String> {
+    leak.opened.as_ref()?.site.as_ref()?.location()
+}
+
 /// Every leak on its own line, the first [`MAX_LEAKS_LISTED`](super::listing::MAX_LEAKS_LISTED), then a count by kind.
 fn leak_listing(leaks: &[Leak]) -> String {
     let capped = Capped::leaks(leaks);
     let mut text = String::new();
     for leak in capped.listed {
         let _ = writeln!(text, "{leak}");
+        for line in leak.origin_lines() {
+            let _ = writeln!(text, "    {line}");
+        }
     }
     if let Some(more) = capped.and_more_by_kind() {
         let _ = writeln!(text, "{more}");

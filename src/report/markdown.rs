@@ -13,6 +13,7 @@
 use super::listing::{count_by_kind, Capped, MAX_LISTED};
 use super::words::counted;
 use super::{Report, TestRecord};
+use crate::leak::Leak;
 use crate::socket::Socket;
 use std::io::{self, Write};
 
@@ -70,11 +71,25 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out)?;
         writeln!(out, "#### Leaks")?;
         writeln!(out)?;
-        writeln!(out, "| Test | Kind | State | Local → Remote | Severity |")?;
-        writeln!(out, "| --- | --- | --- | --- | --- |")?;
         let capped = Capped::new(&leaking, MAX_LISTED);
+        // The column of sites only for reports that have them (cargo
+        // sockcheck's, not the harness's).
+        let with_sites = capped
+            .listed
+            .iter()
+            .any(|test| test.leaks.iter().any(|leak| leak.opened.is_some()));
+        if with_sites {
+            writeln!(
+                out,
+                "| Test | Kind | State | Local → Remote | Severity | Opened at |"
+            )?;
+            writeln!(out, "| --- | --- | --- | --- | --- | --- |")?;
+        } else {
+            writeln!(out, "| Test | Kind | State | Local → Remote | Severity |")?;
+            writeln!(out, "| --- | --- | --- | --- | --- |")?;
+        }
         for test in capped.listed {
-            write_leak_rows(test, out)?;
+            write_leak_rows(test, with_sites, out)?;
         }
         if let Some(more) = capped.and_more_counted("leaking test") {
             let leaks = capped.rest.iter().flat_map(|t| &t.leaks);
@@ -135,8 +150,9 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
 }
 
 /// One table row per leak of `test`, the first [`MAX_LEAKS_LISTED`](super::listing::MAX_LEAKS_LISTED), then
-/// one row counting the rest by kind.
-fn write_leak_rows(test: &TestRecord, out: &mut dyn Write) -> io::Result<()> {
+/// one row counting the rest by kind; `with_sites` adds the column of
+/// where each leak was opened.
+fn write_leak_rows(test: &TestRecord, with_sites: bool, out: &mut dyn Write) -> io::Result<()> {
     let name = cell(&code(&test.full_name()));
     let capped = Capped::leaks(&test.leaks);
     for leak in capped.listed {
@@ -144,18 +160,34 @@ fn write_leak_rows(test: &TestRecord, out: &mut dyn Write) -> io::Result<()> {
             Some(stability) => format!("{} ({stability})", leak.severity),
             None => leak.severity.to_string(),
         };
-        writeln!(
+        write!(
             out,
             "| {name} | {} | {} | {} | {severity} |",
             leak.kind,
             leak.socket.state,
             cell(&addresses(&leak.socket)),
         )?;
+        if with_sites {
+            write!(out, " {} |", cell(&site(leak)))?;
+        }
+        writeln!(out)?;
     }
     if let Some(more) = capped.and_more_by_kind() {
-        writeln!(out, "| {name} | {more} | | | |")?;
+        let site_cell = if with_sites { " |" } else { "" };
+        writeln!(out, "| {name} | {more} | | | |{site_cell}")?;
     }
     Ok(())
+}
+
+/// `` `tests/net.rs:31:13` ``, or the site's function when the debug info
+/// has no line; `—` when the socket was not opened in the project's code or
+/// nothing is known.
+fn site(leak: &Leak) -> String {
+    let site = leak.opened.as_ref().and_then(|origin| origin.site.as_ref());
+    match site.and_then(|site| site.location().or_else(|| site.function.clone())) {
+        Some(site) => code(&site),
+        None => "—".to_owned(),
+    }
 }
 
 /// A folded block with the last [`MAX_OUTPUT_LINES`] lines of `output`.

@@ -41,6 +41,10 @@ const LABEL_WIDTH: usize = 8;
 /// Indentation of a test's leaks and output under its status line.
 const INDENT: &str = "         ";
 
+/// Further indentation of where a leak was opened and who holds it, under
+/// the leak's line (past the severity word `error `).
+const ORIGIN_INDENT: &str = "      ";
+
 /// A run counts as long, and its slowest tests are named, from this much
 /// test time in all.
 pub const LONG_RUN: Duration = Duration::from_secs(10);
@@ -149,12 +153,16 @@ fn name(test: &TestRecord) -> String {
 }
 
 /// Lists a test's leaks, indented, the first
-/// [`MAX_LEAKS_LISTED`](super::listing::MAX_LEAKS_LISTED) one per line and
-/// the rest counted by kind.
+/// [`MAX_LEAKS_LISTED`](super::listing::MAX_LEAKS_LISTED) one per line (with
+/// where each was opened and who holds it, when known, beneath it) and the
+/// rest counted by kind.
 pub fn write_leaks(test: &TestRecord, out: &mut dyn Write) -> io::Result<()> {
     let capped = Capped::leaks(&test.leaks);
     for leak in capped.listed {
         writeln!(out, "{INDENT}{}", leak_line(leak))?;
+        for line in leak.origin_lines() {
+            writeln!(out, "{INDENT}{ORIGIN_INDENT}{line}")?;
+        }
     }
     if let Some(more) = capped.and_more_by_kind() {
         writeln!(out, "{INDENT}{more}")?;
