@@ -381,6 +381,45 @@ fn exec_as_cargo_s_target_runner_finds_the_leaks_of_cargo_test() {
     assert!(err.contains("error close-wait: tcp 127.0.0.1:"), "{err}");
 }
 
+/// `exec --report PATH` writes the JSON report of the one command it ran,
+/// in the layout of docs/report.schema.json: here a shell that reads a
+/// line from a server and exits holding the connection the server closed.
+#[test]
+fn exec_writes_a_report_of_the_command_s_leaks() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("exec.json");
+    let script = format!("exec 3<>/dev/tcp/127.0.0.1/{port}; read -r line <&3");
+    let child = sockcheck_command(&["exec", "--report", path_str(&path), "--", "bash", "-c"])
+        .arg(&script)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut server, _) = listener.accept().unwrap();
+    std::io::Write::write_all(&mut server, b"go\n").unwrap();
+    drop(server); // the shell's end is now in CLOSE_WAIT, until it exits
+    let output = child.wait_with_output().unwrap();
+
+    assert_eq!(
+        status(&output),
+        ExitStatus::Leak.code(),
+        "{}",
+        stderr(&output)
+    );
+    let report = report_file(&path);
+    assert_eq!(report.tests.len(), 1, "{report:#?}");
+    let kinds: Vec<String> = report.tests[0]
+        .leaks
+        .iter()
+        .map(|l| format!("{}:{}", l.kind, l.socket.state))
+        .collect();
+    assert_eq!(kinds, ["close-wait:CLOSE_WAIT"], "{report:#?}");
+    assert_eq!(report.tests[0].binary, "bash");
+}
+
 #[test]
 fn exec_as_a_nextest_wrapper_script_fails_the_leaking_tests() {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
