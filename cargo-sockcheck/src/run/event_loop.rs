@@ -7,7 +7,7 @@ use super::linger::{self, Linger, Look};
 use super::output::OutputCapture;
 use super::ptrace::{self, Event, Pid};
 use super::signals::Signals;
-use super::spawn;
+use super::spawn::{self, Spawner};
 use super::stops::{self, Stop};
 use super::tree::{Proc, ProcessTree};
 use super::verdict::{self, Finished};
@@ -47,6 +47,8 @@ struct Running {
     test: usize,
     started: Instant,
     deadline: Option<Instant>,
+    /// The program, until its exec stop has been seen (it is starting).
+    starting: Option<String>,
     /// `None` when output is let through.
     output: Option<OutputCapture>,
     /// Sockets read at its exit (or at its timeout).
@@ -67,6 +69,7 @@ struct Tracer<'a> {
     /// Keyed by the test process's pid (also its process group).
     running: HashMap<Pid, Running>,
     tree: ProcessTree,
+    spawner: Spawner,
     results: Vec<Option<TestRecord>>,
     exit_statuses: Vec<Option<crate::exit::ExitStatus>>,
     interrupted_by: Option<libc::c_int>,
@@ -82,6 +85,7 @@ impl<'a> Tracer<'a> {
             next_test: 0,
             running: HashMap::new(),
             tree: ProcessTree::new(std::process::id() as Pid),
+            spawner: Spawner::new(),
             results: vec![None; jobs.len()],
             exit_statuses: vec![None; jobs.len()],
             interrupted_by: None,
@@ -180,7 +184,7 @@ impl<'a> Tracer<'a> {
     }
 
     fn spawn(&mut self, index: usize) -> Result<()> {
-        let started = spawn::start(&self.jobs[index])?;
+        let started = self.spawner.start(&self.jobs[index])?;
         let now = Instant::now();
         self.tree.add_test(started.pid);
         self.running.insert(
@@ -189,6 +193,7 @@ impl<'a> Tracer<'a> {
                 test: index,
                 started: now,
                 deadline: self.settings.timeout.map(|t| now + t),
+                starting: Some(started.program),
                 output: started.output,
                 sockets: None,
                 linger: None,
@@ -201,6 +206,20 @@ impl<'a> Tracer<'a> {
     }
 
     fn handle(&mut self, pid: Pid, event: Event, progress: &mut dyn Progress) -> Result<()> {
+        let starting = self.running.get_mut(&pid).and_then(|r| r.starting.take());
+        if let Some(program) = starting {
+            match event {
+                // Its exec stop: from here on it is traced like any test.
+                Event::Signal(libc::SIGTRAP) => return spawn::finish_start(pid, &program),
+                // Killed before (the run was interrupted): ends as usual.
+                Event::Exited(_) | Event::Killed(_) => {}
+                other => {
+                    return Err(anyhow!(
+                        "`{program}` did not start under the tracer ({other:?})"
+                    ))
+                }
+            }
+        }
         match stops::classify(pid, event, || self.tree.first_stop(pid)) {
             Stop::Ended(ended) => {
                 self.tree.ended(pid);

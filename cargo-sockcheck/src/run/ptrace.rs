@@ -133,7 +133,7 @@ pub fn next_event() -> io::Result<Option<(Pid, Event)>> {
     Ok(Some((pid, decode(status))))
 }
 
-/// Blocks until `pid` stops or ends (used once, for the exec stop of a new test).
+/// Blocks until `pid` stops or ends (for a child that failed to exec).
 pub fn wait_for(pid: Pid) -> io::Result<Event> {
     let mut status: libc::c_int = 0;
     loop {
