@@ -227,6 +227,12 @@ impl<'a> Tracer<'a> {
                     self.finish(pid, ended, progress);
                 }
             }
+            Stop::Attached => {
+                // A new thread or process of a test: the leader's exit stop
+                // is the one that matters.
+                let _ = ptrace::drop_exit_stop(pid);
+                resume(pid, 0);
+            }
             Stop::Spawned { child } => {
                 self.tree.adopt(pid, child, &Proc);
                 resume(pid, 0);
@@ -269,7 +275,7 @@ impl<'a> Tracer<'a> {
         running.sockets = Some(sockets);
         running.linger = Linger::hold(thread, may_linger, leaking, policy.linger(), Instant::now());
         if running.linger.is_none() {
-            resume(thread, 0);
+            release(test, thread);
         }
         Ok(())
     }
@@ -295,7 +301,7 @@ impl<'a> Tracer<'a> {
                     }
                 };
                 if linger.release_after(look, now) {
-                    resume(linger.thread, 0);
+                    release(pid, linger.thread);
                     running.lingered = Some(linger.held(now));
                     running.linger = None;
                 }
@@ -393,6 +399,15 @@ impl<'a> Tracer<'a> {
 fn poll_timeout_ms(wait: Duration) -> libc::c_int {
     let ms = wait.as_micros().div_ceil(1000);
     libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
+}
+
+/// Lets the thread of `test` held at `exit_group` go on, its sockets read:
+/// the leader's exit stop would only ask again (see [`ptrace::drop_exit_stop`]).
+fn release(test: Pid, thread: Pid) {
+    if thread == test {
+        let _ = ptrace::drop_exit_stop(thread);
+    }
+    resume(thread, 0);
 }
 
 /// Lets a tracee go on; a tracee that vanished meanwhile will report its end.

@@ -75,6 +75,16 @@ pub fn set_options(pid: Pid) -> io::Result<()> {
     check(unsafe { libc::ptrace(libc::PTRACE_SETOPTIONS, pid, 0, OPTIONS) } as libc::c_int)
 }
 
+/// On a stopped tracee: no `PTRACE_EVENT_EXIT` stop for it from now on.
+/// Only a test process's leader needs one (to read the sockets of a
+/// process dying by a signal), and only until its sockets were read at
+/// `exit_group`; every exit stop saved is a round trip through the tracer.
+pub fn drop_exit_stop(pid: Pid) -> io::Result<()> {
+    const WITHOUT_EXIT: libc::c_int = OPTIONS & !libc::PTRACE_O_TRACEEXIT;
+    // SAFETY: plain syscall.
+    check(unsafe { libc::ptrace(libc::PTRACE_SETOPTIONS, pid, 0, WITHOUT_EXIT) } as libc::c_int)
+}
+
 /// Lets a stopped tracee go on, delivering `signal` (0 for none).
 pub fn resume(pid: Pid, signal: libc::c_int) -> io::Result<()> {
     // SAFETY: plain syscall.

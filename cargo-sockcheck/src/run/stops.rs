@@ -14,6 +14,9 @@ use super::ptrace::{self, events, Event, Pid};
 pub enum Stop {
     /// The tracee is gone: it exited with this status or was killed.
     Ended(Event),
+    /// The first stop of a tracee auto-attached at fork or clone (its
+    /// SIGSTOP); resume it without the signal.
+    Attached,
     /// The tracee forked, vforked or cloned `child`; resume it.
     Spawned {
         /// The new process or thread.
@@ -35,9 +38,13 @@ pub enum Stop {
 pub fn classify(tracee: Pid, event: Event, first_stop: impl FnOnce() -> bool) -> Stop {
     match event {
         Event::Exited(_) | Event::Killed(_) => Stop::Ended(event),
-        Event::Signal(signal) => Stop::Resume(signal_to_deliver(signal, first_stop(), || {
-            ptrace::is_group_stop(tracee)
-        })),
+        Event::Signal(signal) => {
+            if first_stop() && signal == libc::SIGSTOP {
+                Stop::Attached
+            } else {
+                Stop::Resume(signal_to_deliver(signal, || ptrace::is_group_stop(tracee)))
+            }
+        }
         Event::Ptrace(events::FORK | events::VFORK | events::CLONE) => {
             match ptrace::event_message(tracee) {
                 Ok(child) => Stop::Spawned {
@@ -61,17 +68,11 @@ pub fn classify(tracee: Pid, event: Event, first_stop: impl FnOnce() -> bool) ->
 }
 
 /// The signal to pass on when resuming a tracee stopped by `signal`: none
-/// for a new tracee's first SIGSTOP or for a group-stop (resuming it is how
-/// a tracer lets the stopped tracee go on), else the signal itself.
-/// `is_group_stop` is asked only for stopping signals.
-fn signal_to_deliver(
-    signal: libc::c_int,
-    first_stop: bool,
-    is_group_stop: impl FnOnce() -> bool,
-) -> libc::c_int {
-    let swallowed =
-        (first_stop && signal == libc::SIGSTOP) || (is_stopping(signal) && is_group_stop());
-    if swallowed {
+/// for a group-stop (resuming it is how a tracer lets the stopped tracee go
+/// on), else the signal itself. `is_group_stop` is asked only for stopping
+/// signals.
+fn signal_to_deliver(signal: libc::c_int, is_group_stop: impl FnOnce() -> bool) -> libc::c_int {
+    if is_stopping(signal) && is_group_stop() {
         0
     } else {
         signal
@@ -90,29 +91,28 @@ mod tests {
     use super::{classify, signal_to_deliver, Event, Stop};
 
     #[test]
-    fn a_new_tracee_s_first_sigstop_is_swallowed() {
-        assert_eq!(signal_to_deliver(libc::SIGSTOP, true, || unreachable!()), 0);
+    fn a_new_tracee_s_first_sigstop_is_its_attach_stop() {
+        let first = || true;
+        assert_eq!(
+            classify(1, Event::Signal(libc::SIGSTOP), first),
+            Stop::Attached
+        );
+        let never = || panic!("only stopping signals can be group-stops");
+        assert_eq!(
+            classify(1, Event::Signal(libc::SIGUSR1), first),
+            Stop::Resume(libc::SIGUSR1)
+        );
+        assert_eq!(signal_to_deliver(libc::SIGUSR1, never), libc::SIGUSR1);
     }
 
     #[test]
     fn group_stops_are_resumed_without_a_signal_and_deliveries_pass_on() {
-        assert_eq!(signal_to_deliver(libc::SIGTSTP, false, || true), 0);
-        assert_eq!(
-            signal_to_deliver(libc::SIGTSTP, false, || false),
-            libc::SIGTSTP
-        );
-        assert_eq!(
-            signal_to_deliver(libc::SIGSTOP, false, || false),
-            libc::SIGSTOP
-        );
-    }
-
-    #[test]
-    fn other_signals_pass_on_even_at_a_first_stop() {
+        assert_eq!(signal_to_deliver(libc::SIGTSTP, || true), 0);
+        assert_eq!(signal_to_deliver(libc::SIGTSTP, || false), libc::SIGTSTP);
+        assert_eq!(signal_to_deliver(libc::SIGSTOP, || false), libc::SIGSTOP);
         let never = || panic!("only stopping signals can be group-stops");
-        assert_eq!(signal_to_deliver(libc::SIGUSR1, true, never), libc::SIGUSR1);
         assert_eq!(
-            signal_to_deliver(libc::SIGRTMIN() + 1, false, never),
+            signal_to_deliver(libc::SIGRTMIN() + 1, never),
             libc::SIGRTMIN() + 1
         );
     }
