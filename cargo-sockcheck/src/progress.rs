@@ -68,11 +68,18 @@ impl Reporter {
         }
     }
 
-    /// Writes `bytes` to stderr, above the status line if there is one,
-    /// without its styles unless stderr is coloured.
+    /// Writes `bytes` to stderr in one `write`, above the status line if
+    /// there is one, without its styles unless stderr is coloured. (Not
+    /// through `anstream::stderr()`: it asks the terminal each time it is
+    /// made, and its stripping adapter writes each piece between two
+    /// styles on its own.)
     fn print(&self, bytes: &[u8]) {
         let write = || {
-            let _ = anstream::stderr().write_all(bytes);
+            let _ = if self.colour {
+                std::io::stderr().write_all(bytes)
+            } else {
+                std::io::stderr().write_all(&anstream::adapter::strip_bytes(bytes).into_vec())
+            };
         };
         match &self.bar {
             Some(bar) => bar.suspend(write),

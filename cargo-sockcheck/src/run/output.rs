@@ -21,11 +21,9 @@ pub struct OutputCapture {
 impl OutputCapture {
     /// Takes the read end of the pipe and makes it non-blocking.
     pub fn new(pipe: PipeReader) -> io::Result<OutputCapture> {
-        let fd = pipe.as_raw_fd();
-        // SAFETY: fcntl on an fd we own.
-        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-        // SAFETY: fcntl on an fd we own.
-        if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        // SAFETY: fcntl on an fd we own. The read end's only status flag
+        // is O_RDONLY (an access mode F_SETFL leaves alone): no F_GETFL.
+        if unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) } < 0 {
             return Err(io::Error::last_os_error());
         }
         Ok(OutputCapture {
