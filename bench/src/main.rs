@@ -10,6 +10,10 @@
 //! - memory: `cargo sockcheck`'s own peak RSS on a 5,000-test suite.
 //! - profile (`--profile`): `cargo sockcheck -j1` against the same tests run
 //!   one per process without it (untraced, forked, minimally traced).
+//! - steps (`--step LABEL=PATH [ARGS]`, repeatable): several cargo-sockcheck
+//!   builds (or flags) side by side on the 400-test suite, with nextest
+//!   without double spawn and `cargo test`, as ratios within each round:
+//!   what each change bought.
 
 mod direct;
 mod load;
@@ -27,6 +31,7 @@ const USAGE: &str = "\
 usage: bench/run.sh [--quick] [--host-load] [--profile]
                     [--only speed|host-load|memory|profile]
                     [--rounds N] [--dir DIR] [--sockcheck PATH]
+                    [--step 'LABEL=PATH [ARGS]']... [--busy-host]
 
   --quick           3 rounds instead of 5 and a 1,000-test memory suite
   --host-load       also time cargo sockcheck with and without host load
@@ -38,6 +43,12 @@ usage: bench/run.sh [--quick] [--host-load] [--profile]
   --dir DIR         where suites, builds and logs go [default: bench/target]
   --sockcheck PATH  a cargo-sockcheck binary to measure, instead of building
                     this checkout's in release mode
+  --step 'LABEL=PATH [ARGS]'
+                    (repeatable; implies --only steps) time this
+                    cargo-sockcheck binary, with ARGS added, per test and
+                    --fast, against the other steps in the same rounds
+  --busy-host       do not wait for a quiet host or rerun disturbed rounds
+                    (a machine that is never quiet): trust ratios only
 ";
 
 struct Options {
@@ -48,6 +59,8 @@ struct Options {
     rounds: usize,
     dir: PathBuf,
     sockcheck: Option<PathBuf>,
+    /// `--step`: (label, binary, extra arguments).
+    steps: Vec<(String, PathBuf, Vec<String>)>,
     argv: Vec<String>,
 }
 
@@ -77,6 +90,7 @@ fn parse(argv: Vec<String>) -> Result<Options> {
         rounds: 0,
         dir: repo.join("bench/target"),
         sockcheck: None,
+        steps: Vec::new(),
         argv: argv.clone(),
     };
     let mut args = argv.into_iter();
@@ -90,6 +104,21 @@ fn parse(argv: Vec<String>) -> Result<Options> {
             "--rounds" => options.rounds = value()?.parse()?,
             "--dir" => options.dir = PathBuf::from(value()?),
             "--sockcheck" => options.sockcheck = Some(PathBuf::from(value()?)),
+            "--step" => {
+                let step = value()?;
+                let (label, command) = step
+                    .split_once('=')
+                    .ok_or(format!("--step {step:?}: expected LABEL=PATH [ARGS]"))?;
+                let mut words = command.split_whitespace().map(str::to_owned);
+                let path = words.next().ok_or(format!("--step {step:?}: no PATH"))?;
+                let path = std::path::absolute(path)?;
+                options
+                    .steps
+                    .push((label.to_owned(), path, words.collect()));
+            }
+            "--busy-host" => {
+                measure::BUSY_HOST.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             "-h" | "--help" => {
                 print!("{USAGE}");
                 std::process::exit(0);
@@ -97,8 +126,11 @@ fn parse(argv: Vec<String>) -> Result<Options> {
             _ => return Err(format!("unknown argument {arg:?}\n{USAGE}").into()),
         }
     }
+    if !options.steps.is_empty() {
+        options.only = Some("steps".to_owned());
+    }
     if let Some(only) = &options.only {
-        if !["speed", "host-load", "memory", "profile"].contains(&only.as_str()) {
+        if !["speed", "host-load", "memory", "profile", "steps"].contains(&only.as_str()) {
             return Err(format!("unknown section {only:?}\n{USAGE}").into());
         }
         options.host_load |= only == "host-load";
@@ -116,6 +148,7 @@ impl Options {
         self.only.as_deref().is_none_or(|only| only == section)
             && (section != "host-load" || self.host_load)
             && (section != "profile" || self.profile)
+            && (section != "steps" || !self.steps.is_empty())
     }
 }
 
@@ -133,7 +166,8 @@ fn bench(options: &Options) -> Result<()> {
     let mut out = String::new();
     writeln!(out, "{}", machine(options, &tools))?;
 
-    if options.runs("speed") || options.runs("host-load") || options.runs("profile") {
+    let on_400 = ["speed", "host-load", "profile", "steps"];
+    if on_400.iter().any(|section| options.runs(section)) {
         let suite = suite::generate(&options.dir.join("suite-400"), 400, 4, 10)?;
         build(&tools, &suite)?;
         if options.runs("speed") {
@@ -144,6 +178,9 @@ fn bench(options: &Options) -> Result<()> {
         }
         if options.runs("profile") {
             writeln!(out, "{}", sections::profile(options, &tools, &suite)?)?;
+        }
+        if options.runs("steps") {
+            writeln!(out, "{}", sections::steps(options, &tools, &suite)?)?;
         }
     }
     if options.runs("memory") {
@@ -163,9 +200,10 @@ fn bench(options: &Options) -> Result<()> {
 
 fn tools(options: &Options) -> Result<Tools> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let sockcheck = match &options.sockcheck {
-        Some(path) => std::path::absolute(path)?,
-        None => {
+    let sockcheck = match (&options.sockcheck, options.steps.first()) {
+        (Some(path), _) => std::path::absolute(path)?,
+        (None, Some((_, path, _))) => path.clone(),
+        (None, None) => {
             let target = options.dir.join("sockcheck");
             eprintln!(
                 "bench: building cargo-sockcheck (release) into {}",

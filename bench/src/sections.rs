@@ -183,6 +183,92 @@ pub fn speed(options: &Options, tools: &Tools, suite: &Suite) -> Result<String> 
     Ok(out)
 }
 
+/// `--step`: each given cargo-sockcheck (with its extra arguments) per
+/// test and `--fast`, against nextest without double spawn and `cargo
+/// test`, all in the same alternated rounds. Ratios are the median of each
+/// round's ratio, so a machine that is busier in one round than the next
+/// hits both sides of a ratio alike.
+pub fn steps(options: &Options, tools: &Tools, suite: &Suite) -> Result<String> {
+    let c = commands(tools, suite);
+    let nextest_single = c
+        .nextest_single
+        .clone()
+        .ok_or("--step needs cargo-nextest")?;
+    let mut cmds = Vec::new();
+    for (label, path, args) in &options.steps {
+        let mut per_test = c.sockcheck.clone();
+        per_test.label = label.clone();
+        per_test.program = path.clone().into_os_string();
+        per_test.args.extend(args.iter().map(Into::into));
+        cmds.push(per_test.with_args(&format!("{label} --fast"), &["--fast"]));
+        cmds.push(per_test);
+    }
+    cmds.extend([nextest_single, c.cargo_test.clone(), c.build_check.clone()]);
+    let logs = logs(options, "steps")?;
+    eprintln!(
+        "bench: steps, {} tests: a warm-up round, then {} rounds",
+        suite.tests, options.rounds
+    );
+    alternate(&cmds, 1, "warm-up", &logs)?;
+    let Rounds { samples, discarded } = alternate(&cmds, options.rounds, "round", &logs)?;
+    let index = |label: &str| cmds.iter().position(|c| c.label == label);
+    let (nx1, ct, check) = (
+        index(NEXTEST_SINGLE).ok_or("no nextest column")?,
+        index(&c.cargo_test.label).ok_or("no cargo test column")?,
+        cmds.len() - 1,
+    );
+    // The median over rounds of column a's time / column b's.
+    let ratio = |a: usize, b: usize| {
+        let mut ratios: Vec<f64> = samples[a]
+            .iter()
+            .zip(&samples[b])
+            .map(|(x, y)| x.wall.as_secs_f64() / y.wall.as_secs_f64())
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let n = ratios.len();
+        if n % 2 == 1 {
+            ratios[n / 2]
+        } else {
+            (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0
+        }
+    };
+    let check_median = median(&samples[check]);
+    let mut out = String::new();
+    writeln!(
+        out,
+        "## Steps: {} tests, {} alternated rounds{}\n",
+        suite.tests,
+        options.rounds,
+        discarded_note(discarded)
+    )?;
+    writeln!(
+        out,
+        "| command | median wall | per test | CPU per test | ratio (median of rounds) | host busy with others |"
+    )?;
+    writeln!(out, "|---|---:|---:|---:|---:|---:|")?;
+    let check_cpu = median_cpu(&samples[check]);
+    for (i, cmd) in cmds.iter().enumerate() {
+        let m = median(&samples[i]);
+        let per_test = (m.as_secs_f64() - check_median.as_secs_f64()) * 1000.0 / suite.tests as f64;
+        let cpu = (median_cpu(&samples[i]) - check_cpu) * 1000.0 / suite.tests as f64;
+        let versus = if i >= nx1 {
+            "–".to_owned()
+        } else if cmd.label.ends_with("--fast") {
+            format!("{:.2}× cargo test", ratio(i, ct))
+        } else {
+            format!("{:.2}× nextest single", ratio(i, nx1))
+        };
+        writeln!(
+            out,
+            "| `{}` | {:.3} s | {per_test:.2} ms | {cpu:.2} ms | {versus} | {} |",
+            cmd.label,
+            m.as_secs_f64(),
+            busy(&samples[i])
+        )?;
+    }
+    Ok(out)
+}
+
 pub fn host_load(options: &Options, tools: &Tools, suite: &Suite) -> Result<String> {
     const SOCKETS: usize = 20_000;
     const PROCESSES: usize = 300;

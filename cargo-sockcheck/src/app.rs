@@ -250,8 +250,12 @@ fn whole_binary_jobs<'a>(
         .collect()
 }
 
+/// One test more than there are CPUs: a test spends part of its life
+/// stopped, waiting for the tracer (4 stops per test), and the extra job
+/// keeps the CPUs busy meanwhile. Measured in BENCHMARKS.md ("Per-test
+/// overhead, step by step").
 fn default_jobs() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
+    std::thread::available_parallelism().map_or(1, usize::from) + 1
 }
 
 /// Lists every binary's tests, all binaries at once.

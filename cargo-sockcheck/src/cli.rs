@@ -74,7 +74,7 @@ pub struct Options {
     #[arg(long)]
     pub include_ignored: bool,
 
-    /// Tests to run at once [default: number of CPUs].
+    /// Tests to run at once [default: number of CPUs + 1].
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
 
