@@ -1,0 +1,441 @@
+//! The GitHub Action's scripts (scripts/action/*.sh) run here as the
+//! action runs them, with fake `GITHUB_*` variables and a stub `gh` on
+//! PATH that serves canned runs, artifacts and comments and records what
+//! would be posted. `cargo sockcheck` itself is the built binary: the
+//! diffs in the comments are real.
+
+mod common;
+
+use common::*;
+use sockcheck::leak::LeakKind;
+use sockcheck::report::{json, Outcome, Report, TestRecord};
+use sockcheck::socket::State;
+use sockcheck::testing::{leak, tcp};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A stand-in for the GitHub CLI. Its data lives in `$STUB_GH`: `runs.json`
+/// (what `gh run list` prints), `artifacts/RUN_ID/` (what `gh run
+/// download RUN_ID -D DIR` copies), `comments.json` (the pull request's
+/// comments), `deny-writes` (make comment writes fail with 403). Every call
+/// is logged to `calls.log`; every comment written is kept as
+/// `posted-N.md`, with `METHOD PATH` in `posted-N.to`.
+const STUB_GH: &str = r#"#!/usr/bin/env bash
+set -u
+echo "$*" >>"$STUB_GH/calls.log"
+case "$1 $2" in
+  "run list") cat "$STUB_GH/runs.json" 2>/dev/null || echo '[]' ;;
+  "run download")
+    id=$3; shift 3; dir=""
+    while (($#)); do [[ $1 == -D ]] && dir=$2; shift; done
+    [[ -d "$STUB_GH/artifacts/$id" ]] || { echo "no artifact in run $id" >&2; exit 1; }
+    mkdir -p "$dir" && cp -r "$STUB_GH/artifacts/$id/." "$dir/" ;;
+  "api --paginate") cat "$STUB_GH/comments.json" 2>/dev/null || echo '[]' ;;
+  "api -X")
+    [[ -e "$STUB_GH/deny-writes" ]] && { echo "HTTP 403: Resource not accessible by integration" >&2; exit 1; }
+    n=$(ls "$STUB_GH" | grep -c '^posted-.*\.md$')
+    for arg in "$@"; do [[ $arg == body=@* ]] && cp "${arg#body=@}" "$STUB_GH/posted-$n.md"; done
+    echo "$3 $4" >"$STUB_GH/posted-$n.to"
+    echo '{"id": 1}' ;;
+  *) echo "stub gh: unexpected call: $*" >&2; exit 9 ;;
+esac
+"#;
+
+const MARKER: &str = "<!-- sockcheck-diff:sockcheck -->";
+
+/// A pull request's CI job in a temporary directory.
+struct Job {
+    dir: tempfile::TempDir,
+}
+
+impl Job {
+    fn new() -> Job {
+        let job = Job {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        for sub in ["bin", "gh", "out"] {
+            std::fs::create_dir_all(job.path(sub)).unwrap();
+        }
+        let gh = job.path("bin/gh");
+        std::fs::write(&gh, STUB_GH).unwrap();
+        let executable = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+        std::fs::set_permissions(&gh, executable).unwrap();
+        job.pull_request("acme/app");
+        job
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    /// The event of pull request 7 from `head_repo` into acme/app's main.
+    fn pull_request(&self, head_repo: &str) {
+        let event = serde_json::json!({
+            "pull_request": {
+                "number": 7,
+                "base": { "ref": "main", "sha": "b45e000000000000", "repo": { "full_name": "acme/app" } },
+                "head": { "ref": "topic", "sha": "4ead000000000000", "repo": { "full_name": head_repo } },
+            }
+        });
+        std::fs::write(self.path("event.json"), event.to_string()).unwrap();
+    }
+
+    /// `gh run list` finds these (id, commit) runs on main, newest first.
+    fn base_runs(&self, runs: &[(u64, &str)]) {
+        let runs: Vec<_> = runs
+            .iter()
+            .map(|(id, sha)| serde_json::json!({ "databaseId": id, "headSha": sha }))
+            .collect();
+        std::fs::write(
+            self.path("gh/runs.json"),
+            serde_json::to_string(&runs).unwrap(),
+        )
+        .unwrap();
+    }
+
+    /// Run `id` kept `report` in its `sockcheck` artifact.
+    fn artifact(&self, id: u64, report: &Report) {
+        let dir = self.path(&format!("gh/artifacts/{id}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        write_report(report, &dir.join("report.json"));
+    }
+
+    /// The pull request already has these comments (id, body).
+    fn comments(&self, comments: &[(u64, &str)]) {
+        let comments: Vec<_> = comments
+            .iter()
+            .map(|(id, body)| serde_json::json!({ "id": id, "body": body }))
+            .collect();
+        std::fs::write(
+            self.path("gh/comments.json"),
+            serde_json::to_string(&comments).unwrap(),
+        )
+        .unwrap();
+    }
+
+    /// `scripts/action/NAME` with the action's environment.
+    fn script(&self, name: &str) -> Command {
+        let script = repo_root().join("scripts/action").join(name);
+        let path = format!(
+            "{}:{}",
+            self.path("bin").display(),
+            std::env::var("PATH").unwrap()
+        );
+        let mut command = Command::new("bash");
+        command
+            .arg(script)
+            .current_dir(self.dir.path())
+            .env("PATH", path)
+            .env("STUB_GH", self.path("gh"))
+            .env("SOCKCHECK_BIN", env!("CARGO_BIN_EXE_cargo-sockcheck"))
+            .env("SOCKCHECK_OUT", self.path("out"))
+            .env("SOCKCHECK_ARTIFACT", "sockcheck")
+            .env("GITHUB_EVENT_PATH", self.path("event.json"))
+            .env("GITHUB_REPOSITORY", "acme/app")
+            .env(
+                "GITHUB_WORKFLOW_REF",
+                "acme/app/.github/workflows/ci.yml@refs/pull/7/merge",
+            )
+            .env("GITHUB_SERVER_URL", "https://github.example")
+            .env("GITHUB_OUTPUT", self.path("github-output"))
+            .env("GITHUB_STEP_SUMMARY", self.path("step-summary.md"))
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("INPUT_ARGS")
+            .env_remove("INPUT_BASELINE");
+        command
+    }
+
+    fn run(&self, name: &str) -> Output {
+        let output = self.script(name).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{name} failed: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            stderr(&output)
+        );
+        output
+    }
+
+    fn read(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.path(relative)).unwrap_or_default()
+    }
+
+    /// The step outputs written, as `name=value` lines.
+    fn outputs(&self) -> Vec<String> {
+        self.read("github-output")
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// What would have been posted: `(METHOD PATH, body)` per write.
+    fn posted(&self) -> Vec<(String, String)> {
+        (0..)
+            .map_while(|n| {
+                let to = std::fs::read_to_string(self.path(&format!("gh/posted-{n}.to"))).ok()?;
+                let body = self.read(&format!("gh/posted-{n}.md"));
+                Some((to.trim().to_owned(), body))
+            })
+            .collect()
+    }
+}
+
+fn write_report(report: &Report, path: &Path) {
+    let mut text = Vec::new();
+    json::render(report, &mut text).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn listener(port: u16) -> sockcheck::leak::Leak {
+    let local = format!("127.0.0.1:{port}");
+    leak(LeakKind::Listen, tcp(State::Listen, &local, "0.0.0.0:0"))
+}
+
+fn test(name: &str, leaks: Vec<sockcheck::leak::Leak>) -> TestRecord {
+    let mut test = TestRecord::new("net", name, Outcome::Passed);
+    test.leaks = leaks;
+    test
+}
+
+/// The base branch leaks in `fixed_here`; the pull request fixes that and
+/// adds a leak in `added_here`.
+fn base_and_head() -> (Report, Report) {
+    let base = Report::new(vec![
+        test("fixed_here", vec![listener(9000)]),
+        test("added_here", vec![]),
+    ]);
+    let head = Report::new(vec![
+        test("fixed_here", vec![]),
+        test("added_here", vec![listener(9001)]),
+    ]);
+    (base, head)
+}
+
+/// A job whose head report is written and whose base branch has `runs`.
+fn job_with_reports(runs: &[(u64, &str)]) -> Job {
+    let job = Job::new();
+    let (base, head) = base_and_head();
+    write_report(&head, &job.path("out/report.json"));
+    job.base_runs(runs);
+    for (id, _) in runs {
+        job.artifact(*id, &base);
+    }
+    job
+}
+
+#[test]
+fn a_first_push_creates_one_comment_with_the_diff() {
+    let job = job_with_reports(&[(41, "b45e000000000000")]);
+    job.run("comment.sh");
+    let posted = job.posted();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    let (to, body) = &posted[0];
+    assert_eq!(to, "POST repos/acme/app/issues/7/comments");
+    assert!(body.starts_with(&format!(
+        "{MARKER}\n### sockcheck: adds 1 socket leak, fixes 1\n"
+    )));
+    assert!(body.contains("| `net::added_here` | listen | error | LISTEN | `127.0.0.1:9001` |"));
+    assert!(body.ends_with(
+        "<sub>Compared with the report of run [41](https://github.example/acme/app/actions/runs/41) \
+         on `main` (commit b45e00000000).</sub>\n"
+    ));
+    assert_eq!(
+        job.outputs(),
+        [
+            "base=found",
+            "new=1",
+            "new-errors=1",
+            "fixed=1",
+            "comment=created"
+        ]
+    );
+    // The job summary gets the diff too, without the marker.
+    let summary = job.read("step-summary.md");
+    assert!(summary.starts_with("\n### sockcheck: adds 1 socket leak, fixes 1\n"));
+    assert!(!summary.contains(MARKER));
+    let calls = job.read("gh/calls.log");
+    assert!(calls.starts_with(
+        "run list -R acme/app --workflow ci.yml --branch main --event push --status completed"
+    ));
+}
+
+#[test]
+fn a_later_push_updates_the_same_comment() {
+    let job = job_with_reports(&[(41, "b45e000000000000")]);
+    job.comments(&[
+        (100, "LGTM"),
+        (
+            101,
+            &format!("{MARKER}\n### sockcheck: no new socket leaks\n"),
+        ),
+        (102, "<!-- sockcheck-diff:other-matrix-job -->\n..."),
+    ]);
+    job.run("comment.sh");
+    let posted = job.posted();
+    let targets: Vec<&str> = posted.iter().map(|(to, _)| to.as_str()).collect();
+    assert_eq!(targets, ["PATCH repos/acme/app/issues/comments/101"]);
+    assert!(posted[0].1.contains("adds 1 socket leak, fixes 1"));
+    assert!(job.outputs().contains(&"comment=updated".to_owned()));
+}
+
+#[test]
+fn the_run_on_the_base_commit_is_preferred_and_a_missing_artifact_skipped() {
+    // Newest first: 52 is on a later commit of main, 51 has no artifact, 50
+    // is on the pull request's base commit.
+    let job = job_with_reports(&[]);
+    job.base_runs(&[
+        (52, "1a7e500000000000"),
+        (51, "b45e000000000000"),
+        (50, "b45e000000000000"),
+    ]);
+    let (base, _) = base_and_head();
+    job.artifact(52, &base);
+    job.artifact(50, &base);
+    job.run("comment.sh");
+    let downloads: Vec<String> = job
+        .read("gh/calls.log")
+        .lines()
+        .filter(|l| l.starts_with("run download"))
+        .map(|l| l.split(' ').nth(2).unwrap().to_owned())
+        .collect();
+    assert_eq!(downloads, ["51", "50"]);
+    assert!(job.posted()[0].1.contains("run [50]"));
+
+    // Only a later commit's report: used, and the footer says so.
+    let job = job_with_reports(&[(52, "1a7e500000000000")]);
+    job.run("comment.sh");
+    assert!(job.posted()[0]
+        .1
+        .contains("(commit 1a7e50000000, not the pull request's base commit b45e00000000)"));
+}
+
+#[test]
+fn without_a_base_report_the_comment_says_so() {
+    let job = job_with_reports(&[]);
+    job.run("comment.sh");
+    let posted = job.posted();
+    assert_eq!(posted.len(), 1);
+    assert_eq!(
+        posted[0].1,
+        format!(
+            "{MARKER}\n### sockcheck: no base report to compare with\n\n\
+             No report of `main` was found: no completed run of this workflow on a push to `main` \
+             kept a `sockcheck` artifact (a new workflow, or the artifacts expired). \
+             Run it on `main` once to get a diff here.\n\n\
+             This pull request: tests 2, leaking tests 1, errors 1, warnings 0; \
+             the full report is in the job summary.\n"
+        )
+    );
+    assert_eq!(job.outputs(), ["base=none", "comment=created"]);
+}
+
+#[test]
+fn from_a_fork_the_diff_goes_to_the_job_summary_only() {
+    let job = job_with_reports(&[(41, "b45e000000000000")]);
+    job.pull_request("someone/app-fork");
+    let output = job.run("comment.sh");
+    assert!(job.posted().is_empty());
+    let writes = job
+        .read("gh/calls.log")
+        .lines()
+        .filter(|l| l.starts_with("api"))
+        .count();
+    assert_eq!(writes, 0, "a fork's read-only token is not even tried");
+    let summary = job.read("step-summary.md");
+    assert!(summary.starts_with(
+        "\n> **Note:** sockcheck could not comment: this pull request comes from a fork \
+         (someone/app-fork), whose GITHUB_TOKEN is read-only. The diff is here instead.\n\n\
+         ### sockcheck: adds 1 socket leak, fixes 1\n"
+    ));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("::notice title=sockcheck::"));
+    assert!(job.outputs().contains(&"comment=summary-only".to_owned()));
+}
+
+#[test]
+fn a_refused_comment_falls_back_to_the_job_summary() {
+    let job = job_with_reports(&[(41, "b45e000000000000")]);
+    std::fs::write(job.path("gh/deny-writes"), "").unwrap();
+    let output = job.run("comment.sh");
+    assert!(job.posted().is_empty());
+    assert!(job
+        .read("step-summary.md")
+        .contains("does the workflow grant `pull-requests: write`?"));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("::warning title=sockcheck::"));
+    assert!(job.outputs().contains(&"comment=summary-only".to_owned()));
+}
+
+#[test]
+fn outside_a_pull_request_nothing_is_posted() {
+    let job = job_with_reports(&[(41, "b45e000000000000")]);
+    std::fs::write(job.path("event.json"), r#"{"ref": "refs/heads/main"}"#).unwrap();
+    job.run("comment.sh");
+    assert!(job.read("gh/calls.log").is_empty());
+    assert!(job.outputs().is_empty());
+}
+
+#[test]
+fn run_sh_runs_sockcheck_writes_the_reports_and_outputs_the_counts() {
+    let job = Job::new();
+    let manifest = fixture("leaky");
+    let args = format!(
+        "--manifest-path '{}' --target-dir '{}' --test net clean_",
+        manifest.display(),
+        fixture_target_dir().display()
+    );
+    let output = job
+        .script("run.sh")
+        .env("INPUT_ARGS", &args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = report_file(&job.path("out/report.json"));
+    assert!(report.tests.iter().all(|t| t.name.starts_with("clean_")));
+    let tests = report.tests.len();
+    assert!(tests >= 3, "{tests} tests");
+    assert_eq!(
+        job.outputs(),
+        [
+            "exit-status=0".to_owned(),
+            format!("tests={tests}"),
+            "failed=0".to_owned(),
+            "leaking-tests=0".to_owned(),
+            "errors=0".to_owned(),
+            "warnings=0".to_owned(),
+        ]
+    );
+    for file in ["report.md", "junit.xml"] {
+        assert!(job.path("out").join(file).is_file(), "no {file}");
+    }
+
+    // A leaking test: the status is an output, the script still succeeds
+    // (the action's last step fails the job after the comment).
+    let leaking = format!("{args} leaks_listener_in_thread");
+    let job = Job::new();
+    let output = job
+        .script("run.sh")
+        .env("INPUT_ARGS", leaking.replace("clean_", "--exact"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let outputs = job.outputs();
+    assert_eq!(outputs[0], "exit-status=1", "{outputs:?}");
+    assert!(outputs.contains(&"errors=1".to_owned()), "{outputs:?}");
+}
+
+#[test]
+fn the_cache_key_names_version_sources_and_toolchain() {
+    let job = Job::new();
+    let output = job
+        .script("cache-key.sh")
+        .arg(repo_root())
+        .env("RUNNER_OS", "Linux")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let key = job.read("github-output");
+    let version = env!("CARGO_PKG_VERSION");
+    let parts: Vec<&str> = key.trim().split('-').collect();
+    assert_eq!(parts[..3], ["key=sockcheck", "Linux", version], "{key}");
+    assert_eq!(parts[4], "rustc", "{key}");
+    assert_eq!((parts[3].len(), parts[5].len()), (16, 16), "{key}");
+}
