@@ -50,11 +50,17 @@ RESULTS="$RW_DIR/results"
 #   (no network here), so it is skipped.
 # tokio: its own networking tests (the tcp_* and udp targets, --features full,
 #   as its CI builds them); the other ~170 targets open no IP socket.
+# mockito: HTTP mocking; its tests share a static pool of mock servers
+#   (mockito::server_pool) that serve for the life of the process on purpose.
+# wiremock: HTTP mocking on tokio; MockServer::start() takes a server from a
+#   static pool (MOCK_SERVER_POOL) that is kept for the life of the process.
 TOKIO_TESTS="tcp_accept tcp_accept_ready tcp_connect tcp_echo tcp_into_split tcp_into_std tcp_peek tcp_shutdown tcp_socket tcp_split tcp_stream udp"
 CRATES=(
   "tiny_http|0.12.0|||thread-based"
   "hyper-util|0.1.21|--features full|test_socks_v5_with_locally_resolved_domain_works|tokio"
   "tokio|1.54.1|--features full$(printf ' --test %s' $TOKIO_TESTS)||tokio"
+  "mockito|1.7.2|||pooled servers"
+  "wiremock|0.6.5|||pooled servers"
 )
 
 log() { printf '== %s\n' "$*" >&2; }

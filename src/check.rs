@@ -4,12 +4,14 @@
 //! Both ways in go through [`Checkpoint`] so that "what counts as left open",
 //! the linger polling and the failure message are decided once.
 
+use crate::config::Config;
 use crate::leak::{self, Holder, Leak, Severity};
 use crate::policy::{self, Policy, LINGER_POLL};
 use crate::report::listing::Capped;
 use crate::report::words::counted;
 use crate::snapshot::{self, SnapshotError};
 use crate::socket::Socket;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 /// The sockets this process held when a test started.
@@ -98,6 +100,42 @@ pub(crate) fn print_warnings(leaks: &[Leak], test: Option<&str>) {
     if let Some(more) = capped.and_more_by_kind() {
         eprintln!("    {more}");
     }
+}
+
+/// The policy of the project's configuration, for the in-process checks,
+/// read once per process. The first time, says on stderr when the
+/// configuration has `allow-sockets` rules, which need creation stacks.
+pub(crate) fn project_policy() -> Result<Policy, String> {
+    static POLICY: OnceLock<Result<Policy, String>> = OnceLock::new();
+    POLICY
+        .get_or_init(|| {
+            let policy = Config::for_test_process()
+                .map(|config| config.policy())
+                .map_err(|e| format!("invalid sockcheck configuration: {e}"))?;
+            if let Some(note) = stack_rules_note(&policy) {
+                eprintln!("sockcheck: note: {note}");
+            }
+            Ok(policy)
+        })
+        .clone()
+}
+
+/// Why `policy`'s `allow-sockets` rules do nothing in process, when it has any.
+fn stack_rules_note(policy: &Policy) -> Option<String> {
+    let rules = policy.configured_socket_rules().len();
+    (rules > 0).then(|| {
+        format!(
+            "the configuration's {rules} allow-sockets {} sockets by their creation stack, \
+             which only `cargo sockcheck` records: the in-process harness and guard cannot \
+             apply {}",
+            if rules == 1 {
+                "rule matches"
+            } else {
+                "rules match"
+            },
+            if rules == 1 { "it" } else { "them" }
+        )
+    })
 }
 
 #[cfg(test)]
@@ -215,6 +253,30 @@ mod tests {
         let checkpoint = Checkpoint::take().unwrap();
         let leaks = checkpoint.leaks(&lingering(Duration::ZERO)).unwrap();
         assert_eq!(mine(leaks, &addrs), []);
+    }
+
+    #[test]
+    fn configured_stack_rules_are_named_as_needing_cargo_sockcheck() {
+        let mut policy = Policy::default();
+        assert_eq!(
+            stack_rules_note(&policy),
+            None,
+            "the known pools say nothing"
+        );
+        let rule = crate::allow::AllowSocket::in_crate("mockito", "pool").unwrap();
+        policy.allow_socket(rule.clone());
+        assert_eq!(
+            stack_rules_note(&policy).as_deref(),
+            Some(
+                "the configuration's 1 allow-sockets rule matches sockets by their creation \
+                 stack, which only `cargo sockcheck` records: the in-process harness and \
+                 guard cannot apply it"
+            )
+        );
+        policy.allow_socket(rule);
+        assert!(stack_rules_note(&policy)
+            .unwrap()
+            .starts_with("the configuration's 2 allow-sockets rules match"));
     }
 
     #[test]

@@ -20,7 +20,21 @@
 //! [[workspace.metadata.sockcheck.allow-tests]]
 //! pattern = "net::shared_*"          # glob on `binary::name` or on the name alone
 //! reason = "these tests share one server on purpose"
+//!
+//! [[workspace.metadata.sockcheck.allow-sockets]]   # by creation stack (`cargo sockcheck` only)
+//! function = "my_app::test_support::shared_server*"  # or `crate = "NAME"`, or `file = "GLOB"`
+//! reason = "one server for the whole suite"
 //! ```
+//!
+//! `known-pools = false` switches off the built-in `allow-sockets` rules
+//! ([`crate::allow::known_pools`]: mockito's and wiremock's mock servers,
+//! httptest's server pool, tokio's signal socketpair), which are on by
+//! default. See [`crate::allow`] for how rules match.
+//!
+//! `include = ["../shared/sockcheck.toml"]` reads other files first (paths
+//! relative to the file that names them, written like `sockcheck.toml`,
+//! and may include more), so that a workspace or an organisation keeps one
+//! list; the including file's own keys go on top of what it includes.
 //!
 //! The kinds under `levels` are those of [`LeakKind`]: `close-wait`,
 //! `listen`, `established`, `udp`, `orphan`. An unknown key or a bad value
@@ -29,10 +43,11 @@
 //! **Precedence**, highest first: the command line (`--deny`/`--warn`/
 //! `--allow KIND`, applied by the caller to [`Config::policy`] with
 //! [`Policy::set_level`]), then package metadata, then `sockcheck.toml`,
-//! then workspace metadata. A higher source overrides `linger-ms`, `flaky`
-//! and each kind's level it sets; `allow-listen-ports` and `allow-tests`
-//! add up across sources.
+//! then workspace metadata. A higher source overrides `linger-ms`, `flaky`,
+//! `known-pools` and each kind's level it sets; `allow-listen-ports`,
+//! `allow-tests` and `allow-sockets` add up across sources.
 
+use crate::allow::AllowSocket;
 use crate::leak::LeakKind;
 use crate::policy::{Level, Policy};
 use serde::{Deserialize, Deserializer};
@@ -114,6 +129,11 @@ struct RawConfig {
     #[serde(default)]
     allow_tests: Vec<AllowTest>,
     flaky: Option<FlakyLevel>,
+    #[serde(default)]
+    allow_sockets: Vec<AllowSocket>,
+    known_pools: Option<bool>,
+    #[serde(default)]
+    include: Vec<String>,
 }
 
 /// The parts of a `Cargo.toml` sockcheck reads; everything else is ignored.
@@ -142,6 +162,10 @@ pub struct Config {
     linger: Option<Duration>,
     allow_tests: Vec<AllowTest>,
     flaky: Option<FlakyLevel>,
+    allow_sockets: Vec<AllowSocket>,
+    known_pools: Option<bool>,
+    /// `include` paths as written, until [`Config::load`] reads them.
+    includes: Vec<String>,
 }
 
 /// The sockcheck tables of one `Cargo.toml`.
@@ -230,6 +254,8 @@ impl Config {
         let file = read(&sockcheck_toml)?
             .map(|text| Config::parse_sockcheck_toml(&text, &sockcheck_toml.display().to_string()))
             .transpose()?
+            .map(|config| config.with_includes(&sockcheck_toml, ""))
+            .transpose()?
             .unwrap_or_default();
         let package = match package_manifest {
             None => Config::default(),
@@ -242,7 +268,89 @@ impl Config {
                     .package
             }
         };
-        Ok(root.workspace.layer(file).layer(package))
+        let package_file = package_manifest.unwrap_or(&root_manifest);
+        let workspace = root
+            .workspace
+            .with_includes(&root_manifest, "workspace.metadata.sockcheck.")?;
+        let package = package.with_includes(package_file, "package.metadata.sockcheck.")?;
+        Ok(workspace.layer(file).layer(package))
+    }
+
+    /// Reads the configuration that applies to the package in
+    /// `package_dir` (a test process's `CARGO_MANIFEST_DIR`): its workspace
+    /// root is the nearest directory at or above it whose `Cargo.toml` has a
+    /// `[workspace]` table, else the package's own directory.
+    pub fn load_for_package(package_dir: &Path) -> Result<Config, ConfigError> {
+        let manifest = package_dir.join("Cargo.toml");
+        let mut root = package_dir;
+        for dir in package_dir.ancestors() {
+            let is_workspace = read(&dir.join("Cargo.toml"))?
+                .and_then(|text| text.parse::<toml::Table>().ok())
+                .is_some_and(|table| table.contains_key("workspace"));
+            if is_workspace {
+                root = dir;
+                break;
+            }
+        }
+        Config::load(root, Some(&manifest))
+    }
+
+    /// The configuration of the test process running now: that of the
+    /// package in `CARGO_MANIFEST_DIR` (set by cargo when it runs tests;
+    /// see [`Config::load_for_package`]), or the default when it is unset.
+    pub fn for_test_process() -> Result<Config, ConfigError> {
+        match std::env::var_os("CARGO_MANIFEST_DIR") {
+            Some(dir) if !dir.is_empty() => Config::load_for_package(Path::new(&dir)),
+            _ => Ok(Config::default()),
+        }
+    }
+
+    /// This configuration layered on top of the files its `include` names
+    /// (relative to `file`, the file it was read from), read recursively;
+    /// `key_prefix` is where its keys live in `file`, for errors.
+    fn with_includes(self, file: &Path, key_prefix: &str) -> Result<Config, ConfigError> {
+        let mut chain = vec![file.canonicalize().unwrap_or_else(|_| file.to_owned())];
+        self.with_includes_in(file, key_prefix, &mut chain)
+    }
+
+    fn with_includes_in(
+        mut self,
+        file: &Path,
+        key_prefix: &str,
+        chain: &mut Vec<PathBuf>,
+    ) -> Result<Config, ConfigError> {
+        let includes = std::mem::take(&mut self.includes);
+        let dir = file.parent().unwrap_or(Path::new("."));
+        let mut base = Config::default();
+        for (index, include) in includes.iter().enumerate() {
+            let path = dir.join(include);
+            let bad_include = |message: String| ConfigError::Invalid {
+                origin: file.display().to_string(),
+                line: None,
+                key: Some(format!("{key_prefix}include[{index}]")),
+                message,
+            };
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| bad_include(format!("cannot read {}: {e}", path.display())))?;
+            let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+            if chain.contains(&canonical) {
+                return Err(bad_include(format!(
+                    "{} includes itself (through {})",
+                    path.display(),
+                    chain
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(" -> ")
+                )));
+            }
+            let included = Config::parse_sockcheck_toml(&text, &path.display().to_string())?;
+            chain.push(canonical);
+            let included = included.with_includes_in(&path, "", chain)?;
+            chain.pop();
+            base = base.layer(included);
+        }
+        Ok(base.layer(self))
     }
 
     /// Parses a `sockcheck.toml`; `origin` names it in errors.
@@ -275,20 +383,25 @@ impl Config {
             linger: raw.linger_ms.map(Duration::from_millis),
             allow_tests: raw.allow_tests,
             flaky: raw.flaky,
+            allow_sockets: raw.allow_sockets,
+            known_pools: raw.known_pools,
+            includes: raw.include,
         }
     }
 
-    /// This configuration with `over` on top: `over`'s linger, flaky level
-    /// and per-kind levels win; allowed ports and tests add up (`over`'s
-    /// tests first, so their reason is the one given).
+    /// This configuration with `over` on top: `over`'s linger, flaky level,
+    /// known-pools switch and per-kind levels win; allowed ports, tests and
+    /// sockets add up (`over`'s tests and sockets first, so their reason is
+    /// the one given); `include`s not yet read add up too.
     pub fn layer(mut self, over: Config) -> Config {
         self.levels.extend(over.levels);
         self.allow_listen_ports.extend(over.allow_listen_ports);
         self.linger = over.linger.or(self.linger);
         self.flaky = over.flaky.or(self.flaky);
-        let mut allow_tests = over.allow_tests;
-        allow_tests.append(&mut self.allow_tests);
-        self.allow_tests = allow_tests;
+        self.known_pools = over.known_pools.or(self.known_pools);
+        self.allow_tests = [over.allow_tests, self.allow_tests].concat();
+        self.allow_sockets = [over.allow_sockets, self.allow_sockets].concat();
+        self.includes.extend(over.includes);
         self
     }
 
@@ -304,7 +417,19 @@ impl Config {
         if let Some(linger) = self.linger {
             policy.set_linger(linger);
         }
+        for rule in &self.allow_sockets {
+            policy.allow_socket(rule.clone());
+        }
+        if let Some(on) = self.known_pools {
+            policy.set_known_pools(on);
+        }
         policy
+    }
+
+    /// The `include` paths as written, until [`Config::load`] reads them
+    /// (the `parse_*` functions leave them to it); empty after loading.
+    pub fn includes(&self) -> &[String] {
+        &self.includes
     }
 
     /// The reason given for allowing test `name` of `binary` to leak, or
@@ -567,6 +692,207 @@ udp = "allow"
         assert_eq!(policy.severity_for(LeakKind::Listen, &listener(2)), None);
         assert_eq!(config.is_test_allowed("b", "a"), Some("package"));
         assert_eq!(config.allow_tests().len(), 2);
+    }
+
+    fn mockito_stack() -> crate::site::Origin {
+        crate::site::Origin {
+            syscall: "socket".to_owned(),
+            stack: vec![crate::site::Frame::function(
+                "mockito::server::Server::bind_server::{{closure}}",
+            )],
+            ..Default::default()
+        }
+    }
+
+    fn support_stack() -> crate::site::Origin {
+        crate::site::Origin {
+            syscall: "socket".to_owned(),
+            stack: vec![crate::site::Frame::function("it::support::serve")
+                .at("tests/support/mod.rs", 3, None)
+                .in_project()],
+            ..Default::default()
+        }
+    }
+
+    /// The reason the policy of `config` gives for a socket created at `origin`.
+    fn reason(config: &Config, origin: &crate::site::Origin) -> Option<String> {
+        config
+            .policy()
+            .allowed_by(Some(origin))
+            .map(|rule| rule.reason().to_owned())
+    }
+
+    #[test]
+    fn allow_sockets_rules_and_the_known_pools_switch_set_the_policy() {
+        let config = Config::parse_sockcheck_toml(
+            "[[allow-sockets]]\nfile = \"tests/support/*.rs\"\nreason = \"shared server\"\n\
+             [[allow-sockets]]\ncrate = \"mockito\"\nreason = \"ours first\"\n",
+            "sockcheck.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            reason(&config, &support_stack()).as_deref(),
+            Some("shared server")
+        );
+        assert_eq!(
+            reason(&config, &mockito_stack()).as_deref(),
+            Some("ours first")
+        );
+        assert_eq!(config.policy().configured_socket_rules().len(), 2);
+
+        let default = Config::parse_sockcheck_toml("", "sockcheck.toml").unwrap();
+        assert_eq!(
+            reason(&default, &mockito_stack()).as_deref(),
+            Some("mockito's mock servers serve until the process exits")
+        );
+        let off = Config::parse_sockcheck_toml("known-pools = false\n", "sockcheck.toml").unwrap();
+        assert_eq!(reason(&off, &mockito_stack()), None);
+        let on_again = off.layer(Config::parse_sockcheck_toml("known-pools = true", "p").unwrap());
+        assert!(reason(&on_again, &mockito_stack()).is_some());
+    }
+
+    #[test]
+    fn a_bad_allow_sockets_rule_names_its_key() {
+        let cases = [
+            (
+                "[[allow-sockets]]\nfunction = \"a::*\"\ncrate = \"a\"\nreason = \"x\"\n",
+                "give exactly one of `function`, `crate` or `file`",
+            ),
+            (
+                "[[allow-sockets]]\nreason = \"x\"\n",
+                "give exactly one of `function`, `crate` or `file`",
+            ),
+            (
+                "[[allow-sockets]]\nfile = \"tests/[\"\nreason = \"x\"\n",
+                "invalid glob `tests/[`",
+            ),
+            (
+                "[[allow-sockets]]\ncrate = \"a::b\"\nreason = \"x\"\n",
+                "is not a crate name",
+            ),
+            (
+                "[[allow-sockets]]\ncrate = \"a\"\n",
+                "missing field `reason`",
+            ),
+        ];
+        for (text, message) in cases {
+            let err = Config::parse_sockcheck_toml(text, "sockcheck.toml").unwrap_err();
+            let shown = err.to_string();
+            let (_, line, key, got) = invalid(err);
+            assert_eq!(key.as_deref(), Some("allow-sockets[0]"), "{shown}");
+            assert_eq!(line, Some(1), "{shown}");
+            assert!(got.contains(message), "{shown}");
+        }
+        let text = "[[allow-sockets]]\ncrate = \"a\"\nreason = \"x\"\nkind = \"listen\"\n";
+        let (_, line, key, message) =
+            invalid(Config::parse_sockcheck_toml(text, "sockcheck.toml").unwrap_err());
+        assert_eq!(
+            (line, key.as_deref()),
+            (Some(4), Some("allow-sockets[0].kind"))
+        );
+        assert!(message.starts_with("unknown field `kind`"), "{message}");
+    }
+
+    /// A fresh directory for one test's files.
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("sockcheck-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn includes_are_read_relative_to_their_file_and_lie_beneath_it() {
+        let root = scratch("include");
+        let shared = root.join("shared");
+        std::fs::create_dir_all(&shared).unwrap();
+        std::fs::write(
+            shared.join("org.toml"),
+            "include = [\"base.toml\"]\nlinger-ms = 20\n\
+             [[allow-sockets]]\nfile = \"tests/support/*\"\nreason = \"org list\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            shared.join("base.toml"),
+            "linger-ms = 10\nflaky = \"deny\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("Cargo.toml"),
+            "[workspace]\n[workspace.metadata.sockcheck]\ninclude = [\"shared/org.toml\"]\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("sockcheck.toml"), "linger-ms = 30\n").unwrap();
+
+        let config = Config::load(&root, None).unwrap();
+        assert_eq!(config.policy().linger(), Duration::from_millis(30));
+        assert_eq!(config.flaky(), FlakyLevel::Deny);
+        assert_eq!(
+            reason(&config, &support_stack()).as_deref(),
+            Some("org list")
+        );
+        assert!(config.includes().is_empty());
+
+        // The including file's own keys win over what it includes.
+        std::fs::remove_file(root.join("sockcheck.toml")).unwrap();
+        assert_eq!(
+            Config::load(&root, None).unwrap().policy().linger(),
+            Duration::from_millis(20)
+        );
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn a_missing_or_circular_include_names_the_including_file_and_key() {
+        let root = scratch("include-bad");
+        std::fs::write(root.join("Cargo.toml"), "[workspace]\n").unwrap();
+        std::fs::write(root.join("sockcheck.toml"), "include = [\"gone.toml\"]\n").unwrap();
+        let (origin, _, key, message) = invalid(Config::load(&root, None).unwrap_err());
+        assert_eq!(origin, root.join("sockcheck.toml").display().to_string());
+        assert_eq!(key.as_deref(), Some("include[0]"));
+        assert!(
+            message.starts_with(&format!(
+                "cannot read {}: ",
+                root.join("gone.toml").display()
+            )),
+            "{message}"
+        );
+
+        std::fs::write(root.join("sockcheck.toml"), "include = [\"a.toml\"]\n").unwrap();
+        std::fs::write(root.join("a.toml"), "include = [\"sockcheck.toml\"]\n").unwrap();
+        let (origin, _, key, message) = invalid(Config::load(&root, None).unwrap_err());
+        assert_eq!(origin, root.join("a.toml").display().to_string());
+        assert_eq!(key.as_deref(), Some("include[0]"));
+        assert!(message.contains("includes itself (through "), "{message}");
+
+        std::fs::write(root.join("a.toml"), "lingr = 1\n").unwrap();
+        let (origin, line, key, _) = invalid(Config::load(&root, None).unwrap_err());
+        assert_eq!(origin, root.join("a.toml").display().to_string());
+        assert_eq!((line, key.as_deref()), (Some(1), Some("lingr")));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn a_package_finds_its_workspace_root_above_it() {
+        let root = scratch("package-root");
+        let member = root.join("crates").join("net");
+        std::fs::create_dir_all(&member).unwrap();
+        std::fs::write(
+            root.join("Cargo.toml"),
+            "[workspace]\nmembers = [\"crates/net\"]\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("sockcheck.toml"), "linger-ms = 7\n").unwrap();
+        std::fs::write(
+            member.join("Cargo.toml"),
+            "[package]\nname = \"net\"\n[package.metadata.sockcheck]\nallow-listen-ports = [9]\n",
+        )
+        .unwrap();
+        let config = Config::load_for_package(&member).unwrap();
+        let policy = config.policy();
+        assert_eq!(policy.linger(), Duration::from_millis(7));
+        assert_eq!(policy.severity_for(LeakKind::Listen, &listener(9)), None);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

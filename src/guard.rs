@@ -51,10 +51,21 @@ pub struct Guard {
 }
 
 impl Guard {
-    /// A guard under the default policy; the same as [`guard()`].
+    /// A guard judging leaks by the project's configuration, the one
+    /// `cargo sockcheck` reads for this test's package
+    /// (`CARGO_MANIFEST_DIR`), read once per process; the default policy
+    /// when cargo did not start the test. The same as [`guard()`].
+    /// `allow-sockets` rules need creation stacks, which only `cargo
+    /// sockcheck` has: the first guard says so on stderr.
+    ///
+    /// Panics (failing the test) when the configuration cannot be read or
+    /// this process's sockets cannot be read.
     #[track_caller]
     pub fn new() -> Guard {
-        Guard::with_policy(Policy::default())
+        match check::project_policy() {
+            Ok(policy) => Guard::with_policy(policy),
+            Err(error) => panic!("sockcheck: {error}"),
+        }
     }
 
     /// A guard judging leaks by `policy` (severities, allowed listen ports,

@@ -187,6 +187,25 @@ impl Harness {
         Harness::default()
     }
 
+    /// A harness judging leaks by the configuration `cargo sockcheck` reads
+    /// for this test's package (`CARGO_MANIFEST_DIR`): `sockcheck.toml` and
+    /// the `[*.metadata.sockcheck]` tables, with their includes (see
+    /// [`crate::config`]); the default policy when cargo did not start the
+    /// test. `allow-sockets` rules need creation stacks, which only `cargo
+    /// sockcheck` has: the harness says so on stderr and cannot apply them.
+    ///
+    /// A configuration that cannot be read ends the process with one line
+    /// on stderr and exit status 2.
+    pub fn from_project_config() -> Harness {
+        match check::project_policy() {
+            Ok(policy) => Harness::with_policy(policy),
+            Err(error) => {
+                eprintln!("sockcheck: {error}");
+                std::process::exit(2)
+            }
+        }
+    }
+
     /// A harness judging leaks by `policy`.
     pub fn with_policy(policy: Policy) -> Harness {
         Harness { policy }
@@ -279,16 +298,18 @@ impl Harness {
     }
 }
 
-/// Parses libtest's arguments, runs `trials` under the default policy and
-/// exits with libtest's status (see [`Harness::main`]).
+/// Parses libtest's arguments, runs `trials` under the project's
+/// configuration (see [`Harness::from_project_config`]) and exits with
+/// libtest's status (see [`Harness::main`]).
 pub fn main(trials: Vec<Trial>) -> ! {
-    Harness::new().main(trials)
+    Harness::from_project_config().main(trials)
 }
 
-/// Runs `trials` under the default policy as `args` say and returns the
-/// tally (see [`Harness::run`]).
+/// Runs `trials` under the project's configuration (see
+/// [`Harness::from_project_config`]) as `args` say and returns the tally
+/// (see [`Harness::run`]).
 pub fn run(args: &Arguments, trials: Vec<Trial>) -> Conclusion {
-    Harness::new().run(args, trials)
+    Harness::from_project_config().run(args, trials)
 }
 
 /// What one harness run shares between its trials.

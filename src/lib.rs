@@ -102,6 +102,7 @@
 #![deny(missing_docs)]
 
 mod address;
+pub mod allow;
 #[doc(hidden)]
 pub mod baseline;
 mod check;

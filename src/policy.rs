@@ -1,7 +1,10 @@
 //! What the user allows: severity per leak kind, listen ports that are meant
-//! to stay open, and how long to wait for asynchronous cleanup.
+//! to stay open, sockets allowed by where they were created, and how long to
+//! wait for asynchronous cleanup.
 
+use crate::allow::{self, AllowSocket};
 use crate::leak::{Leak, LeakKind, Severity};
+use crate::site::Origin;
 use crate::socket::Socket;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,6 +40,8 @@ impl Level {
 pub struct Policy {
     levels: BTreeMap<LeakKind, Level>,
     allowed_listen_ports: BTreeSet<u16>,
+    allow_sockets: Vec<AllowSocket>,
+    known_pools: bool,
     linger: Duration,
 }
 
@@ -65,6 +70,8 @@ impl Default for Policy {
         Policy {
             levels: BTreeMap::new(),
             allowed_listen_ports: BTreeSet::new(),
+            allow_sockets: Vec::new(),
+            known_pools: true,
             linger: DEFAULT_LINGER,
         }
     }
@@ -81,6 +88,40 @@ impl Policy {
     pub fn allow_listen_port(&mut self, port: u16) -> &mut Self {
         self.allowed_listen_ports.insert(port);
         self
+    }
+
+    /// Allows sockets whose creation stack `rule` matches; rules added
+    /// earlier are tried first.
+    pub fn allow_socket(&mut self, rule: AllowSocket) -> &mut Self {
+        self.allow_sockets.push(rule);
+        self
+    }
+
+    /// Turns the built-in rules ([`allow::known_pools`]) on or off (default: on).
+    pub fn set_known_pools(&mut self, on: bool) -> &mut Self {
+        self.known_pools = on;
+        self
+    }
+
+    /// The rules added with [`Policy::allow_socket`], without the built-in ones.
+    pub fn configured_socket_rules(&self) -> &[AllowSocket] {
+        &self.allow_sockets
+    }
+
+    /// Every rule in force, in the order they are tried: the configured
+    /// ones, then the known pools unless they are switched off.
+    pub fn socket_rules(&self) -> impl Iterator<Item = &AllowSocket> + Clone {
+        let known: &[AllowSocket] = if self.known_pools {
+            allow::known_pools()
+        } else {
+            &[]
+        };
+        self.allow_sockets.iter().chain(known)
+    }
+
+    /// The rule that allows a socket created at `origin`, if one does.
+    pub fn allowed_by(&self, origin: Option<&Origin>) -> Option<&AllowSocket> {
+        allow::first_match(self.socket_rules(), origin)
     }
 
     /// Sets the grace period given to asynchronous cleanup before leaks are judged.

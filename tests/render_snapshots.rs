@@ -252,6 +252,10 @@ fn assert_redacted_json_snapshot(name: &str, report: &Report) {
         ".tests[].leaks[].pid" => "[pid]",
         ".tests[].leaks[].local" => port_redaction(),
         ".tests[].leaks[].remote" => port_redaction(),
+        ".tests[].allowed[].inode" => "[inode]",
+        ".tests[].allowed[].pid" => "[pid]",
+        ".tests[].allowed[].local" => port_redaction(),
+        ".tests[].allowed[].remote" => port_redaction(),
         ".tests[].duration_ms" => "[ms]",
     });
 }
@@ -448,4 +452,81 @@ fn absolute_path_redaction() -> insta::internals::Redaction {
             None => value,
         }
     })
+}
+
+/// Two tests on a mock server from a pool (a known pool and a project rule
+/// allow their listeners), one of which also leaks a listener of its own.
+fn allowed_report() -> Report {
+    use sockcheck::allow::{self, AllowSocket};
+    use sockcheck::site::{Frame, Origin};
+    let opened = |frames: Vec<Frame>| {
+        let mut origin = Origin::default();
+        origin.syscall = "socket".to_owned();
+        origin.site = frames.iter().find(|frame| frame.in_project).cloned();
+        origin.stack = frames;
+        origin
+    };
+    let pooled = opened(vec![
+        Frame::function("std::net::tcp::TcpListener::bind"),
+        Frame::function("mockito::server::Server::bind_server::{{closure}}"),
+    ]);
+    let support = opened(vec![Frame::function("net::support::serve")
+        .at("tests/support/mod.rs", 9, Some(5))
+        .in_project()]);
+    let own = opened(vec![
+        Frame::function("std::net::tcp::TcpListener::bind"),
+        Frame::function("net::leaks_beside_the_pool")
+            .at("tests/net.rs", 31, Some(13))
+            .in_project(),
+    ]);
+    let listener = |port: u16, inode: u64, origin: &Origin| {
+        let mut socket = tcp(State::Listen, &format!("127.0.0.1:{port}"), "0.0.0.0:0");
+        socket.inode = inode;
+        let mut listener = leak(LeakKind::Listen, socket);
+        listener.opened = Some(origin.clone());
+        listener
+    };
+    let rules = [AllowSocket::file("tests/support/*", "one server for the suite").unwrap()];
+    let mut tests = vec![
+        test(
+            "net",
+            "uses_the_pool",
+            Outcome::Passed,
+            vec![listener(40001, 21, &pooled), listener(40002, 22, &support)],
+        ),
+        test(
+            "net",
+            "leaks_beside_the_pool",
+            Outcome::Passed,
+            vec![listener(40003, 23, &pooled), listener(40004, 24, &own)],
+        ),
+    ];
+    for test in &mut tests {
+        test.allowed = allow::set_aside(&mut test.leaks, rules.iter().chain(allow::known_pools()));
+    }
+    Report::new(tests)
+}
+
+#[test]
+fn renderings_of_a_run_with_allowed_sockets() {
+    let report = allowed_report();
+    assert_eq!(
+        (
+            report.summary.allowed,
+            report.summary.errors,
+            report.summary.leaking_tests
+        ),
+        (3, 1, 1)
+    );
+    insta::assert_snapshot!(
+        "text_with_allowed_sockets",
+        text_plain(&report, &TextOptions::default())
+    );
+    insta::assert_snapshot!(
+        "markdown_with_allowed_sockets",
+        render(report::markdown::render, &report)
+    );
+    assert_redacted_json_snapshot("json_with_allowed_sockets", &report);
+    let text = render(report::json::render, &report);
+    assert_eq!(report::json::parse(&text).expect("round trip"), report);
 }

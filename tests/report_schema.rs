@@ -7,6 +7,7 @@
 mod schema;
 
 use serde_json::Value;
+use sockcheck::allow;
 use sockcheck::leak::{LeakKind, Severity, Stability};
 use sockcheck::report::{self, Outcome, Report, TestRecord};
 use sockcheck::site::{Frame, HoldingThread, Origin};
@@ -55,8 +56,25 @@ fn report_with_every_field() -> Report {
     leaking.linger_ms = Some(100);
     leaking.output = Some("thread 'leaks_listener' panicked\n".into());
 
+    // A listener of a pooled mock server, allowed by a built-in rule.
+    let mut pooled = leak(
+        LeakKind::Listen,
+        tcp(State::Listen, "127.0.0.1:40001", "0.0.0.0:0"),
+    );
+    let mut pool_origin = Origin::default();
+    pool_origin.syscall = "socket".into();
+    pool_origin.stack = vec![Frame::function(
+        "mockito::server::Server::bind_server::{{closure}}",
+    )];
+    pooled.opened = Some(pool_origin);
+    let mut on_the_pool = TestRecord::new("net", "uses_the_pool", Outcome::Passed);
+    on_the_pool.leaks = vec![pooled];
+    on_the_pool.allowed = allow::set_aside(&mut on_the_pool.leaks, allow::known_pools());
+    assert_eq!(on_the_pool.allowed.len(), 1);
+
     let mut report = Report::new(vec![
         leaking,
+        on_the_pool,
         TestRecord::new("net", "clean", Outcome::Passed),
         TestRecord::new("net", "slow", Outcome::Ignored),
     ]);

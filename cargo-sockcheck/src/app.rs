@@ -12,6 +12,7 @@ use crate::progress::Reporter;
 use crate::run::{self, Job, Settings};
 use crate::{fast, rerun, terminal};
 use anyhow::Result;
+use sockcheck::allow::{self, AllowSocket};
 use sockcheck::policy::Policy;
 use sockcheck::report::text::TextOptions;
 use sockcheck::report::words::counted;
@@ -158,6 +159,15 @@ pub fn check_tests(options: Options) -> Result<ExitStatus> {
     let mut report = Report::new(records);
     report.interrupted = result.interrupted_by.is_some() || result.fatal.is_some();
     drop(reporter);
+    let rules: Vec<&AllowSocket> = config
+        .workspace_policy()
+        .configured_socket_rules()
+        .iter()
+        .collect();
+    let leaks = report.tests.iter().flat_map(|test| &test.leaks);
+    if let Some(note) = allow::unmatched_note(leaks, &rules) {
+        eprintln!("sockcheck: note: {note}");
+    }
 
     let status = outputs.write(&report);
     if let Some(fatal) = result.fatal {

@@ -4,6 +4,7 @@
 
 use crate::partition::Partition;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use sockcheck::allow::AllowSocket;
 use sockcheck::leak::LeakKind;
 use sockcheck::policy::Level;
 use std::path::PathBuf;
@@ -205,6 +206,23 @@ pub struct GateOptions {
     /// (0: judge at once) [default: 100].
     #[arg(long, value_name = "MS")]
     pub linger: Option<u64>,
+
+    /// Allow sockets whose creation stack has a frame matching RULE:
+    /// function=GLOB (e.g. `function=my_app::test_pool::*`), crate=NAME or
+    /// file=GLOB (a project file, e.g. `file=tests/support/mod.rs`)
+    /// (repeatable).
+    #[arg(long, value_name = "RULE", value_parser = parse_allow_from)]
+    pub allow_from: Vec<AllowSocket>,
+
+    /// Do not apply the built-in rules for sockets widely used crates keep
+    /// open on purpose (mockito's and wiremock's mock servers, httptest's
+    /// server pool, tokio's signal socketpair).
+    #[arg(long)]
+    pub no_known_pools: bool,
+}
+
+fn parse_allow_from(text: &str) -> Result<AllowSocket, String> {
+    AllowSocket::parse_flag(text).map_err(|e| e.to_string())
 }
 
 /// How bad each kind of leak is, on top of the configuration.
@@ -262,7 +280,8 @@ pub struct BaselineOptions {
     #[arg(long, value_name = "PATH")]
     pub baseline: Option<PathBuf>,
 
-    /// Record the leaks of this run in PATH, as a baseline.
+    /// Record the leaks of this run in PATH, as a baseline; leaks do not
+    /// fail this run (exit 0 once written; a failed test still gives 101).
     #[arg(long, value_name = "PATH")]
     pub write_baseline: Option<PathBuf>,
 }
@@ -503,6 +522,36 @@ mod exec_tests {
         };
         assert_eq!(exec.command, ["/bin/test-bin", "--exact", "x"]);
         assert_eq!(exec.gate.severity.deny, [LeakKind::Udp]);
+    }
+
+    #[test]
+    fn allow_from_takes_rules_and_rejects_what_is_not_one() {
+        let argv = [
+            "cargo",
+            "sockcheck",
+            "--allow-from",
+            "crate=wiremock",
+            "--allow-from",
+            "function=my_app::pool::*",
+            "--no-known-pools",
+        ];
+        let Cargo::Sockcheck(sockcheck) = Cargo::try_parse_from(argv).unwrap();
+        let rules: Vec<String> = sockcheck
+            .run
+            .gate
+            .allow_from
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        assert_eq!(rules, ["crate wiremock", "function my_app::pool::*"]);
+        assert!(sockcheck.run.gate.no_known_pools);
+        let err = Cargo::try_parse_from(["cargo", "sockcheck", "--allow-from", "wiremock"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`wiremock` is not a rule: write function=GLOB, crate=NAME or file=GLOB"),
+            "{err}"
+        );
     }
 
     #[test]

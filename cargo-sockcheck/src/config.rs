@@ -5,8 +5,9 @@
 //! metadata, then `sockcheck.toml`, then that package's metadata; see
 //! `sockcheck::config`), and its tests run under its policy: levels,
 //! allowed listen ports and linger can differ from package to package.
-//! `--deny`, `--warn`, `--allow` and `--linger` apply on top, to every
-//! package.
+//! `--deny`, `--warn`, `--allow`, `--linger`, `--allow-from` and
+//! `--no-known-pools` apply on top, to every package (`--allow-from` rules
+//! are tried after the configuration's).
 //!
 //! A test matched by `allow-tests` runs under a policy that allows every
 //! kind: its leaks are not reported and cannot fail the run, as if it held
@@ -158,5 +159,11 @@ fn apply(gate: &GateOptions, policy: &mut Policy) {
     }
     if let Some(ms) = gate.linger {
         policy.set_linger(Duration::from_millis(ms));
+    }
+    for rule in &gate.allow_from {
+        policy.allow_socket(rule.clone());
+    }
+    if gate.no_known_pools {
+        policy.set_known_pools(false);
     }
 }

@@ -130,7 +130,20 @@ impl<'a> Outputs<'a> {
         }
         match first_error {
             Some(error) => Err(error),
-            None => Ok(verdict.exit_status()),
+            None => Ok(self.exit_status(report, &verdict)),
+        }
+    }
+
+    /// The gate's exit status, except that a run writing a baseline is no
+    /// gate: once the baseline is written (the run was not interrupted),
+    /// leaks do not fail it; a failed test still does (101).
+    fn exit_status(&self, report: &Report, verdict: &Verdict) -> ExitStatus {
+        let status = verdict.exit_status();
+        let baseline_written = self.write_baseline.is_some() && !report.interrupted;
+        if baseline_written && status == ExitStatus::Leak {
+            ExitStatus::Clean
+        } else {
+            status
         }
     }
 
@@ -228,4 +241,53 @@ pub fn check_writable(path: &Path) -> Result<()> {
     std::fs::File::create(&probe)
         .and_then(|_| std::fs::remove_file(&probe))
         .with_context(|| format!("cannot write the report to {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Format;
+    use sockcheck::leak::LeakKind;
+    use sockcheck::report::{Outcome, TestRecord};
+    use sockcheck::testing::{leak, listener};
+
+    fn leaking(outcome: Outcome) -> Report {
+        let mut test = TestRecord::new("net", "leaks", outcome);
+        test.leaks.push(leak(LeakKind::Listen, listener(8080)));
+        Report::new(vec![test])
+    }
+
+    fn status(report: &Report, write_baseline: Option<&Path>) -> ExitStatus {
+        let options = OutputOptions {
+            format: Format::Text,
+            report: None,
+            markdown: None,
+            junit: None,
+        };
+        let outputs = Outputs {
+            options: &options,
+            baseline: None,
+            write_baseline,
+            github: GitHub {
+                step_summary: None,
+                annotations: false,
+            },
+            text: TextOptions::default(),
+        };
+        outputs.exit_status(report, &Verdict::judge(report, None))
+    }
+
+    #[test]
+    fn writing_a_baseline_is_no_gate_but_failed_tests_still_fail() {
+        let path = Some(Path::new("baseline.json"));
+        assert_eq!(status(&leaking(Outcome::Passed), None), ExitStatus::Leak);
+        assert_eq!(status(&leaking(Outcome::Passed), path), ExitStatus::Clean);
+        assert_eq!(
+            status(&leaking(Outcome::Failed), path),
+            ExitStatus::TestFailed
+        );
+        let mut interrupted = leaking(Outcome::Passed);
+        interrupted.interrupted = true;
+        assert_eq!(status(&interrupted, path), ExitStatus::Leak);
+    }
 }

@@ -59,9 +59,15 @@ impl<'a, L: Borrow<Leak>> Capped<'a, L> {
 /// `3 close-wait, 2 listen`: how many of `leaks` are of each kind, in
 /// [`LeakKind::ALL`] order.
 pub fn count_by_kind<'a>(leaks: impl IntoIterator<Item = &'a Leak>) -> String {
+    count_kinds(leaks.into_iter().map(|leak| leak.kind))
+}
+
+/// `3 close-wait, 2 listen`: how many of `kinds` are each kind, in
+/// [`LeakKind::ALL`] order.
+pub fn count_kinds(kinds: impl IntoIterator<Item = LeakKind>) -> String {
     let mut counts = [0usize; LeakKind::ALL.len()];
-    for leak in leaks {
-        if let Some(i) = LeakKind::ALL.iter().position(|k| *k == leak.kind) {
+    for kind in kinds {
+        if let Some(i) = LeakKind::ALL.iter().position(|k| *k == kind) {
             counts[i] += 1;
         }
     }

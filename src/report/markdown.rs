@@ -12,7 +12,7 @@
 
 use super::listing::{count_by_kind, Capped, MAX_LISTED};
 use super::words::counted;
-use super::{Report, TestRecord};
+use super::{allowed_groups, Report, TestRecord};
 use crate::leak::Leak;
 use crate::socket::Socket;
 use std::io::{self, Write};
@@ -46,13 +46,19 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out)?;
     }
     if clean {
-        return writeln!(
+        let beyond = if s.allowed > 0 {
+            " beyond those allowed below"
+        } else {
+            ""
+        };
+        writeln!(
             out,
-            "{} run ({} passed, {} ignored): no test left a socket open.",
+            "{} run ({} passed, {} ignored): no test left a socket open{beyond}.",
             counted(s.tests, "test"),
             s.passed,
             s.ignored
-        );
+        )?;
+        return write_allowed(report, out);
     }
     writeln!(
         out,
@@ -65,6 +71,7 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         counted(s.errors, "error"),
         counted(s.warnings, "warning"),
     )?;
+    write_allowed(report, out)?;
 
     let leaking: Vec<&TestRecord> = report.leaking_tests().collect();
     if !leaking.is_empty() {
@@ -145,6 +152,25 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out)?;
             writeln!(out, "… and the output of {more}.")?;
         }
+    }
+    Ok(())
+}
+
+/// One line per reason that sockets were allowed for, after the summary.
+fn write_allowed(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let groups = allowed_groups(report);
+    if groups.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Allowed by their creation site ({}):",
+        counted(report.summary.allowed, "socket")
+    )?;
+    writeln!(out)?;
+    for group in groups {
+        writeln!(out, "- {}", inline(&group.to_string()))?;
     }
     Ok(())
 }

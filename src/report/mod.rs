@@ -22,6 +22,7 @@ pub mod text;
 #[doc(hidden)]
 pub mod words;
 
+use crate::allow::AllowedSocket;
 use crate::leak::{Leak, Severity};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
@@ -76,6 +77,10 @@ pub struct TestRecord {
     pub outcome: Outcome,
     /// What it left open, after the policy; empty when clean.
     pub leaks: Vec<Leak>,
+    /// What it left open that an allow-sockets rule (or a known pool)
+    /// allows by its creation stack: shown, never counted as a leak.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed: Vec<AllowedSocket>,
     /// Why it did not pass, in words (exit status, signal, timeout), when it did not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -100,6 +105,7 @@ impl TestRecord {
             name: name.into(),
             outcome,
             leaks: Vec::new(),
+            allowed: Vec::new(),
             detail: None,
             duration_ms: None,
             linger_ms: None,
@@ -137,6 +143,15 @@ pub struct Summary {
     pub errors: usize,
     /// Warning-level leaks.
     pub warnings: usize,
+    /// Sockets left open that a rule allows by their creation stack (not
+    /// counted in `errors`, `warnings` or `leaking_tests`); absent in
+    /// JSON when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub allowed: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -155,6 +170,7 @@ impl Summary {
             summary.leaking_tests += usize::from(!test.leaks.is_empty());
             summary.errors += test.count(Severity::Error);
             summary.warnings += test.count(Severity::Warning);
+            summary.allowed += test.allowed.len();
         }
         summary
     }
@@ -202,6 +218,53 @@ pub fn merge(reports: Vec<Report>) -> Report {
         interrupted,
         ..Report::new(tests)
     }
+}
+
+/// Sockets allowed for one reason, over a whole report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedGroup<'a> {
+    /// The reason the rule gives.
+    pub reason: &'a str,
+    /// True when the rule is built in (a known pool).
+    pub built_in: bool,
+    /// How many sockets, in all.
+    pub count: usize,
+    /// `239 listen, 2 established`: how many of each kind.
+    pub kinds: String,
+}
+
+impl std::fmt::Display for AllowedGroup<'_> {
+    /// `239 listen: mockito's mock servers serve until the process exits (built in)`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kinds, self.reason)?;
+        if self.built_in {
+            f.write_str(" (built in)")?;
+        }
+        Ok(())
+    }
+}
+
+/// The allowed sockets of `report`, grouped by reason, most first (ties by reason).
+pub fn allowed_groups(report: &Report) -> Vec<AllowedGroup<'_>> {
+    let mut groups: Vec<(&str, bool, Vec<&AllowedSocket>)> = Vec::new();
+    for socket in report.tests.iter().flat_map(|t| &t.allowed) {
+        let key = (socket.reason.as_str(), socket.built_in);
+        match groups.iter_mut().find(|(r, b, _)| (*r, *b) == key) {
+            Some((_, _, sockets)) => sockets.push(socket),
+            None => groups.push((key.0, key.1, vec![socket])),
+        }
+    }
+    let mut groups: Vec<AllowedGroup> = groups
+        .into_iter()
+        .map(|(reason, built_in, sockets)| AllowedGroup {
+            reason,
+            built_in,
+            count: sockets.len(),
+            kinds: listing::count_kinds(sockets.iter().map(|s| s.kind)),
+        })
+        .collect();
+    groups.sort_by(|a, b| b.count.cmp(&a.count).then(a.reason.cmp(b.reason)));
+    groups
 }
 
 /// Writes `contents` to `path` so that readers see the old file or the whole

@@ -9,7 +9,7 @@
 
 use super::listing::{count_by_kind, Capped};
 use super::words::counted;
-use super::{Outcome, Report, TestRecord};
+use super::{allowed_groups, Outcome, Report, TestRecord};
 use crate::leak::{Leak, Severity};
 use anstyle::{AnsiColor, Style};
 use std::fmt::Display;
@@ -203,6 +203,9 @@ pub fn write_summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "{}", paint(DIM, "─".repeat(LABEL_WIDTH * 5)))?;
     writeln!(out, "{} {}", heading("Summary"), outcomes(report))?;
     writeln!(out, "{} {}", heading("Leaks"), leaks(report))?;
+    for group in allowed_groups(report) {
+        writeln!(out, "{} {group}", heading("Allowed"))?;
+    }
     let test_time = test_time(report);
     if let Some(slowest) = slowest(report, test_time) {
         writeln!(out, "{} {slowest}", heading("Slowest"))?;

@@ -1,0 +1,623 @@
+//! Sockets allowed by where they were created: rules that match a frame of
+//! a socket's creation stack, each with a reason, and the built-in list of
+//! sockets that widely used crates keep open on purpose (their *known pools*).
+//!
+//! A rule names one of three things, matched against every frame of the
+//! stack ([`Origin::stack`]), innermost to outermost:
+//!
+//! - `function`: a glob on the demangled function path, e.g.
+//!   `mockito::server::Server::bind_server*`. A trait method
+//!   `<wiremock::…::Manager as deadpool::…>::create` is also tried without
+//!   its leading `<`, and trailing `::{{closure}}` segments are also tried
+//!   cut off, so `wiremock::mock_server::pool::*` matches both.
+//! - `crate`: a crate name (`-` and `_` are the same), taken from the
+//!   function path's first segment or from a file under cargo's registry
+//!   (`…/registry/src/INDEX/CRATE-VERSION/…`).
+//! - `file`: a glob on the frame's file as the report shows it: relative to
+//!   the workspace root for the project's own files (`tests/support/*.rs`).
+//!
+//! Function and crate rules work from symbol names alone, so they match in
+//! binaries built without debug info; file rules need it. A leak without a
+//! creation stack (the in-process harness and guard never have one) cannot
+//! be matched by any rule: [`unmatched_note`] says so.
+
+use crate::leak::{Leak, LeakKind};
+use crate::site::{Frame, Origin};
+use crate::socket::Socket;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
+use std::sync::LazyLock;
+
+/// What a rule looks for in a creation stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Matcher {
+    Function(glob::Pattern),
+    Crate(String),
+    File(glob::Pattern),
+}
+
+/// One rule: sockets whose creation stack has a matching frame are allowed,
+/// for the reason given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowSocket {
+    matcher: Matcher,
+    reason: String,
+    built_in: bool,
+}
+
+/// Why a rule could not be made: a glob that does not parse, an empty name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidRule(String);
+
+impl fmt::Display for InvalidRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InvalidRule {}
+
+impl AllowSocket {
+    /// Allows sockets created under a function whose path matches `glob`.
+    pub fn function(glob: &str, reason: impl Into<String>) -> Result<AllowSocket, InvalidRule> {
+        Ok(AllowSocket::new(Matcher::Function(pattern(glob)?), reason))
+    }
+
+    /// Allows sockets created under any function of crate `name`.
+    pub fn in_crate(name: &str, reason: impl Into<String>) -> Result<AllowSocket, InvalidRule> {
+        let name = name.trim();
+        if name.is_empty() || name.contains("::") || name.contains('/') {
+            return Err(InvalidRule(format!(
+                "`{name}` is not a crate name (write `function = \"{name}\"` for a path)"
+            )));
+        }
+        Ok(AllowSocket::new(Matcher::Crate(crate_key(name)), reason))
+    }
+
+    /// Allows sockets created from a source file whose path matches `glob`.
+    pub fn file(glob: &str, reason: impl Into<String>) -> Result<AllowSocket, InvalidRule> {
+        Ok(AllowSocket::new(Matcher::File(pattern(glob)?), reason))
+    }
+
+    /// Parses the command line's `function=GLOB`, `crate=NAME` or
+    /// `file=GLOB`; the reason says the rule came from there.
+    pub fn parse_flag(text: &str) -> Result<AllowSocket, InvalidRule> {
+        const REASON: &str = "--allow-from on the command line";
+        match text.split_once('=') {
+            Some(("function", glob)) => AllowSocket::function(glob, REASON),
+            Some(("crate", name)) => AllowSocket::in_crate(name, REASON),
+            Some(("file", glob)) => AllowSocket::file(glob, REASON),
+            _ => Err(InvalidRule(format!(
+                "`{text}` is not a rule: write function=GLOB, crate=NAME or file=GLOB"
+            ))),
+        }
+    }
+
+    fn new(matcher: Matcher, reason: impl Into<String>) -> AllowSocket {
+        AllowSocket {
+            matcher,
+            reason: reason.into(),
+            built_in: false,
+        }
+    }
+
+    /// Why sockets matching this rule may stay open.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// True for an entry of [`known_pools`].
+    pub fn is_built_in(&self) -> bool {
+        self.built_in
+    }
+
+    /// True for a `file` rule, which only a stack with file names (debug
+    /// info) can match.
+    pub fn needs_files(&self) -> bool {
+        matches!(self.matcher, Matcher::File(_))
+    }
+
+    /// True when a frame of `origin`'s stack matches.
+    pub fn matches(&self, origin: &Origin) -> bool {
+        origin.stack.iter().any(|frame| self.matches_frame(frame))
+    }
+
+    fn matches_frame(&self, frame: &Frame) -> bool {
+        match &self.matcher {
+            Matcher::Function(glob) => frame
+                .function
+                .as_deref()
+                .is_some_and(|f| function_forms(f).any(|form| glob.matches(form))),
+            Matcher::Crate(name) => crate_of(frame).is_some_and(|c| crate_key(&c) == *name),
+            Matcher::File(glob) => frame.file.as_deref().is_some_and(|f| glob.matches(f)),
+        }
+    }
+}
+
+impl fmt::Display for AllowSocket {
+    /// The rule as it is written: `function mockito::server::*`,
+    /// `crate wiremock`, `file tests/support/mod.rs`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.matcher {
+            Matcher::Function(glob) => write!(f, "function {}", glob.as_str()),
+            Matcher::Crate(name) => write!(f, "crate {name}"),
+            Matcher::File(glob) => write!(f, "file {}", glob.as_str()),
+        }
+    }
+}
+
+/// A rule as written in the configuration: exactly one of `function`,
+/// `crate`, `file`, and a `reason`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    function: Option<String>,
+    #[serde(rename = "crate")]
+    krate: Option<String>,
+    file: Option<String>,
+    reason: String,
+}
+
+impl<'de> Deserialize<'de> for AllowSocket {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = RawRule::deserialize(deserializer)?;
+        let rule = match (raw.function, raw.krate, raw.file) {
+            (Some(glob), None, None) => AllowSocket::function(&glob, raw.reason),
+            (None, Some(name), None) => AllowSocket::in_crate(&name, raw.reason),
+            (None, None, Some(glob)) => AllowSocket::file(&glob, raw.reason),
+            _ => Err(InvalidRule(
+                "give exactly one of `function`, `crate` or `file`".to_owned(),
+            )),
+        };
+        rule.map_err(serde::de::Error::custom)
+    }
+}
+
+fn pattern(glob: &str) -> Result<glob::Pattern, InvalidRule> {
+    if glob.trim().is_empty() {
+        return Err(InvalidRule(
+            "an empty pattern would match nothing".to_owned(),
+        ));
+    }
+    glob::Pattern::new(glob).map_err(|e| InvalidRule(format!("invalid glob `{glob}`: {e}")))
+}
+
+/// `tokio-util` and `tokio_util` are one crate.
+fn crate_key(name: &str) -> String {
+    name.replace('-', "_")
+}
+
+/// The forms of a function path a glob is tried on: as it is, without a
+/// trait impl's leading `<`, and each without trailing `::{{closure}}`s.
+fn function_forms(function: &str) -> impl Iterator<Item = &str> {
+    let bare = function.strip_prefix('<');
+    [Some(function), bare]
+        .into_iter()
+        .flatten()
+        .flat_map(|form| {
+            let mut cut = form;
+            while let Some(shorter) = cut.strip_suffix("::{{closure}}") {
+                cut = shorter;
+            }
+            [form, cut]
+        })
+}
+
+/// The crate a frame lies in: the first segment of its function path, or
+/// the package directory of a file under cargo's registry.
+pub fn crate_of(frame: &Frame) -> Option<String> {
+    let from_function = frame.function.as_deref().and_then(|function| {
+        let path = function
+            .trim_start_matches(['<', '&'])
+            .trim_start_matches("dyn ");
+        let (first, _) = path.split_once("::")?;
+        let valid = !first.is_empty() && first.chars().all(|c| c.is_alphanumeric() || c == '_');
+        valid.then(|| first.to_owned())
+    });
+    from_function.or_else(|| frame.file.as_deref().and_then(registry_crate))
+}
+
+/// `mockito` from `/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/mockito-1.7.2/src/lib.rs`.
+fn registry_crate(file: &str) -> Option<String> {
+    let (_, after) = file.split_once("/registry/src/")?;
+    let mut parts = after.split('/');
+    let _index = parts.next()?;
+    let package = parts.next()?;
+    // The version starts at the first `-` followed by a digit whose rest
+    // looks like a version (`tokio-util-0.7.20`, `h2-0.4.20`).
+    let start = package.match_indices('-').map(|(i, _)| i).find(|&i| {
+        let version = &package[i + 1..];
+        version.starts_with(|c: char| c.is_ascii_digit()) && version.split('.').count() >= 3
+    })?;
+    Some(package[..start].to_owned())
+}
+
+/// The built-in rules: sockets that widely used crates keep open for the
+/// life of the process on purpose. On unless the configuration says
+/// `known-pools = false` or the command line `--no-known-pools`.
+///
+/// | crate | what | matched by |
+/// |---|---|---|
+/// | mockito | every mock server's listener and the connections it accepts: a server thread serves until the process exits (pooled by `Server::new`; `Server::new_with_opts` never stops its thread either) | function `mockito::server::Server::bind_server*` |
+/// | wiremock | the listeners of `MockServer::start()`'s static pool | function `wiremock::mock_server::pool::*` |
+/// | httptest | the listeners of a `static ServerPool` | function `httptest::server_pool::*` |
+/// | tokio | the signal driver's socketpair, made once per process | function `tokio::signal::registry::globals*` |
+pub fn known_pools() -> &'static [AllowSocket] {
+    static KNOWN: LazyLock<Vec<AllowSocket>> = LazyLock::new(|| {
+        [
+            (
+                "mockito::server::Server::bind_server*",
+                "mockito's mock servers serve until the process exits",
+            ),
+            (
+                "wiremock::mock_server::pool::*",
+                "wiremock's pool of mock servers lives as long as the process",
+            ),
+            (
+                "httptest::server_pool::*",
+                "httptest's ServerPool keeps its servers for the life of the process",
+            ),
+            (
+                "tokio::signal::registry::globals*",
+                "tokio's signal driver keeps one socketpair per process",
+            ),
+        ]
+        .into_iter()
+        .map(|(glob, reason)| AllowSocket {
+            built_in: true,
+            ..AllowSocket::new(
+                Matcher::Function(glob::Pattern::new(glob).expect("built-in globs are valid")),
+                reason,
+            )
+        })
+        .collect()
+    });
+    &KNOWN
+}
+
+/// A socket left open at the end of a test that a rule allows: shown in
+/// the report with its reason, never counted as an error or a warning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AllowedSocket {
+    /// The kind of leak it would have been.
+    pub kind: LeakKind,
+    /// The socket itself; its fields are inlined in JSON.
+    #[serde(flatten)]
+    pub socket: Socket,
+    /// Where it was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened: Option<Origin>,
+    /// The rule that allows it, as written (`function mockito::server::*`).
+    pub rule: String,
+    /// Why it may stay open.
+    pub reason: String,
+    /// True when the rule is one of [`known_pools`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub built_in: bool,
+}
+
+impl AllowedSocket {
+    fn new(leak: Leak, rule: &AllowSocket) -> AllowedSocket {
+        AllowedSocket {
+            kind: leak.kind,
+            socket: leak.socket,
+            opened: leak.opened,
+            rule: rule.to_string(),
+            reason: rule.reason.clone(),
+            built_in: rule.built_in,
+        }
+    }
+}
+
+impl fmt::Display for AllowedSocket {
+    /// `allowed listen: tcp 127.0.0.1:40211 LISTEN (mockito's mock servers ...)`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "allowed {}: {} ({})",
+            self.kind, self.socket, self.reason
+        )
+    }
+}
+
+/// The first rule of `rules` that matches `origin`, if any.
+pub fn first_match<'r>(
+    rules: impl IntoIterator<Item = &'r AllowSocket>,
+    origin: Option<&Origin>,
+) -> Option<&'r AllowSocket> {
+    let origin = origin?;
+    rules.into_iter().find(|rule| rule.matches(origin))
+}
+
+/// Moves out of `leaks` those a rule of `rules` allows by their creation
+/// stack (`Leak::opened`), in order; leaks without one stay.
+pub fn set_aside<'r>(
+    leaks: &mut Vec<Leak>,
+    rules: impl IntoIterator<Item = &'r AllowSocket> + Clone,
+) -> Vec<AllowedSocket> {
+    let mut allowed = Vec::new();
+    let mut kept = Vec::with_capacity(leaks.len());
+    for leak in leaks.drain(..) {
+        match first_match(rules.clone(), leak.opened.as_ref()) {
+            Some(rule) => allowed.push(AllowedSocket::new(leak, rule)),
+            None => kept.push(leak),
+        }
+    }
+    *leaks = kept;
+    allowed
+}
+
+/// A sentence for when rules of `rules` cannot have matched some of
+/// `leaks`: leaks without a creation stack, or only `file` rules and stacks
+/// without file names. `None` when every rule could be tried.
+pub fn unmatched_note<'a>(
+    leaks: impl IntoIterator<Item = &'a Leak>,
+    rules: &[&AllowSocket],
+) -> Option<String> {
+    if rules.is_empty() {
+        return None;
+    }
+    let (mut no_stack, mut no_files) = (0usize, 0usize);
+    for leak in leaks {
+        match &leak.opened {
+            None => no_stack += 1,
+            Some(origin) if origin.stack.iter().all(|f| f.function.is_none()) => no_stack += 1,
+            Some(origin) if origin.stack.iter().all(|f| f.file.is_none()) => no_files += 1,
+            Some(_) => {}
+        }
+    }
+    let file_rules = rules.iter().filter(|r| r.needs_files()).count();
+    let mut notes = Vec::new();
+    if no_stack > 0 {
+        notes.push(format!(
+            "{} without a creation stack could not be matched by any allow-sockets rule",
+            leaks_word(no_stack)
+        ));
+    }
+    if no_files > 0 && file_rules > 0 {
+        notes.push(format!(
+            "{} with a stack of function names only (no debug info) could not be matched by \
+             the {file_rules} `file` rule{}; `function` and `crate` rules still apply",
+            leaks_word(no_files),
+            if file_rules == 1 { "" } else { "s" }
+        ));
+    }
+    (!notes.is_empty()).then(|| notes.join("; "))
+}
+
+fn leaks_word(n: usize) -> String {
+    if n == 1 {
+        "1 leak".to_owned()
+    } else {
+        format!("{n} leaks")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REGISTRY: &str = "/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f";
+
+    fn origin(frames: Vec<Frame>) -> Origin {
+        Origin {
+            syscall: "socket".to_owned(),
+            stack: frames,
+            ..Origin::default()
+        }
+    }
+
+    /// A stack like mockito's listener: created on the server's own thread.
+    fn mockito_listener() -> Origin {
+        origin(vec![
+            Frame::function("__libc_socket"),
+            Frame::function("std::sys::net::connection::socket::Socket::new"),
+            Frame::function("tokio::net::tcp::listener::TcpListener::bind::{{closure}}"),
+            Frame::function("mockito::server::Server::bind_server::{{closure}}").at(
+                format!("{REGISTRY}/mockito-1.7.2/src/server.rs"),
+                359,
+                Some(24),
+            ),
+            Frame::function("std::thread::Builder::spawn_unchecked_::{{closure}}"),
+        ])
+    }
+
+    /// A stack like a test that binds its own listener.
+    fn test_listener() -> Origin {
+        origin(vec![
+            Frame::function("__libc_socket"),
+            Frame::function("std::net::tcp::TcpListener::bind"),
+            Frame::function("net::leaks_listener")
+                .at("tests/net.rs", 12, Some(9))
+                .in_project(),
+            Frame::function("core::ops::function::FnOnce::call_once"),
+        ])
+    }
+
+    fn leak(opened: Option<Origin>) -> Leak {
+        let mut leak = crate::testing::leak(LeakKind::Listen, crate::testing::listener(4000));
+        leak.opened = opened;
+        leak
+    }
+
+    #[test]
+    fn a_function_glob_matches_any_frame_closures_included() {
+        let rule = AllowSocket::function("mockito::server::*", "pool").unwrap();
+        assert!(rule.matches(&mockito_listener()));
+        assert!(!rule.matches(&test_listener()));
+        let exact = AllowSocket::function("mockito::server::Server::bind_server", "x").unwrap();
+        assert!(exact.matches(&mockito_listener()), "closures are cut off");
+        let inner = AllowSocket::function("std::net::tcp::TcpListener::bind", "x").unwrap();
+        assert!(
+            inner.matches(&test_listener()),
+            "not only the outermost frame"
+        );
+    }
+
+    #[test]
+    fn a_trait_impl_matches_by_its_self_type_path() {
+        let stack = origin(vec![Frame::function(
+            "<wiremock::mock_server::pool::MockServerPoolManager as \
+             deadpool::managed::Manager>::create::{{closure}}",
+        )]);
+        let rule = AllowSocket::function("wiremock::mock_server::pool::*", "pool").unwrap();
+        assert!(rule.matches(&stack));
+        assert_eq!(crate_of(&stack.stack[0]).as_deref(), Some("wiremock"));
+    }
+
+    #[test]
+    fn a_crate_is_found_from_the_function_path_or_the_registry_file() {
+        let from_function = Frame::function("tokio_util::codec::Framed::new");
+        assert_eq!(crate_of(&from_function).as_deref(), Some("tokio_util"));
+        let from_file = Frame::default().at(
+            format!("{REGISTRY}/tokio-util-0.7.20/src/codec/framed.rs"),
+            1,
+            None,
+        );
+        assert_eq!(crate_of(&from_file).as_deref(), Some("tokio-util"));
+        let digits = Frame::default().at(format!("{REGISTRY}/h2-0.4.20/src/lib.rs"), 1, None);
+        assert_eq!(crate_of(&digits).as_deref(), Some("h2"));
+        let prerelease =
+            Frame::default().at(format!("{REGISTRY}/foo-bar-1.0.0-rc.1/src/a.rs"), 1, None);
+        assert_eq!(crate_of(&prerelease).as_deref(), Some("foo-bar"));
+        assert_eq!(crate_of(&Frame::function("__libc_socket")), None);
+        assert_eq!(
+            crate_of(&Frame::default().at("tests/net.rs", 1, None)),
+            None
+        );
+
+        let rule = AllowSocket::in_crate("tokio-util", "codec").unwrap();
+        assert!(rule.matches(&origin(vec![from_file])));
+        assert!(rule.matches(&origin(vec![from_function])));
+        let mockito = AllowSocket::in_crate("mockito", "pool").unwrap();
+        assert!(mockito.matches(&mockito_listener()));
+        assert!(!mockito.matches(&test_listener()));
+    }
+
+    #[test]
+    fn a_file_glob_matches_project_paths_as_the_report_shows_them() {
+        let rule = AllowSocket::file("tests/*.rs", "shared server").unwrap();
+        assert!(rule.matches(&test_listener()));
+        assert!(!rule.matches(&mockito_listener()));
+        let support = AllowSocket::file("tests/support/mod.rs", "x").unwrap();
+        assert!(!support.matches(&test_listener()));
+    }
+
+    #[test]
+    fn without_debug_info_function_and_crate_rules_still_match() {
+        let stripped = origin(vec![
+            Frame::function("__libc_socket"),
+            Frame::function("mockito::server::Server::bind_server::{{closure}}"),
+        ]);
+        assert!(AllowSocket::function("mockito::server::*", "x")
+            .unwrap()
+            .matches(&stripped));
+        assert!(AllowSocket::in_crate("mockito", "x")
+            .unwrap()
+            .matches(&stripped));
+        assert!(!AllowSocket::file("*", "x").unwrap().matches(&stripped));
+    }
+
+    #[test]
+    fn set_aside_moves_allowed_leaks_and_keeps_the_rest_in_order() {
+        let mut leaks = vec![
+            leak(Some(mockito_listener())),
+            leak(Some(test_listener())),
+            leak(None),
+        ];
+        let allowed = set_aside(&mut leaks, known_pools());
+        assert_eq!(leaks.len(), 2);
+        assert_eq!(leaks[0].opened, Some(test_listener()));
+        assert_eq!(leaks[1].opened, None);
+        assert_eq!(allowed.len(), 1);
+        let pooled = &allowed[0];
+        assert_eq!(pooled.kind, LeakKind::Listen);
+        assert_eq!(
+            pooled.rule,
+            "function mockito::server::Server::bind_server*"
+        );
+        assert_eq!(
+            pooled.reason,
+            "mockito's mock servers serve until the process exits"
+        );
+        assert!(pooled.built_in);
+        assert_eq!(
+            pooled.to_string(),
+            "allowed listen: tcp 127.0.0.1:4000 LISTEN \
+             (mockito's mock servers serve until the process exits)"
+        );
+    }
+
+    #[test]
+    fn the_first_matching_rule_gives_the_reason() {
+        let rules = [
+            AllowSocket::in_crate("mockito", "first").unwrap(),
+            AllowSocket::function("mockito::*", "second").unwrap(),
+        ];
+        let rule = first_match(&rules, Some(&mockito_listener())).unwrap();
+        assert_eq!(rule.reason(), "first");
+        assert_eq!(first_match(&rules, None), None);
+    }
+
+    #[test]
+    fn command_line_rules_parse_and_bad_ones_say_what_to_write() {
+        let rule = AllowSocket::parse_flag("crate=wiremock").unwrap();
+        assert_eq!(rule.to_string(), "crate wiremock");
+        assert_eq!(rule.reason(), "--allow-from on the command line");
+        assert_eq!(
+            AllowSocket::parse_flag("file=tests/support/mod.rs")
+                .unwrap()
+                .to_string(),
+            "file tests/support/mod.rs"
+        );
+        let cases = [
+            (
+                "wiremock",
+                "`wiremock` is not a rule: write function=GLOB, crate=NAME or file=GLOB",
+            ),
+            (
+                "crate=a::b",
+                "`a::b` is not a crate name (write `function = \"a::b\"` for a path)",
+            ),
+            ("function=", "an empty pattern would match nothing"),
+        ];
+        for (text, message) in cases {
+            assert_eq!(
+                AllowSocket::parse_flag(text).unwrap_err().to_string(),
+                message
+            );
+        }
+        assert!(AllowSocket::parse_flag("file=a[")
+            .unwrap_err()
+            .to_string()
+            .starts_with("invalid glob `a[`"));
+    }
+
+    #[test]
+    fn the_note_says_when_rules_could_not_be_tried() {
+        let function_only = origin(vec![Frame::function("net::leaks")]);
+        let no_names = origin(vec![Frame::default()]);
+        let leaks = [
+            leak(None),
+            leak(Some(no_names)),
+            leak(Some(function_only)),
+            leak(Some(test_listener())),
+        ];
+        let function = AllowSocket::function("a::*", "x").unwrap();
+        let file = AllowSocket::file("tests/*", "x").unwrap();
+        assert_eq!(unmatched_note(&leaks, &[]), None);
+        assert_eq!(
+            unmatched_note(&leaks, &[&function]).as_deref(),
+            Some("2 leaks without a creation stack could not be matched by any allow-sockets rule")
+        );
+        assert_eq!(
+            unmatched_note(&leaks[2..], &[&function, &file]).as_deref(),
+            Some(
+                "1 leak with a stack of function names only (no debug info) could not be \
+                 matched by the 1 `file` rule; `function` and `crate` rules still apply"
+            )
+        );
+        assert_eq!(unmatched_note(&leaks[3..], &[&function, &file]), None);
+    }
+}
