@@ -382,11 +382,7 @@ mod tests {
         Report::new(
             tests
                 .into_iter()
-                .map(|(name, leaks)| {
-                    let mut test = TestRecord::new("net", name, Outcome::Passed);
-                    test.leaks = leaks;
-                    test
-                })
+                .map(|(name, leaks)| testing::record("net", name, Outcome::Passed, leaks))
                 .collect(),
         )
     }

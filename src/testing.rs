@@ -1,11 +1,12 @@
-//! Sockets and leaks made up for tests: the one place outside the snapshot
-//! backends that knows how a [`Socket`] and a [`Leak`] are put together, so
-//! that sockcheck's and cargo-sockcheck's tests do not spell out their
-//! fields (which grow).
+//! Sockets, leaks and test records made up for tests: the one place outside
+//! the snapshot backends that knows how a [`Socket`] and a [`Leak`] are put
+//! together, so that sockcheck's and cargo-sockcheck's tests do not spell
+//! out their fields (which grow).
 //!
 //! Not part of the API: hidden from the docs and free to change.
 
 use crate::leak::{Leak, LeakKind};
+use crate::report::{Outcome, TestRecord};
 use crate::socket::{Address, Family, Protocol, Socket, State, UnixType};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -66,6 +67,14 @@ pub fn unix(unix_type: UnixType, state: State, local: &str) -> Socket {
         inode: INODE,
         pid: PID,
     }
+}
+
+/// The record of test `binary::name` that ended with `outcome`, leaving
+/// `leaks`, with no extras.
+pub fn record(binary: &str, name: &str, outcome: Outcome, leaks: Vec<Leak>) -> TestRecord {
+    let mut record = TestRecord::new(binary, name, outcome);
+    record.leaks = leaks;
+    record
 }
 
 /// A leak of `kind` on `socket` at the kind's default severity, with no

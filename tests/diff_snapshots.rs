@@ -8,7 +8,7 @@ use sockcheck::leak::{Leak, LeakKind};
 use sockcheck::report::{Outcome, Report, TestRecord};
 use sockcheck::site::{Frame, Origin};
 use sockcheck::socket::State;
-use sockcheck::testing::{leak, tcp};
+use sockcheck::testing::{leak, record, tcp};
 
 /// The same leak, opened by the project's code at `file:line`.
 fn opened_at(mut leak: Leak, file: &str, line: u32) -> Leak {
@@ -23,9 +23,7 @@ fn opened_at(mut leak: Leak, file: &str, line: u32) -> Leak {
 }
 
 fn test(name: &str, outcome: Outcome, leaks: Vec<Leak>) -> TestRecord {
-    let mut test = TestRecord::new("net", name, outcome);
-    test.leaks = leaks;
-    test
+    record("net", name, outcome, leaks)
 }
 
 // Ports from 32768 up are ephemeral on Linux by default: matched as `*`.

@@ -11,11 +11,11 @@ use sockcheck::leak::{Leak, LeakKind, Severity};
 use sockcheck::report::text::TextOptions;
 use sockcheck::report::{self, Outcome, Report, TestRecord};
 use sockcheck::socket::State;
-use sockcheck::testing::{leak, tcp, udp};
+use sockcheck::testing::{leak, record, tcp, udp};
 
+/// A test record that took 3 ms.
 fn test(binary: &str, name: &str, outcome: Outcome, leaks: Vec<Leak>) -> TestRecord {
-    let mut test = TestRecord::new(binary, name, outcome);
-    test.leaks = leaks;
+    let mut test = record(binary, name, outcome, leaks);
     test.duration_ms = Some(3);
     test
 }

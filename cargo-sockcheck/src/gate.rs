@@ -171,9 +171,7 @@ mod tests {
     }
 
     fn test(name: &str, outcome: Outcome, leaks: Vec<Leak>) -> TestRecord {
-        let mut test = TestRecord::new("net", name, outcome);
-        test.leaks = leaks;
-        test
+        testing::record("net", name, outcome, leaks)
     }
 
     /// A baseline from `before`, as the system's port range would judge it.

@@ -269,9 +269,7 @@ pub(crate) mod tests {
     }
 
     pub fn test(name: &str, outcome: Outcome, leaks: Vec<Leak>) -> TestRecord {
-        let mut test = TestRecord::new("net", name, outcome);
-        test.leaks = leaks;
-        test
+        testing::record("net", name, outcome, leaks)
     }
 
     fn names(changes: &[LeakChange]) -> Vec<String> {
