@@ -92,11 +92,18 @@ fn netstat_and_per_fd_backends_read_another_process_alike() {
     let fd = listener.as_raw_fd();
     let mut command = std::process::Command::new("sleep");
     command.arg("30");
-    // SAFETY: dup2 is async-signal-safe; it gives the child the listener
-    // as fd 3 (without close-on-exec), so the child holds it too.
+    // SAFETY: dup2 and fcntl are async-signal-safe. They give the child
+    // the listener as fd 3 without close-on-exec, so `sleep` holds it too.
+    // When the listener already is fd 3, dup2 would change nothing (the
+    // flag would stay and exec close it): clear the flag instead.
     unsafe {
         command.pre_exec(move || {
-            if libc::dup2(fd, 3) < 0 {
+            let rc = if fd == 3 {
+                libc::fcntl(fd, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(fd, 3)
+            };
+            if rc < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
