@@ -86,7 +86,8 @@
 //! # What is API
 //!
 //! The modules shown here are the API: [`guard()`], [`harness`],
-//! [`policy`], [`leak`], [`socket`], [`snapshot`], [`site`] and the
+//! [`policy`] (with [`allow`], sockets allowed by where they were created),
+//! [`leak`], [`socket`], [`snapshot`], [`site`] and the
 //! [`report`] model with its renderers. The structs and errors that carry
 //! what sockcheck reports are `#[non_exhaustive]`, because the JSON report
 //! only ever grows and the types grow with it: read their fields, build
