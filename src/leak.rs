@@ -20,23 +20,27 @@ pub enum LeakKind {
     /// Any other TCP state still held (ESTABLISHED, SYN_SENT, FIN_WAIT*, ...),
     /// or a connected unix socket whose peer is alive in another process.
     Established,
+    /// A TCP connection the kernel has already closed (state CLOSE: reset
+    /// by the peer, or failed) that the test still holds.
+    Reset,
     /// A bound UDP socket still held.
     Udp,
-    /// A socket held by a process the test started that outlived the test.
-    Orphan,
     /// A unix datagram socket bound to a path or name, still held.
     UnixDatagram,
+    /// A socket held by a process the test started that outlived the test.
+    Orphan,
 }
 
 impl LeakKind {
     /// Every kind, in report order.
-    pub const ALL: [LeakKind; 6] = [
+    pub const ALL: [LeakKind; 7] = [
         LeakKind::CloseWait,
         LeakKind::Listen,
         LeakKind::Established,
+        LeakKind::Reset,
         LeakKind::Udp,
-        LeakKind::Orphan,
         LeakKind::UnixDatagram,
+        LeakKind::Orphan,
     ];
 
     /// The kebab-case name used in JSON, config and on the command line.
@@ -45,9 +49,51 @@ impl LeakKind {
             LeakKind::CloseWait => "close-wait",
             LeakKind::Listen => "listen",
             LeakKind::Established => "established",
+            LeakKind::Reset => "reset",
             LeakKind::Udp => "udp",
-            LeakKind::Orphan => "orphan",
             LeakKind::UnixDatagram => "unix-datagram",
+            LeakKind::Orphan => "orphan",
+        }
+    }
+
+    /// What this kind of leak means and the usual fix, for Rust users: shown
+    /// once per kind in each report.
+    pub fn fix(self) -> &'static str {
+        match self {
+            LeakKind::CloseWait => {
+                "The peer closed the connection but the test still holds its end \
+                 (a `TcpStream` or `UnixStream`, often kept by a pool, a task or a \
+                 `mem::forget`): drop it once the peer is done, before the test returns."
+            }
+            LeakKind::Listen => {
+                "A server is still listening: stop the accept loop and join its thread, \
+                 or shut its runtime down, so the `TcpListener`/`UnixListener` drops \
+                 before the test returns. A listener the suite shares by design can be \
+                 allowed (`allow-listen-ports`, `allow-listen-paths`)."
+            }
+            LeakKind::Established => {
+                "A connection is still open, its peer alive in another process: drop the \
+                 stream (or the client that owns it) when the test is done, or shut the \
+                 runtime down so its tasks release it."
+            }
+            LeakKind::Reset => {
+                "The connection was reset by the peer (or failed) and the kernel has \
+                 closed it, but the test still holds the `TcpStream`: drop it once the \
+                 error is handled."
+            }
+            LeakKind::Udp => {
+                "A bound `UdpSocket` is still held: drop it, or stop the thread or task \
+                 that owns it, before the test returns."
+            }
+            LeakKind::UnixDatagram => {
+                "A bound `UnixDatagram` is still held, and its name stays taken: drop it \
+                 before the test returns (and remove its socket file)."
+            }
+            LeakKind::Orphan => {
+                "A process the test started is still running and holds this socket: \
+                 `.kill()` and `.wait()` the `Child` (or stop it cleanly) before the test \
+                 returns."
+            }
         }
     }
 
@@ -56,7 +102,9 @@ impl LeakKind {
     pub fn default_severity(self) -> Severity {
         match self {
             LeakKind::CloseWait | LeakKind::Listen | LeakKind::Orphan => Severity::Error,
-            LeakKind::Established | LeakKind::Udp | LeakKind::UnixDatagram => Severity::Warning,
+            LeakKind::Established | LeakKind::Reset | LeakKind::Udp | LeakKind::UnixDatagram => {
+                Severity::Warning
+            }
         }
     }
 }
@@ -257,7 +305,9 @@ pub enum Holder {
 
 /// The kind of leak a held socket is, before any policy: `None` for sockets
 /// that are no leak at all (TIME_WAIT, unbound UDP, unbound closed TCP,
-/// unconnected unix sockets other than bound datagram sockets).
+/// unconnected unix sockets other than bound datagram sockets, and unix
+/// sockets whose peer the same process holds: socketpairs are plumbing, like
+/// the one tokio's signal driver keeps for the life of the process).
 pub fn kind_of(socket: &Socket, holder: Holder) -> Option<LeakKind> {
     let bound = socket.local.is_bound();
     let kind = match (socket.protocol, socket.state) {
@@ -267,7 +317,9 @@ pub fn kind_of(socket: &Socket, holder: Holder) -> Option<LeakKind> {
         (_, State::CloseWait) => LeakKind::CloseWait,
         (_, State::Listen) => LeakKind::Listen,
         (Protocol::Tcp, State::Close) if !bound => return None,
+        (Protocol::Tcp, State::Close) => LeakKind::Reset,
         (Protocol::Tcp, _) => LeakKind::Established,
+        (Protocol::Unix, State::Established) if socket.peer_in_process => return None,
         (Protocol::Unix, State::Established) => LeakKind::Established,
         (Protocol::Unix, _) if bound && socket.unix_type == Some(UnixType::Dgram) => {
             LeakKind::UnixDatagram
@@ -340,7 +392,7 @@ mod tests {
             (tcp(State::Close, "0.0.0.0:0", "0.0.0.0:0"), None),
             (
                 tcp(State::Close, "127.0.0.1:5", "0.0.0.0:0"),
-                Some(LeakKind::Established),
+                Some(LeakKind::Reset),
             ),
             (udp("127.0.0.1:53"), Some(LeakKind::Udp)),
             (udp("0.0.0.0:0"), None),
@@ -373,6 +425,20 @@ mod tests {
             (
                 unix(Stream, State::Established, "(unnamed)"),
                 Some(LeakKind::Established),
+            ),
+            (
+                Socket {
+                    peer_in_process: true,
+                    ..unix(Stream, State::Established, "(unnamed)")
+                },
+                None,
+            ),
+            (
+                Socket {
+                    peer_in_process: true,
+                    ..unix(Dgram, State::Established, "(unnamed)")
+                },
+                None,
             ),
             (
                 unix(Dgram, State::Unconn, "/tmp/d.sock"),
@@ -412,6 +478,17 @@ mod tests {
                 (LeakKind::Established, Severity::Warning)
             ]
         );
+    }
+
+    #[test]
+    fn every_kind_has_its_own_fix_in_at_most_two_sentences() {
+        let fixes: std::collections::HashSet<&str> =
+            LeakKind::ALL.iter().map(|kind| kind.fix()).collect();
+        assert_eq!(fixes.len(), LeakKind::ALL.len());
+        for fix in fixes {
+            let sentences = fix.matches(". ").count() + 1;
+            assert!(fix.ends_with('.') && sentences <= 2, "{fix}");
+        }
     }
 
     #[test]

@@ -165,6 +165,11 @@ pub struct Socket {
     pub inode: u64,
     /// The process holding it (0 when the platform does not say).
     pub pid: u32,
+    /// For a connected unix socket: its peer is held by the same process
+    /// (a socketpair, or a connection to itself), which makes it plumbing,
+    /// not a leak. Known on Linux only; not part of the JSON.
+    #[serde(skip)]
+    pub peer_in_process: bool,
 }
 
 impl Socket {
@@ -190,6 +195,7 @@ impl Socket {
             state,
             inode,
             pid,
+            peer_in_process: false,
         }
     }
 
@@ -234,6 +240,7 @@ mod tests {
             state: State::Listen,
             inode: 7,
             pid: 9,
+            peer_in_process: false,
         };
         let json = serde_json::to_string(&socket).unwrap();
         assert_eq!(
@@ -301,6 +308,7 @@ impl TryFrom<SocketFields> for Socket {
             state: fields.state,
             inode: fields.inode,
             pid: fields.pid,
+            peer_in_process: false,
         })
     }
 }

@@ -66,6 +66,7 @@ pub fn unix(unix_type: UnixType, state: State, local: &str) -> Socket {
         state,
         inode: INODE,
         pid: PID,
+        peer_in_process: false,
     }
 }
 

@@ -1,26 +1,34 @@
-//! Linux: ask each socket fd of the process directly.
+//! Linux: ask each socket fd of the process directly (TCP and UDP over IP,
+//! and unix sockets), on a duplicate of the fd confirmed by its inode.
 
+use super::unix_diag::UnixDiag;
 use super::SnapshotError;
-use crate::socket::{Address, Family, Protocol, Socket, State};
+use crate::socket::{Address, Family, Protocol, Socket, State, UnixAddress, UnixType};
+use std::collections::HashSet;
 use std::fs;
 use std::io;
-use std::mem::{size_of, MaybeUninit};
+use std::mem::{offset_of, size_of, MaybeUninit};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 pub(super) fn own_sockets() -> Result<Vec<Socket>, SnapshotError> {
     let pid = std::process::id();
     let fds = socket_fds("/proc/self/fd")?;
-    Ok(fds
-        .into_iter()
-        .filter_map(|(fd, inode)| {
+    let mut sockets: Vec<Socket> = fds
+        .iter()
+        .filter_map(|&(fd, inode)| {
             // SAFETY: the fd was listed as open in this process a moment ago;
-            // if it was closed since, the syscalls below fail with EBADF and
+            // if it was closed since, the duplication fails with EBADF and
             // the socket is skipped. It is only borrowed, never closed.
             let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-            describe(fd, inode, pid)
+            // A duplicate keeps the socket from closing under the look; the
+            // inode check tells a reused fd from the socket listed.
+            let dup = fd.try_clone_to_owned().ok()?;
+            describe(dup.as_fd(), inode, pid)
         })
-        .collect())
+        .collect();
+    mark_pairs(&mut sockets, &fds);
+    Ok(sockets)
 }
 
 pub(super) fn process_sockets(pid: u32) -> Result<Vec<Socket>, SnapshotError> {
@@ -31,7 +39,7 @@ pub(super) fn process_sockets(pid: u32) -> Result<Vec<Socket>, SnapshotError> {
     let access = |source| SnapshotError::Access { pid, source };
     let pidfd = pidfd_open(pid).map_err(access)?;
     let mut sockets = Vec::with_capacity(fds.len());
-    for (fd, inode) in fds {
+    for &(fd, inode) in &fds {
         match pidfd_getfd(&pidfd, fd) {
             // The duplicate is closed when `dup` drops, right after the look:
             // a kept duplicate would hold the socket open.
@@ -41,7 +49,32 @@ pub(super) fn process_sockets(pid: u32) -> Result<Vec<Socket>, SnapshotError> {
             Err(e) => return Err(access(e)),
         }
     }
+    mark_pairs(&mut sockets, &fds);
     Ok(sockets)
+}
+
+/// Marks the connected unix sockets whose peer is also held by the process
+/// (its socket fds are `fds`): a socketpair, or a connection to itself.
+///
+/// The peer's inode comes from the kernel's sock_diag, asked about each such
+/// socket by inode; the netlink socket is opened only when there is one.
+/// Where sock_diag is unavailable the sockets stay unmarked: they are then
+/// reported as warnings, never as errors.
+fn mark_pairs(sockets: &mut [Socket], fds: &[(RawFd, u64)]) {
+    let held: HashSet<u64> = fds.iter().map(|&(_, inode)| inode).collect();
+    let mut diag: Option<UnixDiag> = None;
+    for socket in sockets
+        .iter_mut()
+        .filter(|s| s.protocol == Protocol::Unix && s.state == State::Established)
+    {
+        if diag.is_none() {
+            diag = UnixDiag::open().ok();
+        }
+        let Some(diag) = diag.as_mut() else { return };
+        if let Ok(Some(peer)) = diag.peer_of(socket.inode) {
+            socket.peer_in_process = held.contains(&peer);
+        }
+    }
 }
 
 /// `(fd, inode)` of every socket in an fd directory such as `/proc/PID/fd`,
@@ -53,7 +86,7 @@ fn socket_fds(dir: &str) -> Result<Vec<(RawFd, u64)>, SnapshotError> {
         source,
     })?;
     let mut fds = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     for entry in entries.flatten() {
         let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
             continue;
@@ -75,14 +108,35 @@ fn socket_fds(dir: &str) -> Result<Vec<(RawFd, u64)>, SnapshotError> {
 }
 
 /// Reads one socket's protocol, addresses and state; `None` for sockets that
-/// are not TCP/UDP over IP (unix, netlink, raw, ...) or that vanished.
+/// are neither IP (TCP/UDP) nor unix (netlink, raw, ...), that vanished, or
+/// whose fd now holds another file than socket `inode`.
 fn describe(fd: BorrowedFd<'_>, inode: u64, pid: u32) -> Option<Socket> {
+    if !is_socket(fd, inode) {
+        return None;
+    }
     let raw = fd.as_raw_fd();
-    let family = match getsockopt_int(raw, libc::SOL_SOCKET, libc::SO_DOMAIN)? {
-        libc::AF_INET => Family::Ipv4,
-        libc::AF_INET6 => Family::Ipv6,
-        _ => return None,
-    };
+    match getsockopt_int(raw, libc::SOL_SOCKET, libc::SO_DOMAIN)? {
+        libc::AF_INET => describe_inet(raw, Family::Ipv4, inode, pid),
+        libc::AF_INET6 => describe_inet(raw, Family::Ipv6, inode, pid),
+        libc::AF_UNIX => describe_unix(raw, inode, pid),
+        _ => None,
+    }
+}
+
+/// True when `fd` is socket `inode`: an fd closed and reused since the
+/// listing holds another file, which must not be described as the old socket.
+fn is_socket(fd: BorrowedFd<'_>, inode: u64) -> bool {
+    let mut stat = MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: stat is valid for writes of a `struct stat`.
+    if unsafe { libc::fstat(fd.as_raw_fd(), stat.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: zero-initialised, then filled in by the kernel.
+    let stat = unsafe { stat.assume_init() };
+    stat.st_mode & libc::S_IFMT == libc::S_IFSOCK && stat.st_ino == inode
+}
+
+fn describe_inet(raw: RawFd, family: Family, inode: u64, pid: u32) -> Option<Socket> {
     let protocol = match getsockopt_int(raw, libc::SOL_SOCKET, libc::SO_PROTOCOL)? {
         libc::IPPROTO_TCP => Protocol::Tcp,
         libc::IPPROTO_UDP => Protocol::Udp,
@@ -99,12 +153,60 @@ fn describe(fd: BorrowedFd<'_>, inode: u64, pid: u32) -> Option<Socket> {
         protocol,
         family,
         unix_type: None,
-        local: local.into(),
-        remote: peer.map_or_else(|| Address::unspecified(family), Address::from),
+        local,
+        remote: peer.unwrap_or_else(|| Address::unspecified(family)),
         state,
         inode,
         pid,
+        peer_in_process: false,
     })
+}
+
+/// A unix socket: `LISTEN` (`SO_ACCEPTCONN`), `UNCONN` (no peer),
+/// `CLOSE_WAIT` (a stream or seqpacket whose peer closed: `poll` reports
+/// `POLLRDHUP`/`POLLHUP`) or `ESTABLISHED`.
+fn describe_unix(raw: RawFd, inode: u64, pid: u32) -> Option<Socket> {
+    let unix_type = match getsockopt_int(raw, libc::SOL_SOCKET, libc::SO_TYPE)? {
+        libc::SOCK_STREAM => UnixType::Stream,
+        libc::SOCK_DGRAM => UnixType::Dgram,
+        libc::SOCK_SEQPACKET => UnixType::Seqpacket,
+        _ => return None,
+    };
+    let local = address(raw, libc::getsockname)?;
+    let peer = address(raw, libc::getpeername);
+    let state = if getsockopt_int(raw, libc::SOL_SOCKET, libc::SO_ACCEPTCONN)? != 0 {
+        State::Listen
+    } else if peer.is_none() {
+        State::Unconn
+    } else if unix_type != UnixType::Dgram && peer_gone(raw) {
+        State::CloseWait
+    } else {
+        State::Established
+    };
+    Some(Socket {
+        protocol: Protocol::Unix,
+        family: Family::Unix,
+        unix_type: Some(unix_type),
+        local,
+        remote: peer.unwrap_or_else(|| Address::unspecified(Family::Unix)),
+        state,
+        inode,
+        pid,
+        peer_in_process: false,
+    })
+}
+
+/// True when the peer of a connected unix stream will send no more: it
+/// closed (or shut down writing). Polls without waiting.
+fn peer_gone(raw: RawFd) -> bool {
+    let mut poll = libc::pollfd {
+        fd: raw,
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; a zero timeout never blocks.
+    let ready = unsafe { libc::poll(&mut poll, 1, 0) };
+    ready > 0 && poll.revents & (libc::POLLRDHUP | libc::POLLHUP) != 0
 }
 
 fn getsockopt_int(fd: RawFd, level: libc::c_int, name: libc::c_int) -> Option<libc::c_int> {
@@ -136,8 +238,8 @@ fn tcp_state(fd: RawFd) -> Option<u8> {
 type NameCall =
     unsafe extern "C" fn(libc::c_int, *mut libc::sockaddr, *mut libc::socklen_t) -> libc::c_int;
 
-/// `getsockname` or `getpeername` as a `SocketAddr`; `None` when not connected.
-fn address(fd: RawFd, call: NameCall) -> Option<SocketAddr> {
+/// `getsockname` or `getpeername` as an address; `None` when not connected.
+fn address(fd: RawFd, call: NameCall) -> Option<Address> {
     let mut storage = MaybeUninit::<libc::sockaddr_storage>::zeroed();
     let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     // SAFETY: storage is valid for writes of len bytes.
@@ -151,22 +253,42 @@ fn address(fd: RawFd, call: NameCall) -> Option<SocketAddr> {
         libc::AF_INET => {
             // SAFETY: the family says the storage holds a sockaddr_in.
             let addr: libc::sockaddr_in = unsafe { std::ptr::read((&raw const storage).cast()) };
-            Some(SocketAddr::V4(SocketAddrV4::new(
+            Some(Address::Inet(SocketAddr::V4(SocketAddrV4::new(
                 Ipv4Addr::from(u32::from_be(addr.sin_addr.s_addr)),
                 u16::from_be(addr.sin_port),
-            )))
+            ))))
         }
         libc::AF_INET6 => {
             // SAFETY: the family says the storage holds a sockaddr_in6.
             let addr: libc::sockaddr_in6 = unsafe { std::ptr::read((&raw const storage).cast()) };
-            Some(SocketAddr::V6(SocketAddrV6::new(
+            Some(Address::Inet(SocketAddr::V6(SocketAddrV6::new(
                 Ipv6Addr::from(addr.sin6_addr.s6_addr),
                 u16::from_be(addr.sin6_port),
                 addr.sin6_flowinfo,
                 addr.sin6_scope_id,
-            )))
+            ))))
+        }
+        libc::AF_UNIX => {
+            // SAFETY: the family says the storage holds a sockaddr_un.
+            let addr: libc::sockaddr_un = unsafe { std::ptr::read((&raw const storage).cast()) };
+            let name_len = (len as usize).saturating_sub(offset_of!(libc::sockaddr_un, sun_path));
+            let name: Vec<u8> = addr.sun_path[..name_len.min(addr.sun_path.len())]
+                .iter()
+                .map(|&c| c as u8)
+                .collect();
+            Some(Address::Unix(unix_address(&name)))
         }
         _ => None,
+    }
+}
+
+/// The unix address of the `sun_path` bytes the kernel returned: none,
+/// a leading NUL and an abstract name, or a path (up to its first NUL).
+fn unix_address(name: &[u8]) -> UnixAddress {
+    match name.split_first() {
+        None => UnixAddress::Unnamed,
+        Some((0, abstract_name)) => UnixAddress::Abstract(abstract_name.to_vec()),
+        Some(_) => UnixAddress::Path(name.split(|&b| b == 0).next().unwrap_or(name).to_vec()),
     }
 }
 
@@ -188,4 +310,151 @@ fn owned(fd: libc::c_long) -> io::Result<OwnedFd> {
     }
     // SAFETY: the syscall just returned this fd to us and nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::net::{self, UnixDatagram, UnixListener, UnixStream};
+    use std::process::{Command, Stdio};
+
+    fn inode_of(fd: impl AsFd) -> u64 {
+        let file = fs::File::from(fd.as_fd().try_clone_to_owned().unwrap());
+        file.metadata().unwrap().ino()
+    }
+
+    /// The socket of `fd` as a snapshot of this process describes it.
+    fn seen(fd: impl AsFd) -> Socket {
+        let inode = inode_of(fd);
+        own_sockets()
+            .unwrap()
+            .into_iter()
+            .find(|s| s.inode == inode)
+            .unwrap_or_else(|| panic!("socket {inode} not seen"))
+    }
+
+    fn path(address: &Address) -> Option<&[u8]> {
+        match address {
+            Address::Unix(UnixAddress::Path(path)) => Some(path),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn unix_listeners_are_seen_with_their_path_or_abstract_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("l.sock");
+        let by_path = UnixListener::bind(&file).unwrap();
+        let name = format!("sockcheck-test-{}", std::process::id());
+        let address = net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+        let by_name = UnixListener::bind_addr(&address).unwrap();
+
+        let listener = seen(&by_path);
+        assert_eq!(
+            (listener.protocol, listener.family, listener.unix_type),
+            (Protocol::Unix, Family::Unix, Some(UnixType::Stream))
+        );
+        assert_eq!(listener.state, State::Listen);
+        assert_eq!(
+            path(&listener.local),
+            Some(file.as_os_str().as_encoded_bytes())
+        );
+        assert_eq!(listener.remote, Address::unspecified(Family::Unix));
+        let listener = seen(&by_name);
+        assert_eq!(listener.state, State::Listen);
+        assert_eq!(listener.local.to_string(), format!("@{name}"));
+    }
+
+    #[test]
+    fn a_unix_stream_whose_peer_closed_is_close_wait_and_shows_the_server_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.sock");
+        let listener = UnixListener::bind(&file).unwrap();
+        let client = UnixStream::connect(&file).unwrap();
+        let (server_side, _) = listener.accept().unwrap();
+        assert_eq!(seen(&client).state, State::Established);
+        drop(server_side);
+        let client = seen(&client);
+        assert_eq!(client.state, State::CloseWait);
+        assert_eq!(
+            path(&client.remote),
+            Some(file.as_os_str().as_encoded_bytes())
+        );
+        assert_eq!(client.local, Address::unspecified(Family::Unix));
+    }
+
+    #[test]
+    fn both_ends_of_a_socketpair_are_marked_and_a_lone_end_is_not() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (da, db) = UnixDatagram::pair().unwrap();
+        for end in [seen(&a), seen(&b), seen(&da), seen(&db)] {
+            assert_eq!((end.state, end.peer_in_process), (State::Established, true));
+        }
+        drop(b);
+        let a = seen(&a);
+        assert_eq!((a.state, a.peer_in_process), (State::CloseWait, false));
+    }
+
+    #[test]
+    fn a_peer_in_another_process_is_not_in_process_and_its_exit_is_close_wait() {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let mut child = Command::new("sleep")
+            .arg("30")
+            .stdin(Stdio::from(OwnedFd::from(theirs)))
+            .spawn()
+            .unwrap();
+        let before = seen(&ours);
+        let in_child = process_sockets(child.id());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(
+            (before.state, before.peer_in_process),
+            (State::Established, false)
+        );
+        let in_child = in_child.unwrap();
+        assert_eq!(in_child.len(), 1, "{in_child:?}");
+        assert_eq!(
+            (in_child[0].state, in_child[0].peer_in_process),
+            (State::Established, false)
+        );
+        assert_eq!(seen(&ours).state, State::CloseWait);
+    }
+
+    #[test]
+    fn a_bound_unix_datagram_socket_is_unconn_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("d.sock");
+        let socket = UnixDatagram::bind(&file).unwrap();
+        let socket = seen(&socket);
+        assert_eq!(
+            (socket.unix_type, socket.state),
+            (Some(UnixType::Dgram), State::Unconn)
+        );
+        assert_eq!(
+            path(&socket.local),
+            Some(file.as_os_str().as_encoded_bytes())
+        );
+    }
+
+    #[test]
+    fn an_fd_that_now_holds_another_socket_is_not_described_as_the_old_one() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let inode_b = inode_of(&b);
+        assert!(describe(a.as_fd(), inode_b, 1).is_none());
+        assert!(describe(a.as_fd(), inode_of(&a), 1).is_some());
+        let file = fs::File::open("/proc/self/stat").unwrap();
+        assert!(describe(file.as_fd(), inode_of(&file), 1).is_none());
+    }
+
+    #[test]
+    fn sun_path_bytes_become_unnamed_abstract_or_path_addresses() {
+        assert_eq!(unix_address(b""), UnixAddress::Unnamed);
+        assert_eq!(
+            unix_address(b"\0a\0b"),
+            UnixAddress::Abstract(b"a\0b".to_vec())
+        );
+        assert_eq!(unix_address(b"/x\0"), UnixAddress::Path(b"/x".to_vec()));
+    }
 }

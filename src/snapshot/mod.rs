@@ -19,6 +19,8 @@ use std::str::FromStr;
 #[cfg(target_os = "linux")]
 mod linux;
 mod netstat;
+#[cfg(target_os = "linux")]
+mod unix_diag;
 
 /// Environment variable naming the [`Backend`] that [`own_sockets`] and
 /// [`process_sockets`] use: `per-fd` (Linux only, its default) or
