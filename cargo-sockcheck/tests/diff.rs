@@ -142,7 +142,7 @@ fn a_change_that_fixes_one_leak_and_adds_one_is_diffed() {
         .opened
         .as_ref()
         .and_then(|origin| origin.site.as_ref())
-        .map(|frame| format!("{}:{}", frame.file.as_deref().unwrap(), frame.line.unwrap()));
+        .and_then(|frame| frame.location());
     assert_eq!(diff_json["new"][0]["site"].as_str(), site.as_deref());
 
     let markdown = diff(&runs.base, &runs.head, &["--format", "markdown"]);

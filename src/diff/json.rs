@@ -7,7 +7,7 @@
 //!   "headline": "adds 1 socket leak, fixes 1",
 //!   "counts": { "new": 1, "new_errors": 1, "fixed": 1, "unchanged": 3, "unchecked": 0,
 //!               "tests_added": 0, "tests_removed": 0, "outcome_changes": 1 },
-//!   "new": [ { "binary": "net", "test": "t", "site": "tests/net.rs:31",
+//!   "new": [ { "binary": "net", "test": "t", "site": "tests/net.rs:31:13",
 //!              "identity": { "local": "127.0.0.1:*", "remote": "127.0.0.1:8080" },
 //!              "kind": "close-wait", "severity": "error", ... } ],
 //!   "fixed": [ ... ], "unchecked": [ ... ],

@@ -13,7 +13,7 @@
 
 use super::{Diff, LeakChange};
 use crate::report::listing::MAX_LISTED;
-use crate::report::markdown::{cell, code, html};
+use crate::report::markdown::{cell, code, html, site};
 use crate::report::words::counted;
 use crate::report::TestRecord;
 use std::fmt::Write as _;
@@ -64,7 +64,7 @@ fn to_string(diff: &Diff) -> String {
         md.line("| Test | Kind | Severity | State | Local → Remote | Opened at |");
         md.line("| --- | --- | --- | --- | --- | --- |");
         let rows = diff.new.iter().map(|c| {
-            let site = c.site().map_or_else(|| "—".to_owned(), |s| cell(&code(&s)));
+            let site = cell(&site(c.leak));
             format!(
                 "| {} | {} | {} | {} | {} | {site} |",
                 test_cell(c.test),

@@ -38,15 +38,10 @@ pub struct LeakChange<'r> {
 }
 
 impl LeakChange<'_> {
-    /// Where the project's code opened the socket, `tests/net.rs:31`, when
-    /// the report has its creation site.
+    /// Where the project's code opened the socket, `tests/net.rs:31:13`,
+    /// when the report has its creation site.
     pub fn site(&self) -> Option<String> {
-        let site = self.leak.opened.as_ref()?.site.as_ref()?;
-        let file = site.file.as_deref()?;
-        Some(match site.line {
-            Some(line) => format!("{file}:{line}"),
-            None => file.to_owned(),
-        })
+        self.leak.opened.as_ref()?.site.as_ref()?.location()
     }
 }
 
@@ -406,7 +401,7 @@ pub(crate) mod tests {
         let base = Report::new(vec![]);
         let diff = Diff::between_with(&base, &head, PORTS);
         let sites: Vec<Option<String>> = diff.new.iter().map(LeakChange::site).collect();
-        assert_eq!(sites, [Some("tests/net.rs:31".to_owned()), None]);
+        assert_eq!(sites, [Some("tests/net.rs:31:5".to_owned()), None]);
         assert_eq!(diff.headline(), "adds 2 socket leaks");
         assert_eq!(diff.test_changes().as_deref(), Some("1 test added"));
     }

@@ -208,7 +208,7 @@ fn write_leak_rows(test: &TestRecord, with_sites: bool, out: &mut dyn Write) -> 
 /// `` `tests/net.rs:31:13` ``, or the site's function when the debug info
 /// has no line; `—` when the socket was not opened in the project's code or
 /// nothing is known.
-fn site(leak: &Leak) -> String {
+pub(crate) fn site(leak: &Leak) -> String {
     let site = leak.opened.as_ref().and_then(|origin| origin.site.as_ref());
     match site.and_then(|site| site.location().or_else(|| site.function.clone())) {
         Some(site) => code(&site),
