@@ -88,7 +88,10 @@ impl fmt::Display for Frame {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Origin {
-    /// The creating system call: `socket`, `accept`, `accept4` or `socketpair`.
+    /// The creating system call: `socket`, `accept`, `accept4` or
+    /// `socketpair`; for a socket held by a leftover process (an orphan),
+    /// the call that started that process: `fork`, `vfork`, `clone` or
+    /// `clone3`.
     pub syscall: String,
     /// The innermost frame in the project's own source, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -10,6 +10,7 @@ use crate::no_tests;
 use crate::outputs::Outputs;
 use crate::progress::Reporter;
 use crate::run::{self, Job, Settings};
+use crate::stack::project::ProjectSource;
 use crate::{fast, rerun, terminal};
 use anyhow::Result;
 use sockcheck::allow::{self, AllowSocket};
@@ -82,6 +83,7 @@ pub fn check_tests(options: Options) -> Result<ExitStatus> {
         jobs: options.jobs.map_or_else(default_jobs, usize::from),
         timeout: options.timeout,
         policy: config.workspace_policy().clone(),
+        project: ProjectSource::from_metadata(&metadata),
     };
     eprintln!(
         "sockcheck: running {} from {} ({} at a time{})",

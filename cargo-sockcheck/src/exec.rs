@@ -5,6 +5,7 @@
 use crate::cli::ExecOptions;
 use crate::exit::ExitStatus;
 use crate::run::{self, Job, Settings};
+use crate::stack::project::ProjectSource;
 use crate::{config, outputs};
 use anyhow::{Context, Result};
 use sockcheck::report::{text, Report, TestRecord};
@@ -22,8 +23,10 @@ pub fn trace_command(options: ExecOptions) -> Result<ExitStatus> {
         .command
         .split_first()
         .context("no command given after `--`")?;
+    let binary = binary_name(Path::new(program));
+    let project = ProjectSource::from_environment(&binary);
     let job = Job {
-        binary: binary_name(Path::new(program)),
+        binary,
         name: test_name(args),
         command: Box::new(|| {
             let mut command = Command::new(program);
@@ -38,6 +41,7 @@ pub fn trace_command(options: ExecOptions) -> Result<ExitStatus> {
         jobs: 1,
         timeout: None,
         policy: config::policy(&options.gate),
+        project,
     };
     let result = run::run_jobs(
         std::slice::from_ref(&job),

@@ -31,11 +31,8 @@ mod report;
 mod rerun;
 #[cfg(target_os = "linux")]
 mod run;
-mod terminal;
-// The tracer fills raw stacks and the symbolizer reads them (issue 10); until
-// both are wired in, the shared types are not used yet.
-#[allow(dead_code)]
 mod stack;
+mod terminal;
 
 pub use exit::{ExitStatus, LIBTEST_FAILED};
 

@@ -45,8 +45,11 @@ fn chaos(args: &[&str], sleep_secs: &str) -> std::process::Command {
 fn every_misbehaving_test_gets_a_verdict_and_its_sockets_are_still_read() {
     let dir = tempfile::tempdir().unwrap();
     let report_path = dir.path().join("chaos.json");
+    // The timeout ends the hanging test. It leaves room for the 10,000-socket
+    // test, which stops at each socket call's entry and exit to record where
+    // the socket was opened (≈ 0.3 ms a socket on a loaded 2-CPU machine).
     let output = chaos(
-        &["--timeout", "3", "--report", report_path.to_str().unwrap()],
+        &["--timeout", "6", "--report", report_path.to_str().unwrap()],
         "1001",
     )
     .output()
@@ -100,7 +103,7 @@ fn every_misbehaving_test_gets_a_verdict_and_its_sockets_are_still_read() {
     );
     assert_eq!(
         verdict("hangs_with_a_child"),
-        (TimedOut, "timed out after 3s".into(), listen.clone())
+        (TimedOut, "timed out after 6s".into(), listen.clone())
     );
     assert_eq!(verdict("closes_stdout_and_stderr").2, listen);
     assert_eq!(
@@ -124,8 +127,35 @@ fn every_misbehaving_test_gets_a_verdict_and_its_sockets_are_still_read() {
 
     // 10,000 sockets: all counted, and the terminal summarises them.
     let many = record(&report, "chaos", "leaks_10000_sockets");
-    assert_eq!(many.leaks.len(), 10_000);
+    assert_eq!(
+        many.leaks.len(),
+        10_000,
+        "{:?} {:?}",
+        many.outcome,
+        many.detail
+    );
     assert!(many.leaks.iter().all(|l| l.kind == LeakKind::Udp));
+    // Each names the one line that opened them all.
+    let sites: std::collections::HashSet<_> = many
+        .leaks
+        .iter()
+        .map(|l| {
+            let site = l.opened.as_ref().and_then(|o| o.site.as_ref());
+            site.and_then(|s| Some((s.file.clone()?, s.line?)))
+        })
+        .collect();
+    let bind_line = fixture("chaos")
+        .with_file_name("tests/chaos.rs")
+        .to_str()
+        .map(|path| std::fs::read_to_string(path).unwrap())
+        .and_then(|source| {
+            let at = source.find("std::mem::forget(UdpSocket::bind(")?;
+            Some(source[..at].lines().count() as u32)
+        });
+    assert_eq!(
+        sites,
+        std::collections::HashSet::from([Some(("tests/chaos.rs".to_owned(), bind_line.unwrap()))])
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("… and 9990 more (9990 udp)"), "{stdout}");
     assert!(stdout.lines().count() < 200, "the text report summarises");

@@ -121,17 +121,27 @@ fn markdown_junit_job_summary_and_annotations_name_the_leaking_tests() {
     assert!(!junit_case(&xml, "clean_round_trip").contains("<failure"));
 
     // Annotations go to stderr, where they cannot corrupt `--format json`.
+    // Each is placed on the line that opened the socket (the helper in the
+    // fixture's library, the test itself).
     let err = stderr(&output);
-    assert!(
-        err.contains(
-            "::error title=close-wait leak in net%3A%3Aleaks_close_wait_ipv4::\
-             net::leaks_close_wait_ipv4 left a socket open: tcp 127.0.0.1:"
-        ),
-        "{err}"
+    let annotation = |level: &str, title: &str| {
+        err.lines()
+            .find(|line| line.starts_with(level) && line.contains(title))
+            .unwrap_or_else(|| panic!("no {level} {title}:\n{err}"))
+            .to_owned()
+    };
+    let close_wait = annotation(
+        "::error file=src/lib.rs,line=",
+        ",title=close-wait leak in net%3A%3Aleaks_close_wait_ipv4::\
+         net::leaks_close_wait_ipv4 left a socket open: tcp 127.0.0.1:",
     );
     assert!(
-        err.contains("::warning title=udp leak in net%3A%3Aleaks_udp::"),
-        "{err}"
+        close_wait.contains("in leaky::close_wait_socket"),
+        "{close_wait}"
+    );
+    annotation(
+        "::warning file=tests/net.rs,line=",
+        ",title=udp leak in net%3A%3Aleaks_udp::",
     );
     assert!(!String::from_utf8_lossy(&output.stdout).contains("::error"));
 }

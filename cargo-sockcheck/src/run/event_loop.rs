@@ -3,7 +3,9 @@
 //! output or a deadline, acts on each stop, and ends each test with its
 //! record.
 
+use super::holders::holding_threads;
 use super::linger::{self, Linger, Look};
+use super::origins;
 use super::output::OutputCapture;
 use super::ptrace::{self, Event, Pid};
 use super::signals::Signals;
@@ -12,8 +14,11 @@ use super::stops::{self, Stop};
 use super::tree::{Proc, ProcessTree};
 use super::verdict::{self, Finished};
 use super::{Job, Progress, RunResult, Settings};
+use crate::stack::capture::SiteCapture;
+use crate::stack::symbolize::Symbolizer;
 use anyhow::{anyhow, Context, Result};
 use sockcheck::report::TestRecord;
+use sockcheck::site::HoldingThread;
 use sockcheck::snapshot::process_sockets;
 use sockcheck::socket::Socket;
 use std::collections::{HashMap, HashSet};
@@ -57,6 +62,8 @@ struct Running {
     linger: Option<Linger>,
     /// How long the exit was held, once the linger is over.
     lingered: Option<Duration>,
+    /// Threads blocked on one of its sockets at the last look, by inode.
+    holders: HashMap<u64, Vec<HoldingThread>>,
     timed_out: bool,
     /// Killed because the run was interrupted: not a result.
     abandoned: bool,
@@ -70,6 +77,10 @@ struct Tracer<'a> {
     running: HashMap<Pid, Running>,
     tree: ProcessTree,
     spawner: Spawner,
+    /// Where each test's sockets and processes were created.
+    sites: SiteCapture,
+    /// Names the creation sites of leaks, caching each binary's debug info.
+    symbolizer: Symbolizer,
     results: Vec<Option<TestRecord>>,
     exit_statuses: Vec<Option<crate::exit::ExitStatus>>,
     interrupted_by: Option<libc::c_int>,
@@ -86,6 +97,8 @@ impl<'a> Tracer<'a> {
             running: HashMap::new(),
             tree: ProcessTree::new(std::process::id() as Pid),
             spawner: Spawner::new(),
+            sites: SiteCapture::new(),
+            symbolizer: Symbolizer::new(settings.project.clone()),
             results: vec![None; jobs.len()],
             exit_statuses: vec![None; jobs.len()],
             interrupted_by: None,
@@ -198,6 +211,7 @@ impl<'a> Tracer<'a> {
                 sockets: None,
                 linger: None,
                 lingered: None,
+                holders: HashMap::new(),
                 timed_out: false,
                 abandoned: false,
             },
@@ -223,6 +237,7 @@ impl<'a> Tracer<'a> {
         match stops::classify(pid, event, || self.tree.first_stop(pid)) {
             Stop::Ended(ended) => {
                 self.tree.ended(pid);
+                self.sites.ended(pid);
                 if self.running.contains_key(&pid) {
                     self.finish(pid, ended, progress);
                 }
@@ -235,6 +250,25 @@ impl<'a> Tracer<'a> {
             }
             Stop::Spawned { child } => {
                 self.tree.adopt(pid, child, &Proc);
+                if let Some(test) = self.tree.owner_of(pid, &Proc) {
+                    self.sites.spawned(test, pid, child);
+                }
+                resume(pid, 0);
+            }
+            Stop::SocketCall => {
+                let test = self.tree.owner_of(pid, &Proc);
+                if test.is_some_and(|test| self.sites.socket_call(test, pid)) {
+                    resume_to_syscall_exit(pid);
+                } else {
+                    resume(pid, 0);
+                }
+            }
+            Stop::SocketCallReturned => {
+                self.sites.socket_call_returned(pid);
+                resume(pid, 0);
+            }
+            Stop::Exec => {
+                self.sites.exec(pid);
                 resume(pid, 0);
             }
             // exit_group entry: the last moment every thread still runs.
@@ -275,6 +309,9 @@ impl<'a> Tracer<'a> {
         running.sockets = Some(sockets);
         running.linger = Linger::hold(thread, may_linger, leaking, policy.linger(), Instant::now());
         if running.linger.is_none() {
+            if leaking {
+                running.look_for_holders(test);
+            }
             release(test, thread);
         }
         Ok(())
@@ -301,9 +338,13 @@ impl<'a> Tracer<'a> {
                     }
                 };
                 if linger.release_after(look, now) {
-                    release(pid, linger.thread);
+                    let thread = linger.thread;
                     running.lingered = Some(linger.held(now));
                     running.linger = None;
+                    if look == Look::Leaking {
+                        running.look_for_holders(pid);
+                    }
+                    release(pid, thread);
                 }
             }
             if running.deadline.is_some_and(|d| now >= d) && !running.timed_out {
@@ -320,6 +361,7 @@ impl<'a> Tracer<'a> {
                 // The hung test is alive: what it holds now is what it leaked.
                 running.sockets = process_sockets(pid as u32).ok();
             }
+            running.look_for_holders(pid);
             self.kill_tree(pid);
         }
         Ok(())
@@ -370,11 +412,19 @@ impl<'a> Tracer<'a> {
             duration: running.started.elapsed(),
             lingered: running.lingered,
         };
-        let record = verdict::record(
+        let mut record = verdict::record(
             &job.binary,
             &job.name,
             finished,
             job.policy_or(self.settings),
+        );
+        let sites = self.sites.take(test);
+        origins::annotate(
+            &mut record.leaks,
+            test,
+            &sites,
+            &running.holders,
+            &mut self.symbolizer,
         );
         progress.finished(&record);
         self.results[running.test] = Some(record);
@@ -391,6 +441,16 @@ impl<'a> Tracer<'a> {
             self.tree.mark_dying(process);
         }
         sockets
+    }
+}
+
+impl Running {
+    /// Notes the threads of test process `test`, stopped or hung with
+    /// leaks, that are blocked on one of the sockets of the last look:
+    /// read before it is let go, while they are still where they were.
+    fn look_for_holders(&mut self, test: Pid) {
+        let inodes = self.sockets.iter().flatten().map(|s| s.inode).collect();
+        self.holders = holding_threads(test, &inodes);
     }
 }
 
@@ -413,6 +473,12 @@ fn release(test: Pid, thread: Pid) {
 /// Lets a tracee go on; a tracee that vanished meanwhile will report its end.
 fn resume(pid: Pid, signal: libc::c_int) {
     let _ = ptrace::resume(pid, signal);
+}
+
+/// Lets a tracee at a system call's entry go on to its exit stop; one that
+/// vanished meanwhile will report its end.
+fn resume_to_syscall_exit(pid: Pid) {
+    let _ = ptrace::resume_to_syscall_exit(pid);
 }
 
 /// The sockets of process `pid`, or `None` when it is gone: a process can

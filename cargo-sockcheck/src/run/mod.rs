@@ -15,12 +15,16 @@
 //! processes and threads, `linger` decides how long an exiting test is
 //! held, `verdict` turns a finished test into its record, and
 //! `event_loop` drives them all; `output` keeps a test's output and
-//! `framing` takes libtest's lines off it,
+//! `framing` takes libtest's lines off it, `holders` finds the threads
+//! blocked on a leaked socket, `origins` tells each leak where it was
+//! opened (from `stack::capture`'s records),
 //! `signals` reads SIGCHLD/SIGINT/SIGTERM, `ptrace` wraps the syscalls.
 
 mod event_loop;
 mod framing;
+mod holders;
 mod linger;
+mod origins;
 mod output;
 mod ptrace;
 mod signals;
@@ -30,6 +34,7 @@ mod tree;
 mod verdict;
 
 use crate::exit::ExitStatus;
+use crate::stack::project::ProjectSource;
 use sockcheck::policy::Policy;
 use sockcheck::report::TestRecord;
 use std::process::Command;
@@ -69,6 +74,8 @@ pub struct Settings {
     pub timeout: Option<Duration>,
     /// Which sockets are leaks, and the linger.
     pub policy: Policy,
+    /// The project's own source: where a leak's site is looked for.
+    pub project: ProjectSource,
 }
 
 /// What a run produced, also when it was cut short.

@@ -2,6 +2,7 @@
 //! wrappers over libc (nix's `Signal` cannot carry real-time signals, which
 //! a tracer must pass through untouched).
 
+use crate::stack::syscalls::CREATING_SOCKETS;
 use std::io;
 
 /// A process or thread id.
@@ -14,10 +15,14 @@ const OPTIONS: libc::c_int = libc::PTRACE_O_TRACEEXIT
     | libc::PTRACE_O_TRACEFORK
     | libc::PTRACE_O_TRACEVFORK
     | libc::PTRACE_O_TRACECLONE
-    | libc::PTRACE_O_TRACEEXEC;
+    | libc::PTRACE_O_TRACEEXEC
+    // A syscall-exit stop (asked for after a socket call's seccomp stop)
+    // reports SIGTRAP | 0x80, so it cannot pass for a real SIGTRAP.
+    | libc::PTRACE_O_TRACESYSGOOD;
 
 /// In the child, before exec: become traced by the parent and make
-/// `exit_group` stop for the tracer (seccomp `SECCOMP_RET_TRACE`).
+/// `exit_group` and the socket-creating calls stop for the tracer (seccomp
+/// `SECCOMP_RET_TRACE`).
 ///
 /// # Safety
 ///
@@ -32,7 +37,7 @@ pub unsafe fn prepare_child() -> io::Result<()> {
     unsafe {
         check(libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) as libc::c_int)?;
         check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))?;
-        let filter = exit_group_filter();
+        let filter = tracing_filter();
         let program = libc::sock_fprog {
             len: filter.len() as libc::c_ushort,
             filter: filter.as_ptr().cast_mut(),
@@ -53,20 +58,51 @@ const AUDIT_ARCH: u32 = 0xC000_003E; // AUDIT_ARCH_X86_64
 #[cfg(target_arch = "aarch64")]
 const AUDIT_ARCH: u32 = 0xC000_00B7; // AUDIT_ARCH_AARCH64
 
-/// BPF: `exit_group` of the native architecture → trace; anything else → allow.
-fn exit_group_filter() -> [libc::sock_filter; 6] {
+/// What a seccomp stop is for: the filter's data, read back as the event
+/// message.
+pub mod traced {
+    /// The entry of `exit_group`.
+    pub const EXIT_GROUP: u32 = 0;
+    /// The entry of a call that creates a socket.
+    pub const CREATES_SOCKET: u32 = 1;
+}
+
+/// BPF, for calls of the native architecture: `exit_group` → trace with
+/// [`traced::EXIT_GROUP`]; a socket-creating call → trace with
+/// [`traced::CREATES_SOCKET`]; anything else → allow. Built on the stack:
+/// it runs between fork and exec.
+fn tracing_filter() -> [libc::sock_filter; 7 + CREATING_SOCKETS.len()] {
     const LOAD: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
     const JUMP_EQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
     const RETURN: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
-    let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
-    [
-        op(LOAD, 0, 0, 4), // seccomp_data.arch
-        op(JUMP_EQ, 0, 3, AUDIT_ARCH),
-        op(LOAD, 0, 0, 0), // seccomp_data.nr
-        op(JUMP_EQ, 0, 1, libc::SYS_exit_group as u32),
-        op(RETURN, 0, 0, libc::SECCOMP_RET_TRACE),
-        op(RETURN, 0, 0, libc::SECCOMP_RET_ALLOW),
-    ]
+    const CALLS: usize = CREATING_SOCKETS.len();
+    // Where the three verdicts are; a jump skips `jt`/`jf` instructions.
+    const ALLOW: usize = 4 + CALLS;
+    const TRACE_EXIT: usize = ALLOW + 1;
+    const TRACE_SOCKET: usize = ALLOW + 2;
+    let op = |code, jt: usize, jf: usize, k| libc::sock_filter {
+        code,
+        jt: jt as u8,
+        jf: jf as u8,
+        k,
+    };
+    let mut filter = [op(RETURN, 0, 0, libc::SECCOMP_RET_ALLOW); 7 + CALLS];
+    filter[0] = op(LOAD, 0, 0, 4); // seccomp_data.arch
+    filter[1] = op(JUMP_EQ, 0, ALLOW - 2, AUDIT_ARCH);
+    filter[2] = op(LOAD, 0, 0, 0); // seccomp_data.nr
+    filter[3] = op(JUMP_EQ, TRACE_EXIT - 4, 0, libc::SYS_exit_group as u32);
+    for (i, (number, _)) in CREATING_SOCKETS.iter().enumerate() {
+        let at = 4 + i;
+        filter[at] = op(JUMP_EQ, TRACE_SOCKET - at - 1, 0, *number as u32);
+    }
+    filter[TRACE_EXIT] = op(RETURN, 0, 0, libc::SECCOMP_RET_TRACE | traced::EXIT_GROUP);
+    filter[TRACE_SOCKET] = op(
+        RETURN,
+        0,
+        0,
+        libc::SECCOMP_RET_TRACE | traced::CREATES_SOCKET,
+    );
+    filter
 }
 
 /// After the child's exec stop: set the tracing options on it.
@@ -89,6 +125,13 @@ pub fn drop_exit_stop(pid: Pid) -> io::Result<()> {
 pub fn resume(pid: Pid, signal: libc::c_int) -> io::Result<()> {
     // SAFETY: plain syscall.
     check(unsafe { libc::ptrace(libc::PTRACE_CONT, pid, 0, signal) } as libc::c_int)
+}
+
+/// Lets a tracee stopped at a system call's entry run to its exit stop
+/// (reported as [`Event::SyscallStop`]), where its result can be read.
+pub fn resume_to_syscall_exit(pid: Pid) -> io::Result<()> {
+    // SAFETY: plain syscall.
+    check(unsafe { libc::ptrace(libc::PTRACE_SYSCALL, pid, 0, 0) } as libc::c_int)
 }
 
 /// The message of the last ptrace event (new pid for fork/clone, exit status for exit).
@@ -122,6 +165,8 @@ pub enum Event {
     /// Stopped by this signal (signal-delivery stop, group-stop, or the
     /// first stop of a new tracee).
     Signal(libc::c_int),
+    /// A syscall stop (only ever asked for at a socket call's exit).
+    SyscallStop,
 }
 
 /// The next event of any child or tracee, without blocking; `None` when
@@ -167,6 +212,8 @@ fn decode(status: libc::c_int) -> Event {
         Event::Killed(libc::WTERMSIG(status))
     } else if status >> 16 != 0 {
         Event::Ptrace(status >> 16)
+    } else if libc::WSTOPSIG(status) == libc::SIGTRAP | 0x80 {
+        Event::SyscallStop
     } else {
         Event::Signal(libc::WSTOPSIG(status))
     }
@@ -227,14 +274,15 @@ fn check(rc: libc::c_int) -> io::Result<()> {
 /// `PTRACE_EVENT_*` numbers used by the tracer.
 pub mod events {
     pub use libc::{
-        PTRACE_EVENT_CLONE as CLONE, PTRACE_EVENT_EXIT as EXIT, PTRACE_EVENT_FORK as FORK,
-        PTRACE_EVENT_SECCOMP as SECCOMP, PTRACE_EVENT_VFORK as VFORK,
+        PTRACE_EVENT_CLONE as CLONE, PTRACE_EVENT_EXEC as EXEC, PTRACE_EVENT_EXIT as EXIT,
+        PTRACE_EVENT_FORK as FORK, PTRACE_EVENT_SECCOMP as SECCOMP, PTRACE_EVENT_VFORK as VFORK,
     };
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{decode, events, Event};
+    use super::{decode, events, traced, tracing_filter, Event, AUDIT_ARCH};
+    use crate::stack::syscalls::CREATING_SOCKETS;
 
     /// A stopped status as the kernel builds it: `event << 16 | signal << 8 | 0x7f`.
     fn stopped(signal: libc::c_int, event: libc::c_int) -> libc::c_int {
@@ -267,6 +315,68 @@ mod tests {
         assert_eq!(
             decode(stopped(libc::SIGRTMIN(), 0)),
             Event::Signal(libc::SIGRTMIN())
+        );
+    }
+
+    #[test]
+    fn a_syscall_stop_is_told_from_a_sigtrap() {
+        assert_eq!(decode(stopped(libc::SIGTRAP | 0x80, 0)), Event::SyscallStop);
+        assert_eq!(
+            decode(stopped(libc::SIGTRAP, 0)),
+            Event::Signal(libc::SIGTRAP)
+        );
+    }
+
+    /// What the filter returns for call `number` of architecture `arch`,
+    /// run the way the kernel runs it (only the instructions it uses).
+    fn verdict(arch: u32, number: libc::c_long) -> u32 {
+        let filter = tracing_filter();
+        let mut pc = 0;
+        let mut accumulator = 0;
+        loop {
+            let op = filter[pc];
+            match u32::from(op.code) {
+                code if code == libc::BPF_LD | libc::BPF_W | libc::BPF_ABS => {
+                    // seccomp_data: nr (offset 0), arch (offset 4).
+                    accumulator = if op.k == 0 { number as u32 } else { arch };
+                    pc += 1;
+                }
+                code if code == libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K => {
+                    let jump = if accumulator == op.k { op.jt } else { op.jf };
+                    pc += 1 + usize::from(jump);
+                }
+                code if code == libc::BPF_RET | libc::BPF_K => return op.k,
+                code => panic!("unexpected instruction {code:#x}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_filter_traces_exit_group_and_socket_calls_and_allows_the_rest() {
+        let trace = |data| libc::SECCOMP_RET_TRACE | data;
+        assert_eq!(
+            verdict(AUDIT_ARCH, libc::SYS_exit_group),
+            trace(traced::EXIT_GROUP)
+        );
+        for (number, name) in CREATING_SOCKETS {
+            assert_eq!(
+                verdict(AUDIT_ARCH, number),
+                trace(traced::CREATES_SOCKET),
+                "{name}"
+            );
+        }
+        for allowed in [
+            libc::SYS_read,
+            libc::SYS_exit,
+            libc::SYS_connect,
+            libc::SYS_clone,
+        ] {
+            assert_eq!(verdict(AUDIT_ARCH, allowed), libc::SECCOMP_RET_ALLOW);
+        }
+        // Another architecture's numbers mean other calls: allowed.
+        assert_eq!(
+            verdict(0x4000_0003, libc::SYS_exit_group),
+            libc::SECCOMP_RET_ALLOW
         );
     }
 }

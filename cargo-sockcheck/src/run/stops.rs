@@ -2,12 +2,13 @@
 //! event, with the ptrace event message read where one is needed, turned
 //! into a [`Stop`] the event loop acts on.
 //!
-//! A tracee stops at: the entry of `exit_group` (the seccomp filter's
-//! `SECCOMP_RET_TRACE`), `PTRACE_EVENT_EXIT`, fork/vfork/clone events, its
-//! first stop after being auto-attached, and signal deliveries and
+//! A tracee stops at: the entry of `exit_group` and of the socket-creating
+//! calls (the seccomp filter's `SECCOMP_RET_TRACE`), the exit of a socket
+//! call when asked, `PTRACE_EVENT_EXIT`, fork/vfork/clone and exec events,
+//! its first stop after being auto-attached, and signal deliveries and
 //! group-stops, which are resumed as they would have gone untraced.
 
-use super::ptrace::{self, events, Event, Pid};
+use super::ptrace::{self, events, traced, Event, Pid};
 
 /// A tracee's stop or end, as the tracer sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +26,14 @@ pub enum Stop {
     /// A thread entered `exit_group`: every thread of its process still
     /// runs. It stays stopped until resumed.
     ExitGroup,
+    /// A thread entered a call that creates a socket: take its stack, then
+    /// resume it to the call's exit.
+    SocketCall,
+    /// A thread is at the exit of the socket call it entered: its result
+    /// names the new socket.
+    SocketCallReturned,
+    /// A process replaced its program (`execve`).
+    Exec,
     /// A thread is about to die of a signal, skipping `exit_group`: the
     /// last moment its process's fds can be read. It stays stopped until
     /// resumed.
@@ -54,7 +63,9 @@ pub fn classify(tracee: Pid, event: Event, first_stop: impl FnOnce() -> bool) ->
                 Err(_) => Stop::Resume(0),
             }
         }
-        Event::Ptrace(events::SECCOMP) => Stop::ExitGroup,
+        Event::Ptrace(events::SECCOMP) => seccomp_stop(ptrace::event_message(tracee)),
+        Event::SyscallStop => Stop::SocketCallReturned,
+        Event::Ptrace(events::EXEC) => Stop::Exec,
         Event::Ptrace(events::EXIT) => {
             let status = ptrace::event_message(tracee).unwrap_or(0) as libc::c_int;
             if libc::WIFSIGNALED(status) {
@@ -64,6 +75,16 @@ pub fn classify(tracee: Pid, event: Event, first_stop: impl FnOnce() -> bool) ->
             }
         }
         Event::Ptrace(_) => Stop::Resume(0),
+    }
+}
+
+/// What a seccomp stop with the filter's data `data` is for.
+fn seccomp_stop(data: std::io::Result<libc::c_ulong>) -> Stop {
+    match data.map(|data| data as u32) {
+        Ok(traced::EXIT_GROUP) => Stop::ExitGroup,
+        Ok(traced::CREATES_SOCKET) => Stop::SocketCall,
+        // Not our filter's, or the tracee vanished meanwhile.
+        _ => Stop::Resume(0),
     }
 }
 
@@ -88,7 +109,7 @@ fn is_stopping(signal: libc::c_int) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{classify, signal_to_deliver, Event, Stop};
+    use super::{classify, seccomp_stop, signal_to_deliver, traced, Event, Stop};
 
     #[test]
     fn a_new_tracee_s_first_sigstop_is_its_attach_stop() {
@@ -118,7 +139,17 @@ mod tests {
     }
 
     #[test]
-    fn ends_and_exit_group_need_no_ptrace_call() {
+    fn seccomp_stops_are_told_apart_by_the_filter_s_data() {
+        let data = |value: u32| Ok(libc::c_ulong::from(value));
+        assert_eq!(seccomp_stop(data(traced::EXIT_GROUP)), Stop::ExitGroup);
+        assert_eq!(seccomp_stop(data(traced::CREATES_SOCKET)), Stop::SocketCall);
+        assert_eq!(seccomp_stop(data(7)), Stop::Resume(0));
+        let vanished = std::io::Error::from_raw_os_error(libc::ESRCH);
+        assert_eq!(seccomp_stop(Err(vanished)), Stop::Resume(0));
+    }
+
+    #[test]
+    fn ends_and_syscall_stops_need_no_ptrace_call() {
         assert_eq!(
             classify(1, Event::Exited(3), || unreachable!()),
             Stop::Ended(Event::Exited(3))
@@ -128,12 +159,8 @@ mod tests {
             Stop::Ended(Event::Killed(9))
         );
         assert_eq!(
-            classify(
-                1,
-                Event::Ptrace(libc::PTRACE_EVENT_SECCOMP),
-                || unreachable!()
-            ),
-            Stop::ExitGroup
+            classify(1, Event::SyscallStop, || unreachable!()),
+            Stop::SocketCallReturned
         );
     }
 }

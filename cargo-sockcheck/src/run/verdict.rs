@@ -91,7 +91,7 @@ pub fn exit_status(ended: Event) -> Option<ExitStatus> {
     match ended {
         Event::Exited(code) => Some(ExitStatus::Command(code)),
         Event::Killed(signal) => Some(ExitStatus::Signal(signal)),
-        Event::Ptrace(_) | Event::Signal(_) => None,
+        Event::Ptrace(_) | Event::Signal(_) | Event::SyscallStop => None,
     }
 }
 
@@ -121,7 +121,9 @@ fn judge(
             Outcome::Crashed,
             Some(format!("killed by {}", signal_name(signal))),
         ),
-        Event::Ptrace(_) | Event::Signal(_) => (Outcome::Failed, Some("stopped".to_owned())),
+        Event::Ptrace(_) | Event::Signal(_) | Event::SyscallStop => {
+            (Outcome::Failed, Some("stopped".to_owned()))
+        }
     }
 }
 

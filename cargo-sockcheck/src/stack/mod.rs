@@ -5,11 +5,33 @@
 //! The tracer unwinds at the syscall's seccomp stop and keeps only
 //! addresses (cheap, for every socket); symbolizing waits until a socket
 //! turns out to be leaked.
+//!
+//! The parts: `capture` records stacks at the tracer's stops (socket calls,
+//! forks) and keys them by socket inode and process; `unwind` walks a
+//! stopped thread's stack with framehop, from `registers`, reading its
+//! stack through `memory`, with each mapped file's call-frame information
+//! (`elf`) placed where `maps` says; `syscalls` names the calls involved;
+//! `symbolize` turns a raw stack into an origin, with `project` telling the
+//! project's own source from the rest.
 
+#[cfg(target_os = "linux")]
+pub mod capture;
+#[cfg(target_os = "linux")]
+mod elf;
+#[cfg(target_os = "linux")]
+mod maps;
+#[cfg(target_os = "linux")]
+pub mod memory;
 #[cfg(target_os = "linux")]
 pub mod project;
 #[cfg(target_os = "linux")]
+pub mod registers;
+#[cfg(target_os = "linux")]
 pub mod symbolize;
+#[cfg(target_os = "linux")]
+pub mod syscalls;
+#[cfg(target_os = "linux")]
+pub mod unwind;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -31,8 +53,8 @@ pub struct RawFrame {
 /// The raw stack of one socket-creating (or process-creating) system call.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RawStack {
-    /// The system call: `socket`, `accept`, `accept4`, `socketpair`,
-    /// `fork`, `vfork` or `clone`.
+    /// The system call: `socket`, `accept`, `accept4`, `socketpair`, or
+    /// for a process `fork`, `vfork`, `clone` or `clone3`.
     pub syscall: &'static str,
     /// Innermost first. Frames whose address lies in no known file are left
     /// out (and make [`RawStack::truncated`] true).
@@ -42,14 +64,3 @@ pub struct RawStack {
     /// out frames it could not place in a file.
     pub truncated: bool,
 }
-
-#[cfg(target_os = "linux")]
-mod elf;
-#[cfg(target_os = "linux")]
-mod maps;
-#[cfg(target_os = "linux")]
-pub mod memory;
-#[cfg(target_os = "linux")]
-pub mod registers;
-#[cfg(target_os = "linux")]
-pub mod unwind;

@@ -36,8 +36,8 @@ impl Registers {
 #[cfg(target_arch = "x86_64")]
 impl Registers {
     /// The number of the system call the thread is stopped in.
-    pub fn syscall_number(&self) -> i64 {
-        self.0.orig_rax as i64
+    pub fn syscall_number(&self) -> libc::c_long {
+        self.0.orig_rax as libc::c_long
     }
 
     /// The system call's argument `n` (0-based), as it was at entry.
@@ -63,8 +63,8 @@ impl Registers {
 #[cfg(target_arch = "aarch64")]
 impl Registers {
     /// The number of the system call the thread is stopped in.
-    pub fn syscall_number(&self) -> i64 {
-        self.0.regs[8] as i64
+    pub fn syscall_number(&self) -> libc::c_long {
+        self.0.regs[8] as libc::c_long
     }
 
     /// The system call's argument `n` (0-based). x0 is overwritten by the

@@ -1,0 +1,347 @@
+//! Creation-site capture: what the tracer records at a socket call's entry
+//! and exit stops and at each fork, so that once a test has ended the leaked
+//! sockets and leftover processes can be traced back to the call that made
+//! them.
+//!
+//! Only raw stacks are kept here (a few µs each); symbolizing waits until a
+//! socket turns out to be leaked.
+
+use super::memory::RemoteMemory;
+use super::registers::Registers;
+use super::syscalls;
+use super::unwind::Unwinder;
+use super::RawStack;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+type Pid = libc::pid_t;
+
+/// Sockets recorded per test before the closed ones are dropped; the limit
+/// then doubles past what is still open, so a test that opens and closes
+/// sockets in a loop keeps memory bounded by what it holds at once.
+const FIRST_PRUNE_AT: usize = 4096;
+/// Longest chain of processes followed up to the test's own.
+const MAX_GENERATIONS: usize = 64;
+
+/// Records creation stacks for every running test.
+#[derive(Default)]
+pub struct SiteCapture {
+    unwinder: Unwinder,
+    /// Thread → its process, for threads seen being created.
+    process_of: HashMap<Pid, Pid>,
+    /// Threads between a socket call's entry and exit stops.
+    pending: HashMap<Pid, PendingCall>,
+    /// What was recorded, per test process.
+    tests: HashMap<Pid, TestSites>,
+}
+
+/// A socket call whose result is not known yet.
+struct PendingCall {
+    test: Pid,
+    stack: Arc<RawStack>,
+    /// `socketpair`'s `int sv[2]`, where the two fds are written.
+    fd_pair_at: Option<u64>,
+}
+
+/// The creation stacks recorded for one test.
+#[derive(Default)]
+pub struct TestSites {
+    /// Socket inode → the stack of the call that created it.
+    sockets: HashMap<u64, Arc<RawStack>>,
+    /// Process → the process that started it and the stack of the call.
+    processes: HashMap<Pid, (Pid, Arc<RawStack>)>,
+    /// Every distinct stack once: 10,000 sockets opened in one loop share one.
+    stacks: HashSet<Arc<RawStack>>,
+    prune_at: usize,
+}
+
+impl TestSites {
+    /// The stack of the call that created socket `inode`, if it was seen.
+    pub fn socket(&self, inode: u64) -> Option<&Arc<RawStack>> {
+        self.sockets.get(&inode)
+    }
+
+    /// The stack of the fork (or clone) in test process `test` that
+    /// started `process` or its ancestor.
+    pub fn spawn(&self, process: Pid, test: Pid) -> Option<&Arc<RawStack>> {
+        let mut current = process;
+        for _ in 0..MAX_GENERATIONS {
+            let (parent, stack) = self.processes.get(&current)?;
+            if *parent == test {
+                return Some(stack);
+            }
+            current = *parent;
+        }
+        None
+    }
+
+    fn intern(&mut self, stack: RawStack) -> Arc<RawStack> {
+        if let Some(known) = self.stacks.get(&stack) {
+            return Arc::clone(known);
+        }
+        let stack = Arc::new(stack);
+        self.stacks.insert(Arc::clone(&stack));
+        stack
+    }
+
+    fn add_socket(&mut self, inode: u64, stack: Arc<RawStack>, test: Pid) {
+        self.sockets.insert(inode, stack);
+        if self.sockets.len() >= self.prune_at.max(FIRST_PRUNE_AT) {
+            self.prune(test);
+        }
+    }
+
+    /// Drops the sockets no process of the test holds any more, and the
+    /// stacks only they used.
+    fn prune(&mut self, test: Pid) {
+        let mut open = HashSet::new();
+        for process in std::iter::once(test).chain(self.processes.keys().copied()) {
+            open.extend(socket_inodes(process));
+        }
+        self.sockets.retain(|inode, _| open.contains(inode));
+        self.stacks.retain(|stack| Arc::strong_count(stack) > 1);
+        self.prune_at = 2 * self.sockets.len();
+    }
+}
+
+impl SiteCapture {
+    /// Nothing recorded yet.
+    pub fn new() -> SiteCapture {
+        SiteCapture::default()
+    }
+
+    /// `thread` of test `test` is stopped at the entry of a socket-creating
+    /// call: takes its stack. True when the caller must resume it to the
+    /// call's exit stop (`PTRACE_SYSCALL`), where [`Self::socket_call_returned`]
+    /// learns the new socket.
+    pub fn socket_call(&mut self, test: Pid, thread: Pid) -> bool {
+        let Ok(registers) = Registers::of(thread) else {
+            return false;
+        };
+        let Some(syscall) = syscalls::creating_a_socket(registers.syscall_number()) else {
+            return false;
+        };
+        let fd_pair_at = (syscall == "socketpair").then(|| registers.argument(3));
+        let process = self.process_of(thread);
+        let raw = self.unwinder.unwind(process, thread, syscall, &registers);
+        let stack = self.tests.entry(test).or_default().intern(raw);
+        self.pending.insert(
+            thread,
+            PendingCall {
+                test,
+                stack,
+                fd_pair_at,
+            },
+        );
+        true
+    }
+
+    /// `thread` is at the exit stop of the socket call it entered: records
+    /// the stack for the socket(s) it made, if it made any.
+    pub fn socket_call_returned(&mut self, thread: Pid) {
+        let Some(call) = self.pending.remove(&thread) else {
+            return;
+        };
+        let Ok(registers) = Registers::of(thread) else {
+            return;
+        };
+        let result = registers.return_value();
+        if result < 0 {
+            return;
+        }
+        let fds = match call.fd_pair_at {
+            Some(address) => match RemoteMemory::of(thread).read_u64(address) {
+                // int sv[2], native-endian: sv[0] first in memory.
+                Ok(word) => {
+                    let bytes = word.to_ne_bytes();
+                    vec![
+                        i32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
+                        i32::from_ne_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
+                    ]
+                }
+                Err(()) => return,
+            },
+            None => vec![result as i32],
+        };
+        let sites = self.tests.entry(call.test).or_default();
+        for fd in fds {
+            if let Some(inode) = socket_inode(thread, fd) {
+                sites.add_socket(inode, Arc::clone(&call.stack), call.test);
+            }
+        }
+    }
+
+    /// `thread` of test `test` forked, vforked or cloned `child` and is
+    /// stopped at that event: records the stack when `child` is a new
+    /// process (a new thread only joins its process).
+    pub fn spawned(&mut self, test: Pid, thread: Pid, child: Pid) {
+        let process = self.process_of(thread);
+        let Ok(registers) = Registers::of(thread) else {
+            return;
+        };
+        let Some(syscall) = syscalls::creating_a_process(registers.syscall_number()) else {
+            return;
+        };
+        if is_new_thread(syscall, &registers, thread) {
+            self.process_of.insert(child, process);
+            return;
+        }
+        let raw = self.unwinder.unwind(process, thread, syscall, &registers);
+        let sites = self.tests.entry(test).or_default();
+        let stack = sites.intern(raw);
+        sites.processes.insert(child, (process, stack));
+    }
+
+    /// Process `process` replaced its program: what it had mapped is gone.
+    pub fn exec(&mut self, process: Pid) {
+        self.unwinder.forget(process);
+    }
+
+    /// Thread or process `tracee` is gone.
+    pub fn ended(&mut self, tracee: Pid) {
+        self.pending.remove(&tracee);
+        self.process_of.remove(&tracee);
+        self.unwinder.forget(tracee);
+    }
+
+    /// Takes what was recorded for test `test`, which has ended.
+    pub fn take(&mut self, test: Pid) -> TestSites {
+        self.pending.retain(|_, call| call.test != test);
+        self.tests.remove(&test).unwrap_or_default()
+    }
+
+    fn process_of(&mut self, thread: Pid) -> Pid {
+        if let Some(&process) = self.process_of.get(&thread) {
+            return process;
+        }
+        let process = thread_group(thread).unwrap_or(thread);
+        self.process_of.insert(thread, process);
+        process
+    }
+}
+
+/// True when a clone call (stopped at its event) made a thread, not a
+/// process: `CLONE_THREAD` in its flags (`clone`'s first argument, the
+/// first field of `clone3`'s argument block).
+fn is_new_thread(syscall: &str, registers: &Registers, thread: Pid) -> bool {
+    let flags = match syscall {
+        "clone" => registers.argument(0),
+        "clone3" => RemoteMemory::of(thread)
+            .read_u64(registers.argument(0))
+            .unwrap_or(0),
+        _ => return false,
+    };
+    flags & libc::CLONE_THREAD as u64 != 0
+}
+
+/// The inode of socket `fd` of `pid`, `None` when it is no socket (or gone).
+pub fn socket_inode(pid: Pid, fd: i32) -> Option<u64> {
+    let target = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()?;
+    parse_socket_link(target.to_str()?)
+}
+
+/// The inode in an fd link's target `socket:[N]`.
+fn parse_socket_link(target: &str) -> Option<u64> {
+    target
+        .strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
+/// The socket inodes process `pid` holds; none when it is gone.
+fn socket_inodes(pid: Pid) -> Vec<u64> {
+    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| parse_socket_link(std::fs::read_link(entry.path()).ok()?.to_str()?))
+        .collect()
+}
+
+/// The thread-group id of thread `tid`, from `/proc`.
+fn thread_group(tid: Pid) -> Option<Pid> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Tgid:"))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::RawFrame;
+    use std::path::Path;
+
+    fn stack(address: u64) -> RawStack {
+        RawStack {
+            syscall: "socket",
+            frames: vec![RawFrame {
+                module: Arc::from(Path::new("/bin/test")),
+                lookup_address: address,
+            }],
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn identical_stacks_are_kept_once() {
+        let mut sites = TestSites::default();
+        let a = sites.intern(stack(1));
+        let b = sites.intern(stack(1));
+        let c = sites.intern(stack(2));
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert_eq!(sites.stacks.len(), 2);
+    }
+
+    #[test]
+    fn a_leftover_is_traced_back_to_the_fork_in_the_test_process() {
+        let mut sites = TestSites::default();
+        let in_test = sites.intern(stack(10));
+        let in_child = sites.intern(stack(20));
+        // test 100 started 200, which started the daemon 300.
+        sites.processes.insert(200, (100, Arc::clone(&in_test)));
+        sites.processes.insert(300, (200, in_child));
+        assert!(Arc::ptr_eq(sites.spawn(300, 100).unwrap(), &in_test));
+        assert!(Arc::ptr_eq(sites.spawn(200, 100).unwrap(), &in_test));
+        assert!(sites.spawn(400, 100).is_none());
+        // A loop in made-up data ends instead of spinning.
+        sites.processes.insert(500, (600, stack_arc()));
+        sites.processes.insert(600, (500, stack_arc()));
+        assert!(sites.spawn(500, 100).is_none());
+    }
+
+    fn stack_arc() -> Arc<RawStack> {
+        Arc::new(stack(30))
+    }
+
+    #[test]
+    fn closed_sockets_are_pruned_and_open_ones_kept() {
+        let open = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let own = std::process::id() as Pid;
+        let inode = socket_inode(own, std::os::fd::AsRawFd::as_raw_fd(&open)).unwrap();
+        let mut sites = TestSites::default();
+        let kept = sites.intern(stack(1));
+        sites.add_socket(inode, Arc::clone(&kept), own);
+        for fake_inode in 1..FIRST_PRUNE_AT as u64 {
+            let closed = sites.intern(stack(2));
+            sites.add_socket(u64::MAX - fake_inode, closed, own);
+        }
+        // The prune ran when the limit was reached: only the open socket
+        // and its stack are left.
+        assert_eq!(sites.sockets.len(), 1);
+        assert!(Arc::ptr_eq(sites.socket(inode).unwrap(), &kept));
+        assert_eq!(sites.stacks.len(), 1);
+        assert_eq!(sites.prune_at, 2);
+    }
+
+    #[test]
+    fn fd_links_name_socket_inodes_only() {
+        assert_eq!(parse_socket_link("socket:[4242]"), Some(4242));
+        assert_eq!(parse_socket_link("pipe:[4242]"), None);
+        assert_eq!(parse_socket_link("/dev/null"), None);
+    }
+}

@@ -1,0 +1,263 @@
+//! End to end: creation sites. The built `cargo sockcheck` on the sites
+//! fixture, whose tests leak sockets (and a process) from many places: the
+//! test thread, a spawned thread, a helper, the library under test, a tokio
+//! worker, a child process, a test that aborts, a test that execs another
+//! program, a socketpair. Each leaking line is marked `// site: NAME` in the fixture's
+//! source; every leak must name that file and line.
+
+mod common;
+
+use common::*;
+use sockcheck::leak::Leak;
+use sockcheck::report::Report;
+use sockcheck::site::Origin;
+use std::path::Path;
+use std::process::Command;
+
+/// `(test, marker, file)`: the test's one leak was opened on the line of
+/// `file` marked `// site: marker`.
+const SITES: [(&str, &str, &str); 10] = [
+    ("leaks_in_test_thread", "test-thread", "tests/sites.rs"),
+    (
+        "leaks_in_spawned_thread",
+        "spawned-thread",
+        "tests/sites.rs",
+    ),
+    ("leaks_through_helper", "helper", "tests/sites.rs"),
+    ("leaks_through_library", "library", "src/lib.rs"),
+    ("leaks_in_tokio_worker", "tokio", "tests/sites.rs"),
+    ("leaks_listener_held_by_a_thread", "held", "tests/sites.rs"),
+    ("leaks_a_child_process", "child", "tests/sites.rs"),
+    ("leaks_then_aborts", "abort", "tests/sites.rs"),
+    (
+        "becomes_a_server_that_leaks",
+        "server",
+        "src/bin/sites-server.rs",
+    ),
+    (
+        "leaks_one_end_of_a_socketpair",
+        "socketpair",
+        "tests/sites.rs",
+    ),
+];
+
+/// The line of the fixture's `file` marked `// site: marker` (exactly one).
+fn marked_line(file: &str, marker: &str) -> u32 {
+    let path = fixture("sites").with_file_name(file);
+    let source = std::fs::read_to_string(&path).unwrap();
+    let tag = format!("// site: {marker}");
+    let lines: Vec<usize> = source
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.trim_end().ends_with(&tag))
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(lines.len(), 1, "{tag} in {}", path.display());
+    lines[0] as u32
+}
+
+/// The one leak of test `name`.
+fn only_leak<'a>(report: &'a Report, name: &str) -> &'a Leak {
+    let leaks = &record(report, "sites", name).leaks;
+    assert_eq!(leaks.len(), 1, "{name}: {leaks:#?}");
+    &leaks[0]
+}
+
+/// `file:line` of an origin's site.
+fn site_of(origin: &Origin) -> (String, u32) {
+    let site = origin
+        .site
+        .as_ref()
+        .unwrap_or_else(|| panic!("no site: {origin:#?}"));
+    (
+        site.file.clone().unwrap_or_default(),
+        site.line.unwrap_or(0),
+    )
+}
+
+fn assert_every_site(report: &Report) {
+    for (name, marker, file) in SITES {
+        let leak = only_leak(report, name);
+        let origin = leak
+            .opened
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name}: no origin"));
+        assert_eq!(
+            site_of(origin),
+            (file.to_owned(), marked_line(file, marker)),
+            "{name}: {origin:#?}"
+        );
+    }
+}
+
+#[test]
+fn every_leak_names_the_line_that_opened_it() {
+    let output = on_fixture("sites", &["--format", "json"]);
+    let report = json_report(&output);
+    assert_every_site(&report);
+
+    // Sockets name their creating call; the leftover process the call
+    // that started it.
+    let socket_calls = ["socket", "accept", "accept4", "socketpair"];
+    for (name, ..) in SITES {
+        let syscall = &only_leak(&report, name).opened.as_ref().unwrap().syscall;
+        if name == "leaks_a_child_process" {
+            assert!(
+                ["fork", "vfork", "clone", "clone3"].contains(&syscall.as_str()),
+                "{syscall}"
+            );
+        } else {
+            assert!(
+                socket_calls.contains(&syscall.as_str()),
+                "{name}: {syscall}"
+            );
+        }
+    }
+    let pair = only_leak(&report, "leaks_one_end_of_a_socketpair");
+    assert_eq!(pair.opened.as_ref().unwrap().syscall, "socketpair");
+    // The whole stack is there, innermost first, down to the test's frame.
+    let origin = only_leak(&report, "leaks_through_helper")
+        .opened
+        .clone()
+        .unwrap();
+    let functions: Vec<&str> = origin
+        .stack
+        .iter()
+        .filter_map(|f| f.function.as_deref())
+        .collect();
+    let helper = functions
+        .iter()
+        .position(|f| *f == "sites::helper_connects");
+    let test = functions
+        .iter()
+        .position(|f| *f == "sites::leaks_through_helper");
+    assert!(helper.is_some() && helper < test, "{functions:#?}");
+}
+
+#[test]
+fn a_thread_blocked_on_a_leaked_listener_is_named_as_its_holder() {
+    let output = on_fixture("sites", &["--format", "json", "held_by_a_thread"]);
+    let report = json_report(&output);
+    let leak = only_leak(&report, "leaks_listener_held_by_a_thread");
+    assert_eq!(leak.held_by.len(), 1, "{leak:#?}");
+    assert_eq!(leak.held_by[0].name, "server");
+    assert!(leak.held_by[0].syscall.starts_with("accept"), "{leak:#?}");
+    // Nobody is blocked on the others: nothing is said.
+    let report = json_report(&on_fixture(
+        "sites",
+        &["--format", "json", "leaks_in_test_thread"],
+    ));
+    assert!(only_leak(&report, "leaks_in_test_thread")
+        .held_by
+        .is_empty());
+}
+
+#[test]
+fn fast_mode_and_reruns_keep_the_sites() {
+    let output = on_fixture(
+        "sites",
+        &["--format", "json", "--fast", "--rerun-leaks", "1"],
+    );
+    let report = json_report(&output);
+    assert_every_site(&report);
+}
+
+#[test]
+fn exec_as_cargo_s_target_runner_names_the_sites() {
+    let dir = tempfile::tempdir().unwrap();
+    let report_path = dir.path().join("exec.json");
+    let runner = format!(
+        "{} sockcheck exec --report {} --",
+        env!("CARGO_BIN_EXE_cargo-sockcheck"),
+        report_path.display()
+    );
+    let variable = format!(
+        "CARGO_TARGET_{}_UNKNOWN_LINUX_GNU_RUNNER",
+        std::env::consts::ARCH.to_uppercase()
+    );
+    // One test binary run whole under the tracer: the library's test
+    // binary (no tests) and tests/sites.rs, filtered to two tests.
+    let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["test", "--test", "sites", "--manifest-path"])
+        .arg(fixture("sites"))
+        .arg("--target-dir")
+        .arg(fixture_target_dir())
+        .args(["--", "leaks_through_library", "leaks_in_spawned_thread"])
+        .env(variable, runner)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    let text = std::fs::read_to_string(&report_path)
+        .unwrap_or_else(|e| panic!("no report ({e}): {}", stderr(&output)));
+    let report = sockcheck::report::json::parse(&text).unwrap();
+    let mut sites: Vec<(String, u32)> = report.tests[0]
+        .leaks
+        .iter()
+        .map(|leak| site_of(leak.opened.as_ref().expect("an origin")))
+        .collect();
+    sites.sort();
+    assert_eq!(
+        sites,
+        [
+            (
+                "src/lib.rs".to_owned(),
+                marked_line("src/lib.rs", "library")
+            ),
+            (
+                "tests/sites.rs".to_owned(),
+                marked_line("tests/sites.rs", "spawned-thread")
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_socket_inherited_from_before_the_run_gets_no_origin() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    // A listener sockcheck's process inherits and hands down to the
+    // command: it was opened before anything was traced.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let fd = listener.as_raw_fd();
+    let dir = tempfile::tempdir().unwrap();
+    let report_path = dir.path().join("exec.json");
+    let path = report_path.to_str().unwrap();
+    let mut command = sockcheck_command(&["exec", "--report", path, "--", "true"]);
+    command.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")));
+    // Inheritable by that child only, not by what other tests spawn
+    // meanwhile: close-on-exec is cleared between its fork and exec.
+    // SAFETY: fcntl is async-signal-safe; `fd` stays open until the child
+    // has started.
+    unsafe {
+        command.pre_exec(move || match libc::fcntl(fd, libc::F_SETFD, 0) {
+            -1 => Err(std::io::Error::last_os_error()),
+            _ => Ok(()),
+        })
+    };
+    let output = command.output().unwrap();
+    drop(listener);
+    let text = std::fs::read_to_string(&report_path)
+        .unwrap_or_else(|e| panic!("no report ({e}): {}", stderr(&output)));
+    let report = sockcheck::report::json::parse(&text).unwrap();
+    let leaks = &report.tests[0].leaks;
+    assert_eq!(leaks.len(), 1, "{leaks:#?}");
+    assert_eq!(leaks[0].opened, None, "{leaks:#?}");
+}
+
+#[test]
+fn github_annotations_land_on_the_site_s_file_and_line() {
+    let output = on_fixture_command("sites", &["leaks_through_library", "leaks_through_helper"])
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    for (marker, file) in [("library", "src/lib.rs"), ("helper", "tests/sites.rs")] {
+        let properties = format!("file={file},line={},", marked_line(file, marker));
+        assert!(
+            err.lines()
+                .any(|line| line.starts_with("::error ") && line.contains(&properties)),
+            "no annotation with {properties}:\n{err}"
+        );
+    }
+}
