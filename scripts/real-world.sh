@@ -293,15 +293,15 @@ def show(v):
 for crate in crates:
     name, version = crate.split(":")
     print(f"\n## {name} {version}\n")
-    print("| setting | runs with a report | tests | leaking tests (min-max) | errors (min-max) | warnings (min-max) | tests whose verdict changed | ... counting errors only | summed test time, median (s) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| setting | runs with a report | tests | leaking tests (min-max) | errors (min-max) | warnings (min-max) | allowed (min-max) | tests whose verdict changed | ... counting errors only | summed test time, median (s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     details = {}
     kinds_by_setting = {}
     for key, label in SETTINGS:
         reports = [load(os.path.join(results, name, f"{key}-{i}.json")) for i in range(1, runs + 1)]
         reports = [r for r in reports if r]
         if not reports:
-            print(f"| {key}: {label} | 0 | | | | | | | |")
+            print(f"| {key}: {label} | 0 | | | | | | | | |")
             continue
         seen, gates = defaultdict(list), defaultdict(list)
         for r in reports:
@@ -315,13 +315,16 @@ for crate in crates:
         rng = lambda f: f"{min(map(f, reports))}-{max(map(f, reports))}"
         print(f"| {key}: {label} | {len(reports)} | {rng(lambda r: r['summary']['tests'])} "
               f"| {rng(lambda r: r['summary']['leaking_tests'])} | {rng(lambda r: r['summary']['errors'])} "
-              f"| {rng(lambda r: r['summary']['warnings'])} | {len(changed)} | {len(gate_changed)} | {summed:.2f} |")
+              f"| {rng(lambda r: r['summary']['warnings'])} | {rng(lambda r: r['summary'].get('allowed', 0))} "
+              f"| {len(changed)} | {len(gate_changed)} | {summed:.2f} |")
         per_run = []
         for r in reports:
             c = Counter()
             for t in r["tests"]:
                 for l in t["leaks"]:
                     c[f"{l['kind']}/{l['severity']}" + (f"/{l['stability']}" if l.get("stability") else "")] += 1
+                for a in t.get("allowed", []):
+                    c[f"{a['kind']}/allowed"] += 1
             per_run.append(c)
         kinds_by_setting[key] = per_run
     vt = os.path.join(results, name, "verdict-times.tsv")

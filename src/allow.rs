@@ -8,8 +8,9 @@
 //! - `function`: a glob on the demangled function path, e.g.
 //!   `mockito::server::Server::bind_server*`. A trait method
 //!   `<wiremock::…::Manager as deadpool::…>::create` is also tried without
-//!   its leading `<`, and trailing `::{{closure}}` segments are also tried
-//!   cut off, so `wiremock::mock_server::pool::*` matches both.
+//!   its leading `<`, and trailing closure segments (`::{{closure}}`,
+//!   `::{closure#0}`) are also tried cut off, so
+//!   `wiremock::mock_server::pool::*` matches both.
 //! - `crate`: a crate name (`-` and `_` are the same), taken from the
 //!   function path's first segment or from a file under cargo's registry
 //!   (`…/registry/src/INDEX/CRATE-VERSION/…`).
@@ -25,6 +26,7 @@ use crate::leak::{Leak, LeakKind};
 use crate::site::{Frame, Origin};
 use crate::socket::Socket;
 use serde::{Deserialize, Deserializer, Serialize};
+use std::borrow::Borrow;
 use std::fmt;
 use std::sync::LazyLock;
 
@@ -196,11 +198,25 @@ fn function_forms(function: &str) -> impl Iterator<Item = &str> {
         .flatten()
         .flat_map(|form| {
             let mut cut = form;
-            while let Some(shorter) = cut.strip_suffix("::{{closure}}") {
+            while let Some(shorter) = without_closure(cut) {
                 cut = shorter;
             }
             [form, cut]
         })
+}
+
+/// `function` without its last segment when that is a closure, written
+/// `{{closure}}` (legacy symbols) or `{closure#0}` (v0 symbols).
+fn without_closure(function: &str) -> Option<&str> {
+    if let Some(shorter) = function.strip_suffix("::{{closure}}") {
+        return Some(shorter);
+    }
+    let (shorter, last) = function.rsplit_once("::")?;
+    let number = last.strip_prefix("{closure#")?.strip_suffix('}')?;
+    number
+        .chars()
+        .all(|c| c.is_ascii_digit())
+        .then_some(shorter)
 }
 
 /// The crate a frame lies in: the first segment of its function path, or
@@ -336,11 +352,21 @@ pub fn set_aside<'r>(
     leaks: &mut Vec<Leak>,
     rules: impl IntoIterator<Item = &'r AllowSocket> + Clone,
 ) -> Vec<AllowedSocket> {
+    set_aside_by(leaks, |leak| {
+        first_match(rules.clone(), leak.opened.as_ref())
+    })
+}
+
+/// Moves out of `leaks` those `rule_of` gives a rule for, in order.
+pub fn set_aside_by<R: Borrow<AllowSocket>>(
+    leaks: &mut Vec<Leak>,
+    mut rule_of: impl FnMut(&Leak) -> Option<R>,
+) -> Vec<AllowedSocket> {
     let mut allowed = Vec::new();
     let mut kept = Vec::with_capacity(leaks.len());
     for leak in leaks.drain(..) {
-        match first_match(rules.clone(), leak.opened.as_ref()) {
-            Some(rule) => allowed.push(AllowedSocket::new(leak, rule)),
+        match rule_of(&leak) {
+            Some(rule) => allowed.push(AllowedSocket::new(leak, rule.borrow())),
             None => kept.push(leak),
         }
     }
@@ -448,6 +474,10 @@ mod tests {
         assert!(!rule.matches(&test_listener()));
         let exact = AllowSocket::function("mockito::server::Server::bind_server", "x").unwrap();
         assert!(exact.matches(&mockito_listener()), "closures are cut off");
+        let v0 = origin(vec![Frame::function(
+            "mockito::server::Server::bind_server::{closure#0}::{closure#1}",
+        )]);
+        assert!(exact.matches(&v0), "v0 closures too");
         let inner = AllowSocket::function("std::net::tcp::TcpListener::bind", "x").unwrap();
         assert!(
             inner.matches(&test_listener()),
