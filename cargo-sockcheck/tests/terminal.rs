@@ -320,10 +320,26 @@ fn a_run_that_selects_no_test_fails_unless_told_and_hints_at_a_subcommand() {
         "no report for a run that did not run"
     );
 
-    let warned = on_fixture("leaky", &["nothing_matches_this", "--no-tests", "warn"]);
+    // An empty shard in CI: warned about, and its (empty) report written.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let report_path = dir.path().join("shard.json");
+    let report_arg = report_path.to_str().expect("utf-8 path");
+    let warned = on_fixture(
+        "leaky",
+        &[
+            "nothing_matches_this",
+            "--no-tests",
+            "warn",
+            "--report",
+            report_arg,
+        ],
+    );
     assert_eq!(status(&warned), ExitStatus::Clean.code());
     assert!(stderr(&warned).contains("sockcheck: warning: no tests to run"));
     assert!(String::from_utf8_lossy(&warned.stdout).contains("Summary 0 tests"));
+    let json = std::fs::read_to_string(&report_path).expect("the report is written");
+    let report = sockcheck::report::json::parse(&json).expect("a JSON report");
+    assert_eq!((report.tests.len(), report.interrupted), (0, false));
 
     let passed = on_fixture("leaky", &["nothing_matches_this", "--no-tests=pass"]);
     assert_eq!(status(&passed), ExitStatus::Clean.code());
