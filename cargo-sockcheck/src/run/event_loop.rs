@@ -368,7 +368,8 @@ impl<'a> Tracer<'a> {
     }
 
     /// Kills a test's process group and every process it started.
-    fn kill_tree(&self, test: Pid) {
+    fn kill_tree(&mut self, test: Pid) {
+        self.tree.place_unplaced(&Proc);
         ptrace::kill(-test, libc::SIGKILL);
         for tracee in self.tree.members(test) {
             ptrace::kill(tracee, libc::SIGKILL);

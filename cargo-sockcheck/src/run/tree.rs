@@ -43,6 +43,10 @@ pub struct ProcessTree {
     seen: HashSet<Pid>,
     /// Killed leftovers not yet reaped.
     dying: HashSet<Pid>,
+    /// Tracees past their first stop whose creating event has not been
+    /// seen: placed by their lineage before a test's tree is killed, since
+    /// a parent killed at its fork event never reports it.
+    unplaced: HashSet<Pid>,
 }
 
 impl ProcessTree {
@@ -53,6 +57,7 @@ impl ProcessTree {
             owner: HashMap::new(),
             seen: HashSet::new(),
             dying: HashSet::new(),
+            unplaced: HashSet::new(),
         }
     }
 
@@ -63,15 +68,30 @@ impl ProcessTree {
     }
 
     /// True the first time it is asked for `tracee`: its stop is the first
-    /// of a tracee auto-attached at fork or clone.
+    /// of a tracee auto-attached at fork or clone. One not placed yet is
+    /// remembered until its creating event places it.
     pub fn first_stop(&mut self, tracee: Pid) -> bool {
-        self.seen.insert(tracee)
+        let first = self.seen.insert(tracee);
+        if first && !self.owner.contains_key(&tracee) {
+            self.unplaced.insert(tracee);
+        }
+        first
     }
 
     /// `parent` forked or cloned `child`: the child belongs to the parent's test.
     pub fn adopt(&mut self, parent: Pid, child: Pid, lineage: &impl Lineage) {
+        self.unplaced.remove(&child);
         if let Some(test) = self.owner_of(parent, lineage) {
             self.owner.insert(child, test);
+        }
+    }
+
+    /// Places every tracee whose creating event has not been seen, by its
+    /// lineage: call before killing a test's tree, while its processes are
+    /// alive to be asked about.
+    pub fn place_unplaced(&mut self, lineage: &impl Lineage) {
+        for tracee in std::mem::take(&mut self.unplaced) {
+            self.owner_of(tracee, lineage);
         }
     }
 
@@ -80,6 +100,7 @@ impl ProcessTree {
         self.owner.remove(&tracee);
         self.seen.remove(&tracee);
         self.dying.remove(&tracee);
+        self.unplaced.remove(&tracee);
     }
 
     /// The test a tracee belongs to. A tracee's events can be reported
@@ -239,6 +260,26 @@ mod tests {
         assert!(tree.has_dying());
         tree.ended(300);
         assert!(!tree.has_dying());
+    }
+
+    #[test]
+    fn a_child_whose_fork_event_never_came_is_placed_before_a_kill() {
+        let mut tree = tree();
+        let lineage = table();
+        // 300 stopped first; its parent was killed at the fork event.
+        assert!(tree.first_stop(300));
+        assert_eq!(tree.members(200).count(), 1);
+        tree.place_unplaced(&lineage);
+        let mut members: Vec<Pid> = tree.members(200).collect();
+        members.sort_unstable();
+        assert_eq!(members, [200, 300]);
+        // Placed by its event instead: nothing left to place.
+        let mut tree = super::ProcessTree::new(TRACER);
+        tree.add_test(200);
+        assert!(tree.first_stop(300));
+        tree.adopt(200, 300, &lineage);
+        tree.place_unplaced(&Table(HashMap::new()));
+        assert_eq!(tree.members(200).count(), 2);
     }
 
     #[test]
