@@ -31,7 +31,7 @@ const USAGE: &str = "\
 usage: bench/run.sh [--quick] [--host-load] [--profile]
                     [--only speed|host-load|memory|profile]
                     [--rounds N] [--dir DIR] [--sockcheck PATH]
-                    [--step 'LABEL=PATH [ARGS]']... [--busy-host]
+                    [--step 'LABEL=PATH [ARGS]']... [--step-tests N] [--busy-host]
 
   --quick           3 rounds instead of 5 and a 1,000-test memory suite
   --host-load       also time cargo sockcheck with and without host load
@@ -47,6 +47,8 @@ usage: bench/run.sh [--quick] [--host-load] [--profile]
                     (repeatable; implies --only steps) time this
                     cargo-sockcheck binary, with ARGS added, per test and
                     --fast, against the other steps in the same rounds
+  --step-tests N    the steps' suite: N tests over 5 binaries [default: 400
+                    over 4, the speed suite]
   --busy-host       do not wait for a quiet host or rerun disturbed rounds
                     (a machine that is never quiet): trust ratios only
 ";
@@ -61,6 +63,8 @@ struct Options {
     sockcheck: Option<PathBuf>,
     /// `--step`: (label, binary, extra arguments).
     steps: Vec<(String, PathBuf, Vec<String>)>,
+    /// `--step-tests`: the size of the steps' suite.
+    step_tests: usize,
     argv: Vec<String>,
 }
 
@@ -91,6 +95,7 @@ fn parse(argv: Vec<String>) -> Result<Options> {
         dir: repo.join("bench/target"),
         sockcheck: None,
         steps: Vec::new(),
+        step_tests: 400,
         argv: argv.clone(),
     };
     let mut args = argv.into_iter();
@@ -116,6 +121,7 @@ fn parse(argv: Vec<String>) -> Result<Options> {
                     .steps
                     .push((label.to_owned(), path, words.collect()));
             }
+            "--step-tests" => options.step_tests = value()?.parse()?,
             "--busy-host" => {
                 measure::BUSY_HOST.store(true, std::sync::atomic::Ordering::Relaxed);
             }
@@ -166,8 +172,10 @@ fn bench(options: &Options) -> Result<()> {
     let mut out = String::new();
     writeln!(out, "{}", machine(options, &tools))?;
 
-    let on_400 = ["speed", "host-load", "profile", "steps"];
-    if on_400.iter().any(|section| options.runs(section)) {
+    let on_400 = ["speed", "host-load", "profile"];
+    if on_400.iter().any(|section| options.runs(section))
+        || (options.runs("steps") && options.step_tests == 400)
+    {
         let suite = suite::generate(&options.dir.join("suite-400"), 400, 4, 10)?;
         build(&tools, &suite)?;
         if options.runs("speed") {
@@ -179,9 +187,15 @@ fn bench(options: &Options) -> Result<()> {
         if options.runs("profile") {
             writeln!(out, "{}", sections::profile(options, &tools, &suite)?)?;
         }
-        if options.runs("steps") {
+        if options.runs("steps") && options.step_tests == 400 {
             writeln!(out, "{}", sections::steps(options, &tools, &suite)?)?;
         }
+    }
+    if options.runs("steps") && options.step_tests != 400 {
+        let tests = options.step_tests;
+        let suite = suite::generate(&options.dir.join(format!("suite-{tests}")), tests, 5, 10)?;
+        build(&tools, &suite)?;
+        writeln!(out, "{}", sections::steps(options, &tools, &suite)?)?;
     }
     if options.runs("memory") {
         let tests = if options.quick { 1000 } else { 5000 };
