@@ -3,8 +3,9 @@
 //! output or a deadline, acts on each stop, and ends each test with its
 //! record.
 
+use super::allowed::AllowedSockets;
 use super::holders::holding_threads;
-use super::linger::{self, Linger, Look};
+use super::linger::{Linger, Look};
 use super::origins;
 use super::output::OutputCapture;
 use super::ptrace::{self, Event, Pid};
@@ -64,6 +65,8 @@ struct Running {
     lingered: Option<Duration>,
     /// Threads blocked on one of its sockets at the last look, by inode.
     holders: HashMap<u64, Vec<HoldingThread>>,
+    /// Its sockets a rule allows by where they were created, as decided so far.
+    allowed: AllowedSockets,
     timed_out: bool,
     /// Killed because the run was interrupted: not a result.
     abandoned: bool,
@@ -212,6 +215,7 @@ impl<'a> Tracer<'a> {
                 linger: None,
                 lingered: None,
                 holders: HashMap::new(),
+                allowed: AllowedSockets::default(),
                 timed_out: false,
                 abandoned: false,
             },
@@ -305,7 +309,10 @@ impl<'a> Tracer<'a> {
             .get_mut(&test)
             .context("lost track of a test")?;
         let policy = self.jobs[running.test].policy_or(self.settings);
-        let leaking = linger::has_leaks(&sockets, policy);
+        let sites = self.sites.of(test);
+        let leaking = running
+            .allowed
+            .lingers_for(&sockets, policy, sites, &mut self.symbolizer);
         running.sockets = Some(sockets);
         running.linger = Linger::hold(thread, may_linger, leaking, policy.linger(), Instant::now());
         if running.linger.is_none() {
@@ -328,7 +335,13 @@ impl<'a> Tracer<'a> {
                     None => Look::Vanished,
                     Some(sockets) => {
                         let policy = self.jobs[running.test].policy_or(self.settings);
-                        let leaking = linger::has_leaks(&sockets, policy);
+                        let sites = self.sites.of(pid);
+                        let leaking = running.allowed.lingers_for(
+                            &sockets,
+                            policy,
+                            sites,
+                            &mut self.symbolizer,
+                        );
                         running.sockets = Some(sockets);
                         if leaking {
                             Look::Leaking
@@ -413,12 +426,8 @@ impl<'a> Tracer<'a> {
             duration: running.started.elapsed(),
             lingered: running.lingered,
         };
-        let mut record = verdict::record(
-            &job.binary,
-            &job.name,
-            finished,
-            job.policy_or(self.settings),
-        );
+        let policy = job.policy_or(self.settings);
+        let mut record = verdict::record(&job.binary, &job.name, finished, policy);
         let sites = self.sites.take(test);
         origins::annotate(
             &mut record.leaks,
@@ -427,6 +436,8 @@ impl<'a> Tracer<'a> {
             &running.holders,
             &mut self.symbolizer,
         );
+        let mut allowed = running.allowed;
+        allowed.set_aside(&mut record, policy, &sites, &mut self.symbolizer);
         progress.finished(&record);
         self.results[running.test] = Some(record);
         self.exit_statuses[running.test] = verdict::exit_status(ended);

@@ -2,12 +2,12 @@
 //! `exit_group` (its other threads still running) and looked at again
 //! every [`LINGER_POLL`], until its leaks are gone, its process vanished,
 //! or the policy's linger ran out. A connection a thread closes just after
-//! the test returns is then not reported.
+//! the test returns is then not reported. Whether a test holds leaks to
+//! wait for is decided in `allowed` (sockets a rule allows by where they
+//! were created are never waited for).
 
 use super::ptrace::Pid;
-use sockcheck::leak::{classify, Holder};
-use sockcheck::policy::{lingers_for, Policy, LINGER_POLL};
-use sockcheck::socket::Socket;
+use sockcheck::policy::LINGER_POLL;
 use std::time::{Duration, Instant};
 
 /// A test held at its exit.
@@ -74,12 +74,6 @@ impl Linger {
         self.next_look = now + LINGER_POLL;
         false
     }
-}
-
-/// True while `sockets` hold what the linger waits for: the library's one
-/// rule, [`lingers_for`] (any leak the policy reports, warnings included).
-pub fn has_leaks(sockets: &[Socket], policy: &Policy) -> bool {
-    lingers_for(&classify(sockets, Holder::Test, policy))
 }
 
 #[cfg(test)]

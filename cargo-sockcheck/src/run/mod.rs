@@ -17,9 +17,11 @@
 //! `event_loop` drives them all; `output` keeps a test's output and
 //! `framing` takes libtest's lines off it, `holders` finds the threads
 //! blocked on a leaked socket, `origins` tells each leak where it was
-//! opened (from `stack::capture`'s records),
+//! opened (from `stack::capture`'s records), `allowed` decides which leaks
+//! an allow-sockets rule allows by their stack (not waited for, set aside),
 //! `signals` reads SIGCHLD/SIGINT/SIGTERM, `ptrace` wraps the syscalls.
 
+mod allowed;
 mod event_loop;
 mod framing;
 mod holders;

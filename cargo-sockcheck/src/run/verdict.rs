@@ -6,7 +6,6 @@ use super::framing;
 use super::ptrace::Event;
 use crate::exit::{ExitStatus, LIBTEST_FAILED};
 use nix::sys::signal::Signal;
-use sockcheck::allow;
 use sockcheck::leak::{classify, Holder};
 use sockcheck::policy::Policy;
 use sockcheck::report::{Outcome, TestRecord};
@@ -64,8 +63,6 @@ pub fn record(binary: &str, name: &str, finished: Finished, policy: &Policy) -> 
     record
         .leaks
         .extend(classify(&orphans, Holder::Descendant, policy));
-    // Needs each leak's creation stack (`opened`): after it is attached.
-    record.allowed = allow::set_aside(&mut record.leaks, policy.socket_rules());
     if finished.sockets.is_none() && outcome != Outcome::Passed {
         let note = "its sockets could not be read: it died without an exit stop";
         record.detail = Some(

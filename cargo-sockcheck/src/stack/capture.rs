@@ -110,6 +110,11 @@ impl SiteCapture {
         SiteCapture::default()
     }
 
+    /// What has been recorded so far for test `test`, while it runs.
+    pub fn of(&self, test: Pid) -> Option<&TestSites> {
+        self.tests.get(&test)
+    }
+
     /// `thread` of test `test` is stopped at the entry of a socket-creating
     /// call: takes its stack. True when the caller must resume it to the
     /// call's exit stop (`PTRACE_SYSCALL`), where [`Self::socket_call_returned`]

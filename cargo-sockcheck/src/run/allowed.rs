@@ -1,0 +1,93 @@
+//! Which of a test's leaked sockets an allow-sockets rule (or a known pool)
+//! allows by where they were created. Each socket is decided once, from its
+//! whole creation stack, and remembered for the test: the linger does not
+//! wait for allowed sockets (they stay open by design), and the record sets
+//! them aside.
+
+use crate::stack::capture::TestSites;
+use crate::stack::symbolize::Symbolizer;
+use crate::stack::RawStack;
+use sockcheck::allow::{self, AllowSocket};
+use sockcheck::leak::{classify, Holder, Leak};
+use sockcheck::policy::{lingers_for, Policy};
+use sockcheck::report::TestRecord;
+use sockcheck::socket::Socket;
+use std::collections::hash_map::{Entry, HashMap};
+use std::sync::Arc;
+
+/// The decisions made so far for one test, by socket inode, and by stack:
+/// sockets opened by the same call (10,000 from one loop) share one stack,
+/// symbolized and matched once.
+#[derive(Debug, Default)]
+pub struct AllowedSockets {
+    decided: HashMap<u64, Option<AllowSocket>>,
+    by_stack: HashMap<Arc<RawStack>, Option<AllowSocket>>,
+}
+
+impl AllowedSockets {
+    /// The rule that allows the socket `inode`, from the stack `sites`
+    /// recorded for it. Without a stack, none, and nothing is decided yet:
+    /// the call that created the socket may not have been seen returning
+    /// when the test is first looked at.
+    fn rule_for(
+        &mut self,
+        inode: u64,
+        policy: &Policy,
+        sites: Option<&TestSites>,
+        symbolizer: &mut Symbolizer,
+    ) -> Option<&AllowSocket> {
+        match self.decided.entry(inode) {
+            Entry::Occupied(decided) => decided.into_mut().as_ref(),
+            Entry::Vacant(undecided) => {
+                let stack = sites?.socket(inode)?;
+                let rule = self.by_stack.entry(Arc::clone(stack)).or_insert_with(|| {
+                    let origin = symbolizer.symbolize(stack);
+                    policy.allowed_by(Some(&origin)).cloned()
+                });
+                undecided.insert(rule.clone()).as_ref()
+            }
+        }
+    }
+
+    /// True while `sockets` hold a leak the linger waits for
+    /// ([`lingers_for`]) that no rule allows.
+    pub fn lingers_for(
+        &mut self,
+        sockets: &[Socket],
+        policy: &Policy,
+        sites: Option<&TestSites>,
+        symbolizer: &mut Symbolizer,
+    ) -> bool {
+        let mut leaks = classify(sockets, Holder::Test, policy);
+        leaks.retain(|leak| {
+            self.rule_for(leak.socket.inode, policy, sites, symbolizer)
+                .is_none()
+        });
+        lingers_for(&leaks)
+    }
+
+    /// Moves the allowed leaks of `record` to its `allowed`: a leak of the
+    /// test's own process by the stack recorded for its socket, an orphan
+    /// by the origin it was given (where its process was started).
+    pub fn set_aside(
+        &mut self,
+        record: &mut TestRecord,
+        policy: &Policy,
+        sites: &TestSites,
+        symbolizer: &mut Symbolizer,
+    ) {
+        let mut rules: Vec<Option<AllowSocket>> = Vec::with_capacity(record.leaks.len());
+        for leak in &record.leaks {
+            let rule = match sites.socket(leak.socket.inode) {
+                Some(_) => self
+                    .rule_for(leak.socket.inode, policy, Some(sites), symbolizer)
+                    .cloned(),
+                None => policy.allowed_by(leak.opened.as_ref()).cloned(),
+            };
+            rules.push(rule);
+        }
+        let mut rules = rules.into_iter();
+        let allowed = allow::set_aside_by(&mut record.leaks, |_: &Leak| rules.next().flatten());
+        record.allowed.extend(allowed);
+    }
+}
