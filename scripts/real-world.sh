@@ -42,7 +42,9 @@ SOCKCHECK_TARGET_DIR="${SOCKCHECK_TARGET_DIR:-$REPO/target/real-world}"
 SOCKCHECK="${SOCKCHECK:-$SOCKCHECK_TARGET_DIR/release/cargo-sockcheck}"
 RESULTS="$RW_DIR/results"
 
-# The suites: name|version|cargo feature args|libtest --skip patterns (space-separated)|note
+# The suites: name|version|cargo feature args|libtest --skip patterns (space-separated)|note|crate
+# (crate: the crates.io package, when it is not the name: one crate can be
+# run as two suites, each in its own $RW_DIR/<name>)
 # tiny_http: thread-based HTTP server; its tests start servers on 0.0.0.0:0
 #   and talk to them over loopback.
 # hyper-util: tokio-based; its suite needs --features full (as its CI runs it).
@@ -55,10 +57,15 @@ RESULTS="$RW_DIR/results"
 # wiremock: HTTP mocking on tokio; MockServer::start() takes a server from a
 #   static pool (MOCK_SERVER_POOL) that is kept for the life of the process.
 TOKIO_TESTS="tcp_accept tcp_accept_ready tcp_connect tcp_echo tcp_into_split tcp_into_std tcp_peek tcp_shutdown tcp_socket tcp_split tcp_stream udp"
+# tokio-uds: tokio's unix-domain socket tests (the uds_* targets and
+#   unix_shutdown, --features full): listeners on temp paths, streams,
+#   datagrams, socketpairs, peer credentials.
+TOKIO_UDS_TESTS="uds_cred uds_datagram uds_socket uds_split uds_stream unix_shutdown"
 CRATES=(
   "tiny_http|0.12.0|||thread-based"
   "hyper-util|0.1.21|--features full|test_socks_v5_with_locally_resolved_domain_works|tokio"
   "tokio|1.54.1|--features full$(printf ' --test %s' $TOKIO_TESTS)||tokio"
+  "tokio-uds|1.54.1|--features full$(printf ' --test %s' $TOKIO_UDS_TESTS)||tokio, unix sockets|tokio"
   "mockito|1.7.2|||pooled servers"
   "wiremock|0.6.5|||pooled servers"
 )
@@ -71,6 +78,12 @@ field() { # field LINE N
   # shellcheck disable=SC2206
   local parts=($1)
   printf '%s' "${parts[$2]:-}"
+}
+
+crate_of() { # crate_of LINE: the crates.io package of a suite
+  local crate
+  crate="$(field "$1" 5)"
+  printf '%s' "${crate:-$(field "$1" 0)}"
 }
 
 selected() { # selected NAME: true when NAME was asked for (or none was)
@@ -91,8 +104,10 @@ fetch() {
   local scratch="$RW_DIR/fetch" line name version deps=""
   mkdir -p "$scratch/src"
   for line in "${CRATES[@]}"; do
-    name="$(field "$line" 0)"; version="$(field "$line" 1)"
-    deps+="$name = \"=$version\""$'\n'
+    version="$(field "$line" 1)"
+    local dep
+    dep="$(crate_of "$line") = \"=$version\""
+    case "$deps" in *"$dep"*) ;; *) deps+="$dep"$'\n' ;; esac
   done
   cat >"$scratch/Cargo.toml" <<EOF
 [package]
@@ -113,8 +128,8 @@ EOF
     name="$(field "$line" 0)"; version="$(field "$line" 1)"
     selected "$name" || continue
     local crate_file
-    crate_file="$(ls "$cargo_home"/registry/cache/*/"$name-$version.crate" 2>/dev/null | head -1)"
-    [ -n "$crate_file" ] || die "$name-$version.crate not in $cargo_home/registry/cache"
+    crate_file="$(ls "$cargo_home"/registry/cache/*/"$(crate_of "$line")-$version.crate" 2>/dev/null | head -1)"
+    [ -n "$crate_file" ] || die "$(crate_of "$line")-$version.crate not in $cargo_home/registry/cache"
     log "unpack $name $version -> $RW_DIR/$name"
     rm -rf "${RW_DIR:?}/$name"
     mkdir -p "$RW_DIR/$name"

@@ -11,6 +11,7 @@
 //! [workspace.metadata.sockcheck]
 //! linger-ms = 100                    # grace period for async cleanup
 //! allow-listen-ports = [8080, 5432]  # listeners meant to stay open
+//! allow-listen-paths = ["/run/app.sock", "*/shared-*.sock", "@app"]  # unix ones, by glob
 //! flaky = "warn"                     # how leaks seen only sometimes count: "warn" or "deny"
 //!
 //! [workspace.metadata.sockcheck.levels]   # per leak kind: "deny", "warn" or "allow"
@@ -37,7 +38,7 @@
 //! list; the including file's own keys go on top of what it includes.
 //!
 //! The kinds under `levels` are those of [`LeakKind`]: `close-wait`,
-//! `listen`, `established`, `udp`, `orphan`. An unknown key or a bad value
+//! `listen`, `established`, `reset`, `udp`, `unix-datagram`, `orphan`. An unknown key or a bad value
 //! is an error naming the file, the line and the key.
 //!
 //! **Precedence**, highest first: the command line (`--deny`/`--warn`/
@@ -45,7 +46,8 @@
 //! [`Policy::set_level`]), then package metadata, then `sockcheck.toml`,
 //! then workspace metadata. A higher source overrides `linger-ms`, `flaky`,
 //! `known-pools` and each kind's level it sets; `allow-listen-ports`,
-//! `allow-tests` and `allow-sockets` add up across sources.
+//! `allow-listen-paths`, `allow-tests` and `allow-sockets` add up across
+//! sources.
 
 use crate::allow::AllowSocket;
 use crate::leak::LeakKind;
@@ -72,7 +74,7 @@ pub enum FlakyLevel {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AllowTest {
-    pattern: TestPattern,
+    pattern: Glob,
     reason: String,
 }
 
@@ -95,13 +97,13 @@ impl AllowTest {
 
 /// A glob checked when the config is read, so a bad one names its key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct TestPattern(glob::Pattern);
+struct Glob(glob::Pattern);
 
-impl<'de> Deserialize<'de> for TestPattern {
+impl<'de> Deserialize<'de> for Glob {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
         glob::Pattern::new(&text)
-            .map(TestPattern)
+            .map(Glob)
             .map_err(|e| serde::de::Error::custom(format!("invalid glob `{text}`: {e}")))
     }
 }
@@ -125,6 +127,8 @@ struct RawConfig {
     levels: BTreeMap<KindKey, Level>,
     #[serde(default)]
     allow_listen_ports: Vec<u16>,
+    #[serde(default)]
+    allow_listen_paths: Vec<Glob>,
     linger_ms: Option<u64>,
     #[serde(default)]
     allow_tests: Vec<AllowTest>,
@@ -159,6 +163,7 @@ struct Metadata {
 pub struct Config {
     levels: BTreeMap<LeakKind, Level>,
     allow_listen_ports: BTreeSet<u16>,
+    allow_listen_paths: Vec<glob::Pattern>,
     linger: Option<Duration>,
     allow_tests: Vec<AllowTest>,
     flaky: Option<FlakyLevel>,
@@ -380,6 +385,7 @@ impl Config {
         Config {
             levels: raw.levels.into_iter().map(|(k, v)| (k.0, v)).collect(),
             allow_listen_ports: raw.allow_listen_ports.into_iter().collect(),
+            allow_listen_paths: raw.allow_listen_paths.into_iter().map(|g| g.0).collect(),
             linger: raw.linger_ms.map(Duration::from_millis),
             allow_tests: raw.allow_tests,
             flaky: raw.flaky,
@@ -396,6 +402,7 @@ impl Config {
     pub fn layer(mut self, over: Config) -> Config {
         self.levels.extend(over.levels);
         self.allow_listen_ports.extend(over.allow_listen_ports);
+        self.allow_listen_paths.extend(over.allow_listen_paths);
         self.linger = over.linger.or(self.linger);
         self.flaky = over.flaky.or(self.flaky);
         self.known_pools = over.known_pools.or(self.known_pools);
@@ -413,6 +420,9 @@ impl Config {
         }
         for port in &self.allow_listen_ports {
             policy.allow_listen_port(*port);
+        }
+        for pattern in &self.allow_listen_paths {
+            policy.allow_listen_path(pattern.clone());
         }
         if let Some(linger) = self.linger {
             policy.set_linger(linger);
@@ -487,7 +497,8 @@ fn deserialize<'de, T: Deserialize<'de>>(text: &'de str, origin: &str) -> Result
 mod tests {
     use super::*;
     use crate::leak::Severity;
-    use crate::testing::listener;
+    use crate::socket::{State, UnixType};
+    use crate::testing::{listener, unix};
 
     const GOOD: &str = r#"
 linger-ms = 250
@@ -535,6 +546,43 @@ reason = "old code, tracked in #12"
             Some(Severity::Error)
         );
         assert_eq!(config.flaky(), FlakyLevel::Deny);
+    }
+
+    #[test]
+    fn unix_listeners_are_allowed_by_a_glob_on_their_path_or_name() {
+        let text = "allow-listen-paths = [\"/run/app.sock\", \"/tmp/*/shared-*.sock\", \"@app\"]\n";
+        let policy = Config::parse_sockcheck_toml(text, "sockcheck.toml")
+            .unwrap()
+            .policy();
+        let listen = |address: &str| {
+            let socket = unix(UnixType::Stream, State::Listen, address);
+            policy.severity_for(LeakKind::Listen, &socket)
+        };
+        for allowed in ["/run/app.sock", "/tmp/.tmpX1/shared-7.sock", "@app"] {
+            assert_eq!(listen(allowed), None, "{allowed}");
+        }
+        for denied in [
+            "/run/app.sock.2",
+            "@other",
+            "/tmp/x/private.sock",
+            "(unnamed)",
+        ] {
+            assert_eq!(listen(denied), Some(Severity::Error), "{denied}");
+        }
+        // A path allows a listener only, not a connection at that path.
+        let connected = unix(UnixType::Stream, State::CloseWait, "/run/app.sock");
+        assert_eq!(
+            policy.severity_for(LeakKind::CloseWait, &connected),
+            Some(Severity::Error)
+        );
+        // And a port allows no unix listener.
+        assert_eq!(
+            Policy::default().severity_for(
+                LeakKind::Listen,
+                &unix(UnixType::Stream, State::Listen, "/x")
+            ),
+            Some(Severity::Error)
+        );
     }
 
     #[test]
@@ -601,6 +649,11 @@ reason = "old code, tracked in #12"
                 "[[allow-tests]]\npattern = \"net::[\"\nreason = \"x\"\n",
                 "allow-tests[0].pattern",
                 "invalid glob `net::[`",
+            ),
+            (
+                "allow-listen-paths = [\"/run/[\"]\n",
+                "allow-listen-paths[0]",
+                "invalid glob `/run/[`",
             ),
             (
                 "[[allow-tests]]\npattern = \"x\"\n",

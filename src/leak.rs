@@ -72,9 +72,9 @@ impl LeakKind {
                  allowed (`allow-listen-ports`, `allow-listen-paths`)."
             }
             LeakKind::Established => {
-                "A connection is still open, its peer alive in another process: drop the \
-                 stream (or the client that owns it) when the test is done, or shut the \
-                 runtime down so its tasks release it."
+                "A connection is still open: drop the stream (or the client or pool that \
+                 owns it) when the test is done, or shut the runtime down so its tasks \
+                 release it."
             }
             LeakKind::Reset => {
                 "The connection was reset by the peer (or failed) and the kernel has \

@@ -5,7 +5,7 @@
 use crate::allow::{self, AllowSocket};
 use crate::leak::{Leak, LeakKind, Severity};
 use crate::site::Origin;
-use crate::socket::Socket;
+use crate::socket::{Address, Socket};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -40,6 +40,7 @@ impl Level {
 pub struct Policy {
     levels: BTreeMap<LeakKind, Level>,
     allowed_listen_ports: BTreeSet<u16>,
+    allowed_listen_paths: Vec<glob::Pattern>,
     allow_sockets: Vec<AllowSocket>,
     known_pools: bool,
     linger: Duration,
@@ -70,6 +71,7 @@ impl Default for Policy {
         Policy {
             levels: BTreeMap::new(),
             allowed_listen_ports: BTreeSet::new(),
+            allowed_listen_paths: Vec::new(),
             allow_sockets: Vec::new(),
             known_pools: true,
             linger: DEFAULT_LINGER,
@@ -81,6 +83,14 @@ impl Policy {
     /// Sets how `kind` is treated.
     pub fn set_level(&mut self, kind: LeakKind, level: Level) -> &mut Self {
         self.levels.insert(kind, level);
+        self
+    }
+
+    /// Lets a unix listener whose address matches `pattern` stay open: a
+    /// glob on the address as reports write it (`/run/app.sock`,
+    /// `/tmp/*/server.sock`, `@name` for an abstract name).
+    pub fn allow_listen_path(&mut self, pattern: glob::Pattern) -> &mut Self {
+        self.allowed_listen_paths.push(pattern);
         self
     }
 
@@ -146,15 +156,24 @@ impl Policy {
             })
     }
 
+    /// True when a listener at `address` may stay open: its port or its
+    /// unix path is allowed.
+    fn allows_listener_at(&self, address: &Address) -> bool {
+        match address {
+            Address::Inet(address) => self.allowed_listen_ports.contains(&address.port()),
+            Address::Unix(_) => {
+                let text = address.to_string();
+                self.allowed_listen_paths.iter().any(|p| p.matches(&text))
+            }
+        }
+    }
+
     /// The severity a leak of `kind` on `socket` gets, or `None` when it is allowed.
     pub fn severity_for(&self, kind: LeakKind, socket: &Socket) -> Option<Severity> {
-        let allowed_port = matches!(kind, LeakKind::Listen | LeakKind::Orphan)
+        let allowed_listener = matches!(kind, LeakKind::Listen | LeakKind::Orphan)
             && socket.state == crate::socket::State::Listen
-            && socket
-                .local
-                .port()
-                .is_some_and(|port| self.allowed_listen_ports.contains(&port));
-        if allowed_port {
+            && self.allows_listener_at(&socket.local);
+        if allowed_listener {
             return None;
         }
         match self.level(kind) {

@@ -530,3 +530,79 @@ fn renderings_of_a_run_with_allowed_sockets() {
     let text = render(report::json::render, &report);
     assert_eq!(report::json::parse(&text).expect("round trip"), report);
 }
+
+/// Unix-domain leaks as `cargo sockcheck` reports them on Linux: listeners
+/// on a path and an abstract name, a stream whose peer closed, a bound
+/// datagram socket, a path that is not UTF-8; with a reset TCP connection.
+fn unix_report() -> Report {
+    use sockcheck::socket::{Address, Family, UnixType};
+    use sockcheck::testing::unix;
+    let mut closed_peer = unix(UnixType::Stream, State::CloseWait, "(unnamed)");
+    closed_peer.remote = Address::parse("/tmp/app-test/server.sock", Family::Unix).unwrap();
+    Report::new(vec![
+        test(
+            "uds",
+            "serves_on_a_path",
+            Outcome::Passed,
+            vec![
+                leak(
+                    LeakKind::Listen,
+                    unix(UnixType::Stream, State::Listen, "/tmp/app-test/server.sock"),
+                ),
+                leak(LeakKind::CloseWait, closed_peer),
+            ],
+        ),
+        test(
+            "uds",
+            "serves_on_an_abstract_name",
+            Outcome::Passed,
+            vec![leak(
+                LeakKind::Listen,
+                unix(UnixType::Seqpacket, State::Listen, "@app-test"),
+            )],
+        ),
+        test(
+            "uds",
+            "binds_a_datagram_socket",
+            Outcome::Passed,
+            vec![leak(
+                LeakKind::UnixDatagram,
+                unix(UnixType::Dgram, State::Unconn, "/tmp/odd\\xffname.sock"),
+            )],
+        ),
+        test(
+            "net",
+            "keeps_a_reset_connection",
+            Outcome::Passed,
+            vec![leak(
+                LeakKind::Reset,
+                tcp(State::Close, "127.0.0.1:41234", "0.0.0.0:0"),
+            )],
+        ),
+        test("uds", "round_trip", Outcome::Passed, vec![]),
+    ])
+}
+
+#[test]
+fn every_format_of_a_run_with_unix_leaks() {
+    let report = unix_report();
+    insta::assert_snapshot!(
+        "text_with_unix_leaks",
+        text_plain(&report, &TextOptions::default())
+    );
+    insta::assert_snapshot!(
+        "markdown_with_unix_leaks",
+        render(report::markdown::render, &report)
+    );
+    insta::assert_snapshot!(
+        "junit_with_unix_leaks",
+        render(report::junit::render, &report)
+    );
+    insta::assert_snapshot!(
+        "github_annotations_with_unix_leaks",
+        report::github::workflow_commands(&report).join("\n")
+    );
+    assert_redacted_json_snapshot("json_with_unix_leaks", &report);
+    let text = render(report::json::render, &report);
+    assert_eq!(report::json::parse(&text).expect("round trip"), report);
+}

@@ -299,15 +299,13 @@ fn a_report_path_in_a_missing_directory_fails_before_any_test_runs() {
     assert!(!err.contains("running"), "no test ran: {err}");
 }
 
-/// sockcheck reads sockets through /proc and the sockets' own fds: it never
-/// opens a network socket itself (not even netlink; std's process spawning
-/// uses a unix socketpair, which is fine). Checked with strace on its main
-/// thread, where the tracer and the snapshots run.
-#[test]
-fn sockcheck_opens_no_socket_of_its_own() {
+/// The socket calls sockcheck's main thread (where the tracer and the
+/// snapshots run) makes running the tests `names` of fixture `project`, as
+/// strace shows them.
+fn socket_calls(project: &str, names: &[&str], expected_status: i32) -> String {
     let dir = tempfile::tempdir().unwrap();
     let trace = dir.path().join("strace.txt");
-    let manifest = fixture("leaky");
+    let manifest = fixture(project);
     let target = fixture_target_dir();
     let status = std::process::Command::new("strace")
         .args([
@@ -321,31 +319,47 @@ fn sockcheck_opens_no_socket_of_its_own() {
         .arg(&trace)
         .arg(env!("CARGO_BIN_EXE_cargo-sockcheck"))
         .args(["sockcheck", "--manifest-path", manifest.to_str().unwrap()])
-        .args([
-            "--target-dir",
-            target.to_str().unwrap(),
-            "leaks_udp",
-            "leaks_close_wait_ipv4",
-        ])
+        .args(["--target-dir", target.to_str().unwrap()])
+        .args(names)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .expect("strace is installed (.ci/run installs it)");
-    assert_eq!(
-        status.code(),
-        Some(1),
-        "the run itself found the close-wait leak"
+    assert_eq!(status.code(), Some(expected_status), "{project} {names:?}");
+    std::fs::read_to_string(&trace).unwrap()
+}
+
+/// sockcheck reads sockets through /proc and the sockets' own fds: it never
+/// opens a network socket itself. std's process spawning uses a unix
+/// socketpair, which is fine; and to tell a socketpair the test process
+/// holds both ends of (plumbing, not a leak) from a connection to another
+/// process, sockcheck asks the kernel's sock_diag for the peer of each
+/// connected unix socket, through one `NETLINK_SOCK_DIAG` socket that
+/// reaches the kernel only, opened only when a test holds such a socket.
+#[test]
+fn sockcheck_opens_no_socket_of_its_own() {
+    let allowed = |call: &&str| call.contains("AF_UNIX") || call.contains("NETLINK_SOCK_DIAG");
+    let network = |calls: &str| -> Vec<String> {
+        calls
+            .lines()
+            .filter(|call| !allowed(call))
+            .map(str::to_owned)
+            .collect()
+    };
+
+    let calls = socket_calls("leaky", &["leaks_udp", "leaks_close_wait_ipv4"], 1);
+    assert_eq!(network(&calls), Vec::<String>::new(), "{calls}");
+    assert!(
+        !calls.contains("AF_NETLINK"),
+        "no unix socket, no sock_diag: {calls}"
     );
-    let calls = std::fs::read_to_string(&trace).unwrap();
-    let network: Vec<&str> = calls
-        .lines()
-        .filter(|call| !call.contains("AF_UNIX"))
-        .collect();
-    assert_eq!(
-        network,
-        Vec::<&str>::new(),
-        "sockcheck made network socket calls:\n{calls}"
-    );
+
+    // A test keeping a socketpair: the one sock_diag socket, nothing else.
+    let calls = socket_calls("unixsock", &["clean_process_wide_socketpair"], 0);
+    assert_eq!(network(&calls), Vec::<String>::new(), "{calls}");
+    let netlink: Vec<&str> = calls.lines().filter(|c| c.contains("AF_NETLINK")).collect();
+    assert_eq!(netlink.len(), 1, "{calls}");
+    assert!(netlink[0].contains("NETLINK_SOCK_DIAG"), "{calls}");
 }
 
 /// Where sockcheck may not trace (here: it is itself traced by `strace -f`,

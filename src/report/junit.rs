@@ -10,7 +10,7 @@
 //! `<system-out>`. When the run was interrupted every suite carries the
 //! property `sockcheck.interrupted = true`.
 
-use super::listing::{count_by_kind, Capped};
+use super::listing::{count_by_kind, kinds_present, Capped};
 use super::words::counted;
 use super::{Outcome, Report, TestRecord};
 use crate::leak::{Leak, Severity};
@@ -59,7 +59,7 @@ fn test_case(test: &TestRecord) -> TestCase {
             .set_type(test.outcome.name())
             .set_message(test.detail.as_deref().unwrap_or(test.outcome.name()));
         if !test.leaks.is_empty() {
-            status.set_description(leak_listing(&test.leaks));
+            status.set_description(leak_listing(&test.leaks) + &fixes(&test.leaks));
         }
         status
     } else if !errors.is_empty() {
@@ -67,7 +67,7 @@ fn test_case(test: &TestRecord) -> TestCase {
         status
             .set_type("socket-leak")
             .set_message(leak_message(&errors))
-            .set_description(leak_listing(&test.leaks));
+            .set_description(leak_listing(&test.leaks) + &fixes(&test.leaks));
         status
     } else {
         TestCaseStatus::success()
@@ -123,6 +123,14 @@ fn leak_message(errors: &[&Leak]) -> String {
 /// socket, when that is known to a file.
 fn site_location(leak: &Leak) -> Option<String> {
     leak.opened.as_ref()?.site.as_ref()?.location()
+}
+
+/// `how to fix close-wait: ...`, a line per kind of `leaks`.
+fn fixes(leaks: &[Leak]) -> String {
+    kinds_present(leaks)
+        .into_iter()
+        .map(|kind| format!("how to fix {kind}: {}\n", kind.fix()))
+        .collect()
 }
 
 /// Every leak on its own line, the first [`MAX_LEAKS_LISTED`](super::listing::MAX_LEAKS_LISTED), then a count by kind.

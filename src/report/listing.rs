@@ -62,6 +62,16 @@ pub fn count_by_kind<'a>(leaks: impl IntoIterator<Item = &'a Leak>) -> String {
     count_kinds(leaks.into_iter().map(|leak| leak.kind))
 }
 
+/// The kinds of `leaks`, each once, in [`LeakKind::ALL`] order: the kinds
+/// whose fix ([`LeakKind::fix`]) a report shows.
+pub fn kinds_present<'a>(leaks: impl IntoIterator<Item = &'a Leak>) -> Vec<LeakKind> {
+    let present: Vec<LeakKind> = leaks.into_iter().map(|leak| leak.kind).collect();
+    LeakKind::ALL
+        .into_iter()
+        .filter(|kind| present.contains(kind))
+        .collect()
+}
+
 /// `3 close-wait, 2 listen`: how many of `kinds` are each kind, in
 /// [`LeakKind::ALL`] order.
 pub fn count_kinds(kinds: impl IntoIterator<Item = LeakKind>) -> String {

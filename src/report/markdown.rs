@@ -10,7 +10,7 @@
 //! names, captured output) into Markdown, here and in `cargo sockcheck`'s
 //! baseline section.
 
-use super::listing::{count_by_kind, Capped, MAX_LISTED};
+use super::listing::{count_by_kind, kinds_present, Capped, MAX_LISTED};
 use super::words::counted;
 use super::{allowed_groups, Report, TestRecord};
 use crate::leak::Leak;
@@ -101,6 +101,12 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         if let Some(more) = capped.and_more_counted("leaking test") {
             let leaks = capped.rest.iter().flat_map(|t| &t.leaks);
             writeln!(out, "| {more} | {} | | | |", count_by_kind(leaks))?;
+        }
+        writeln!(out)?;
+        writeln!(out, "#### How to fix")?;
+        writeln!(out)?;
+        for kind in kinds_present(leaking.iter().flat_map(|t| &t.leaks)) {
+            writeln!(out, "- {}: {}", code(kind.name()), kind.fix())?;
         }
     }
 

@@ -7,7 +7,7 @@
 //! `anstream::AutoStream`, which drops them when colour is off (a pipe, a
 //! file, `NO_COLOR`, `--color never`). The other formats never carry styles.
 
-use super::listing::{count_by_kind, Capped};
+use super::listing::{count_by_kind, kinds_present, Capped};
 use super::words::counted;
 use super::{allowed_groups, Outcome, Report, TestRecord};
 use crate::leak::{Leak, Severity};
@@ -196,13 +196,24 @@ pub fn write_output(test: &TestRecord, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-/// The summary: `Summary`, `Leaks`, and when they apply `Slowest`,
-/// `Linger` and `Next`, one line each.
+/// The summary: `Summary`, `Leaks`, a `Fix` line per kind of leak found,
+/// and when they apply `Slowest`, `Linger` and `Next`.
 pub fn write_summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let heading = |word: &str| paint(HEADING, format!("{word:>LABEL_WIDTH$}"));
     writeln!(out, "{}", paint(DIM, "─".repeat(LABEL_WIDTH * 5)))?;
     writeln!(out, "{} {}", heading("Summary"), outcomes(report))?;
     writeln!(out, "{} {}", heading("Leaks"), leaks(report))?;
+    let kinds = kinds_present(report.tests.iter().flat_map(|t| &t.leaks));
+    for (i, kind) in kinds.into_iter().enumerate() {
+        let word = if i == 0 { "Fix" } else { "" };
+        writeln!(
+            out,
+            "{} {}: {}",
+            heading(word),
+            paint(BOLD, kind),
+            kind.fix()
+        )?;
+    }
     for group in allowed_groups(report) {
         writeln!(out, "{} {group}", heading("Allowed"))?;
     }

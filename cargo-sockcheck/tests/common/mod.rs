@@ -155,18 +155,24 @@ pub fn process_alive(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
-/// A copy of the leaky fixture in a temporary directory, to change. It
-/// builds in its own target dir: a changed copy must not overwrite the
-/// binaries of the shared fixture build that other tests run.
+/// A copy of a fixture (the leaky one unless named) in a temporary
+/// directory, to change. It builds in its own target dir: a changed copy
+/// must not overwrite the binaries of the shared fixture build that other
+/// tests run.
 pub struct LeakyCopy {
     dir: tempfile::TempDir,
 }
 
 impl LeakyCopy {
-    /// A fresh copy.
+    /// A fresh copy of the leaky fixture.
     pub fn new() -> LeakyCopy {
+        LeakyCopy::of("leaky")
+    }
+
+    /// A fresh copy of fixture `name`.
+    pub fn of(name: &str) -> LeakyCopy {
         let dir = tempfile::tempdir().unwrap();
-        let from = fixture("leaky");
+        let from = fixture(name);
         let from = from.parent().unwrap();
         for entry in ["Cargo.toml", "Cargo.lock", "src", "tests"] {
             copy_tree(&from.join(entry), &dir.path().join(entry));
