@@ -293,6 +293,80 @@ mod tests {
         assert_eq!(origin.note, None);
     }
 
+    extern "C" {
+        /// glibc's `backtrace(3)`: the return addresses of the calling
+        /// thread's stack, innermost first.
+        fn backtrace(buffer: *mut *mut libc::c_void, size: libc::c_int) -> libc::c_int;
+    }
+
+    /// This thread's stack as the tracer would give it: each return address
+    /// moved back into its call instruction and placed in its file.
+    #[inline(never)]
+    fn this_threads_stack() -> RawStack {
+        let mut addresses = [std::ptr::null_mut(); 64];
+        // SAFETY: backtrace writes at most `size` pointers into the buffer.
+        let depth = unsafe { backtrace(addresses.as_mut_ptr(), addresses.len() as libc::c_int) };
+        let frames = addresses[..usize::try_from(depth).unwrap_or(0)]
+            .iter()
+            .map(|&address| lookup_in_this_process(address as u64 - 1))
+            .collect();
+        RawStack {
+            syscall: "socket",
+            frames,
+            truncated: false,
+        }
+    }
+
+    /// What symbolizing costs, printed (not asserted: timings belong in
+    /// BENCHMARKS.md). Run it optimized, on a test binary with debug info:
+    /// `CARGO_PROFILE_RELEASE_DEBUG=true cargo test -p cargo-sockcheck
+    /// --release --lib symbolization_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement; run by hand"]
+    fn symbolization_cost() {
+        use std::time::Instant;
+        let main_thread = this_threads_stack();
+        let other_thread = std::thread::spawn(this_threads_stack)
+            .join()
+            .expect("the thread returns its stack");
+        let binary = &main_thread.frames[0].module;
+        let size = std::fs::metadata(binary).map_or(0, |m| m.len());
+
+        let start = Instant::now();
+        let loader = Loader::new(binary).expect("the test binary loads");
+        let load = start.elapsed();
+        drop(loader);
+
+        let mut symbolizer = symbolizer();
+        let start = Instant::now();
+        let first = symbolizer.symbolize(&main_thread);
+        let cold = start.elapsed();
+        let start = Instant::now();
+        let second = symbolizer.symbolize(&other_thread);
+        let warm_new_addresses = start.elapsed();
+        let start = Instant::now();
+        let repeats = 100;
+        for _ in 0..repeats {
+            symbolizer.symbolize(&main_thread);
+        }
+        let warm_cached = start.elapsed() / repeats;
+
+        assert!(first.site.is_some() && second.site.is_some(), "{first:#?}");
+        println!(
+            "test binary {} MB, {} + {} frames ({} + {} after inlining), {} files",
+            size / 1_000_000,
+            main_thread.frames.len(),
+            other_thread.frames.len(),
+            first.stack.len(),
+            second.stack.len(),
+            symbolizer.modules.len()
+        );
+        println!("Loader::new of the test binary: {load:?}");
+        println!("first stack (loading every file, parsing DWARF lazily): {cold:?}");
+        println!("second stack, same files, new addresses: {warm_new_addresses:?}");
+        println!("a stack seen before (every address cached): {warm_cached:?}");
+    }
+
     #[test]
     fn frames_are_cached_per_file_and_address() {
         let (address, _) = an_address_and_its_line();
