@@ -439,3 +439,43 @@ fn the_cache_key_names_version_sources_and_toolchain() {
     assert_eq!(parts[4], "rustc", "{key}");
     assert_eq!((parts[3].len(), parts[5].len()), (16, 16), "{key}");
 }
+
+/// Every script action.yml runs exists, and every output it declares is
+/// one its step's script writes (`output NAME` or `NAME=` in jq's lines).
+#[test]
+fn action_yml_runs_these_scripts_and_declares_what_they_write() {
+    let action = std::fs::read_to_string(repo_root().join("action.yml")).unwrap();
+    let scripts: Vec<&str> = action
+        .match_indices("$GITHUB_ACTION_PATH/scripts/action/")
+        .map(|(at, prefix)| {
+            let rest = &action[at + prefix.len()..];
+            &rest[..rest.find('"').unwrap()]
+        })
+        .collect();
+    assert_eq!(scripts, ["cache-key.sh", "run.sh", "comment.sh"]);
+    let step_script = |step: &str| match step {
+        "run" => "run.sh",
+        "comment" => "comment.sh",
+        other => panic!("outputs of an unexpected step {other}"),
+    };
+    let mut checked = 0;
+    for (at, prefix) in action.match_indices("${{ steps.") {
+        let rest = &action[at + prefix.len()..];
+        let reference = &rest[..rest.find(" }}").unwrap()];
+        let Some((step, name)) = reference.split_once(".outputs.") else {
+            panic!("not an output: {reference}")
+        };
+        if step == "key" || step == "cache" {
+            continue; // the cache key and the cache's own hit flag
+        }
+        let script =
+            std::fs::read_to_string(repo_root().join("scripts/action").join(step_script(step)))
+                .unwrap();
+        assert!(
+            script.contains(&format!("output {name} ")) || script.contains(&format!("\"{name}=")),
+            "{step}'s script never writes {name}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 10, "{checked} outputs checked");
+}
