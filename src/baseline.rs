@@ -7,7 +7,10 @@
 //! is ephemeral when it lies in the kernel's ephemeral range
 //! ([`PortRange::system`]); that covers ports the kernel picked for
 //! outgoing connections and for listeners bound to port 0. A fixed port a
-//! test chose inside that range is taken as ephemeral too. Identities form a
+//! test chose inside that range is taken as ephemeral too. Unix addresses
+//! lose what changes from run to run: every run of digits (pids, counters)
+//! becomes `*`, and a path under the temp dir keeps only its file name
+//! (`/tmp/*/server.sock`: temporary directories get random names). Identities form a
 //! multiset: a test that leaks two identical CLOSE_WAITs needs two entries.
 //!
 //! ```no_run
@@ -74,15 +77,45 @@ impl PortRange {
     }
 
     /// `127.0.0.1:8080` for a fixed port, `127.0.0.1:*` for an ephemeral
-    /// one (`[::1]:*` for IPv6).
-    /// Unix addresses are kept as they are.
+    /// one (`[::1]:*` for IPv6); unix addresses as [`stable_unix_address`]
+    /// writes them.
     fn stable_address(self, address: &Address) -> String {
         match address.inet() {
             Some(SocketAddr::V4(a)) if self.contains(a.port()) => format!("{}:*", a.ip()),
             Some(SocketAddr::V6(a)) if self.contains(a.port()) => format!("[{}]:*", a.ip()),
-            _ => address.to_string(),
+            Some(_) => address.to_string(),
+            None => stable_unix_address(&address.to_string(), &std::env::temp_dir()),
         }
     }
+}
+
+/// A unix address as written in reports, without what changes between runs:
+/// under `temp_dir`, only the file name is kept (`/tmp/*/server.sock`); then
+/// every run of digits becomes `*` (`@app-*`, `/tmp/*/server-*.sock`).
+fn stable_unix_address(text: &str, temp_dir: &Path) -> String {
+    let temp = temp_dir.to_string_lossy();
+    let temp = temp.trim_end_matches('/');
+    let text = match text
+        .strip_prefix(temp)
+        .and_then(|rest| rest.strip_prefix('/'))
+    {
+        Some(rest) => match rest.rsplit_once('/') {
+            Some((_, file)) => format!("{temp}/*/{file}"),
+            None => format!("{temp}/{rest}"),
+        },
+        None => text.to_owned(),
+    };
+    let mut stable = String::with_capacity(text.len());
+    let mut in_digits = false;
+    for c in text.chars() {
+        if !c.is_ascii_digit() {
+            stable.push(c);
+        } else if !in_digits {
+            stable.push('*');
+        }
+        in_digits = c.is_ascii_digit();
+    }
+    stable
 }
 
 /// The identity of a leak across runs.
@@ -444,6 +477,24 @@ mod tests {
             assert_eq!(comparison.new.len(), 1);
             assert_eq!(comparison.fixed.len(), 1);
             assert!(comparison.known.is_empty());
+        }
+    }
+
+    #[test]
+    fn unix_addresses_lose_temp_dirs_and_digits() {
+        let temp = Path::new("/tmp/");
+        let cases = [
+            ("/tmp/.tmpAbC12x/server.sock", "/tmp/*/server.sock"),
+            (
+                "/tmp/unixsock-4242-listener.sock",
+                "/tmp/unixsock-*-listener.sock",
+            ),
+            ("/run/app.sock", "/run/app.sock"),
+            ("@app-17-3", "@app-*-*"),
+            ("(unnamed)", "(unnamed)"),
+        ];
+        for (text, stable) in cases {
+            assert_eq!(stable_unix_address(text, temp), stable, "{text}");
         }
     }
 

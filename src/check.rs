@@ -190,6 +190,46 @@ mod tests {
         assert_eq!(mine(leaks, &[addr]), []);
     }
 
+    /// In process, on Linux: a unix listener and a stream whose peer closed
+    /// are errors; a socketpair whose two ends the process keeps is no leak.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn unix_sockets_get_their_verdicts_in_process() {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::MetadataExt;
+        use std::os::unix::net::{UnixListener, UnixStream};
+        let inode = |fd: std::os::fd::BorrowedFd<'_>| {
+            let file = std::fs::File::from(fd.try_clone_to_owned().unwrap());
+            file.metadata().unwrap().ino()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.sock");
+        let checkpoint = Checkpoint::take().unwrap();
+        let listener = UnixListener::bind(&path).unwrap();
+        let client = UnixStream::connect(&path).unwrap();
+        drop(listener.accept().unwrap()); // the client's peer is gone
+        let (left, right) = UnixStream::pair().unwrap();
+        let leaks = checkpoint
+            .leaks(&lingering(Duration::from_millis(20)))
+            .unwrap();
+        let ours = [
+            listener.as_fd(),
+            client.as_fd(),
+            left.as_fd(),
+            right.as_fd(),
+        ]
+        .map(inode);
+        let mut mine: Vec<(u64, LeakKind)> = leaks
+            .iter()
+            .filter(|l| ours.contains(&l.socket.inode))
+            .map(|l| (l.socket.inode, l.kind))
+            .collect();
+        mine.sort();
+        let mut expected = vec![(ours[0], LeakKind::Listen), (ours[1], LeakKind::CloseWait)];
+        expected.sort();
+        assert_eq!(mine, expected, "{leaks:?}");
+    }
+
     #[test]
     fn a_kept_listener_is_reported_once_the_linger_runs_out() {
         let policy = lingering(Duration::from_millis(20));
