@@ -2,8 +2,10 @@
 //! fixture, whose tests leak sockets (and a process) from many places: the
 //! test thread, a spawned thread, a helper, the library under test, a tokio
 //! worker, a child process, a test that aborts, a test that execs another
-//! program, a socketpair. Each leaking line is marked `// site: NAME` in the fixture's
-//! source; every leak must name that file and line.
+//! program, a socketpair. Each leaking line is marked `// site: NAME` in
+//! the fixture's source; every leak must name that file and line. Also: the
+//! holder thread, GitHub annotations, `--fast`/`--rerun-leaks`/`exec`, an
+//! inherited socket (no origin) and the leaky fixture without debug info.
 
 mod common;
 
@@ -260,4 +262,27 @@ fn github_annotations_land_on_the_site_s_file_and_line() {
             "no annotation with {properties}:\n{err}"
         );
     }
+}
+
+#[test]
+fn without_debug_info_the_site_is_a_function_and_lines_are_said_to_need_it() {
+    // The leaky fixture built without debug info (its own target dir, so
+    // the other tests' debug build is not replaced).
+    let target = repo_root().join("target/fixtures-without-debug-info");
+    let output = on_project_command(
+        &fixture("leaky"),
+        &target,
+        &["--format", "json", "leaks_close_wait_ipv4"],
+    )
+    .env("CARGO_PROFILE_DEV_DEBUG", "false")
+    .env("CARGO_PROFILE_TEST_DEBUG", "false")
+    .output()
+    .unwrap();
+    let report = json_report(&output);
+    let leak = &record(&report, "net", "leaks_close_wait_ipv4").leaks[0];
+    let origin = leak.opened.as_ref().expect("an origin");
+    let site = origin.site.as_ref().expect("a site");
+    assert_eq!(site.function.as_deref(), Some("leaky::close_wait_socket"));
+    assert_eq!((site.file.as_deref(), site.line), (None, None));
+    assert_eq!(origin.note.as_deref(), Some("lines need debug info"));
 }
