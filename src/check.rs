@@ -154,6 +154,16 @@ mod tests {
             .collect()
     }
 
+    /// Both ends of a loopback TCP connection (its listener closed) and
+    /// their local addresses.
+    fn connected_pair() -> (TcpStream, TcpStream, [SocketAddr; 2]) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let addrs = [client.local_addr().unwrap(), server.local_addr().unwrap()];
+        (client, server, addrs)
+    }
+
     fn lingering(linger: Duration) -> Policy {
         let mut policy = Policy::default();
         policy.set_linger(linger);
@@ -253,11 +263,7 @@ mod tests {
         // The linger waits for warnings as it does for errors: one rule
         // with `cargo sockcheck`'s.
         let checkpoint = Checkpoint::take().unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        let addrs = [client.local_addr().unwrap(), server.local_addr().unwrap()];
-        drop(listener);
+        let (client, server, addrs) = connected_pair();
         let closer = std::thread::spawn(move || {
             // Slow cleanup, so the check most likely sees the connection
             // and has to poll; the verdict must be the same either way.
@@ -322,11 +328,7 @@ mod tests {
     #[test]
     fn warnings_alone_make_no_failure_message() {
         let checkpoint = Checkpoint::take().unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        let addrs = [client.local_addr().unwrap(), server.local_addr().unwrap()];
-        drop(listener);
+        let (_client, _server, addrs) = connected_pair();
         let policy = lingering(Duration::ZERO);
         let leaks = mine(checkpoint.leaks(&policy).unwrap(), &addrs);
         let kinds: Vec<_> = leaks.iter().map(|l| (l.kind, l.severity)).collect();
