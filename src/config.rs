@@ -32,7 +32,7 @@
 //! httptest's server pool, tokio's signal socketpair), which are on by
 //! default. See [`crate::allow`] for how rules match.
 //!
-//! `include = ["../shared/sockcheck.toml"]` reads other files first (paths
+//! `include = ["../org/sockcheck.toml"]` reads other files first (paths
 //! relative to the file that names them, written like `sockcheck.toml`,
 //! and may include more), so that a workspace or an organisation keeps one
 //! list; the including file's own keys go on top of what it includes.
