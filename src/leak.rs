@@ -2,7 +2,7 @@
 //! bad each one is.
 
 use crate::policy::Policy;
-use crate::site::{HoldingThread, Origin};
+use crate::site::{Frame, HoldingThread, Origin};
 use crate::socket::{Protocol, Socket, State, UnixType};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -248,6 +248,12 @@ pub enum StabilityKind {
 }
 
 impl Leak {
+    /// The innermost frame of the project's own source that opened the
+    /// socket (its *site*), when the creation stack has one.
+    pub fn site(&self) -> Option<&Frame> {
+        self.opened.as_ref()?.site.as_ref()
+    }
+
     /// What is known of where the socket came from and what keeps it open,
     /// a line each: `opened at tests/net.rs:31:13 in net::leaks
     /// (std::net::tcp::TcpListener::bind)`, then `held by thread 'server'

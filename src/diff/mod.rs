@@ -41,7 +41,7 @@ impl LeakChange<'_> {
     /// Where the project's code opened the socket, `tests/net.rs:31:13`,
     /// when the report has its creation site.
     pub fn site(&self) -> Option<String> {
-        self.leak.opened.as_ref()?.site.as_ref()?.location()
+        self.leak.site()?.location()
     }
 }
 

@@ -51,8 +51,12 @@ pub fn workflow_commands(report: &Report) -> Vec<String> {
                 message.push('\n');
                 message.push_str(&line);
             }
-            let site = leak.opened.as_ref().and_then(|origin| origin.site.as_ref());
-            commands.push(annotation(leak.severity.name(), site, &title, &message));
+            commands.push(annotation(
+                leak.severity.name(),
+                leak.site(),
+                &title,
+                &message,
+            ));
         }
         let rest = leaks.rest;
         if !rest.is_empty() {

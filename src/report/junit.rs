@@ -14,6 +14,7 @@ use super::listing::{count_by_kind, kinds_present, Capped};
 use super::words::counted;
 use super::{Outcome, Report, TestRecord};
 use crate::leak::{Leak, Severity};
+use crate::site::Frame;
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -102,7 +103,7 @@ fn leak_message(errors: &[&Leak]) -> String {
     let named: Vec<String> = capped
         .listed
         .iter()
-        .map(|l| match site_location(l) {
+        .map(|l| match l.site().and_then(Frame::location) {
             Some(location) => format!("{} {} opened at {location}", l.kind, l.socket),
             None => format!("{} {}", l.kind, l.socket),
         })
@@ -117,12 +118,6 @@ fn leak_message(errors: &[&Leak]) -> String {
         let _ = write!(message, "; {more} ({})", count_by_kind(rest));
     }
     message
-}
-
-/// `tests/net.rs:31:13`: where the project's code opened the leaked
-/// socket, when that is known to a file.
-fn site_location(leak: &Leak) -> Option<String> {
-    leak.opened.as_ref()?.site.as_ref()?.location()
 }
 
 /// `how to fix close-wait: ...`, a line per kind of `leaks`.

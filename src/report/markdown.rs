@@ -215,8 +215,10 @@ fn write_leak_rows(test: &TestRecord, with_sites: bool, out: &mut dyn Write) -> 
 /// has no line; `—` when the socket was not opened in the project's code or
 /// nothing is known.
 pub(crate) fn site(leak: &Leak) -> String {
-    let site = leak.opened.as_ref().and_then(|origin| origin.site.as_ref());
-    match site.and_then(|site| site.location().or_else(|| site.function.clone())) {
+    match leak
+        .site()
+        .and_then(|site| site.location().or_else(|| site.function.clone()))
+    {
         Some(site) => code(&site),
         None => "—".to_owned(),
     }
