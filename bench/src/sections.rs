@@ -354,7 +354,7 @@ pub fn profile(options: &Options, tools: &Tools, suite: &Suite) -> Result<String
     let whole = commands(tools, suite)
         .sockcheck
         .with_args("cargo sockcheck -j1", &["-j1"]);
-    let fixed = whole.with_args("fixed cost", &["no_test_has_this_name"]);
+    let fixed = whole.with_args("fixed cost", &["--no-tests=pass", "no_test_has_this_name"]);
     let logs = logs(options, "profile")?;
     eprintln!(
         "bench: profile, {} rounds of the {} tests one at a time: untraced (spawn, fork), \
