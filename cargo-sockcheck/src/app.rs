@@ -27,11 +27,11 @@ pub fn check_tests(options: Options) -> Result<ExitStatus> {
         failure_output: options.failure_output() == OutputWhen::Final,
     };
     let outputs = Outputs::prepare(&options.output, &options.baseline)?.with_text(text);
-    let metadata = cargo::workspace_metadata(options.selection.manifest_path.as_deref())?;
-    let config = RunConfig::load(&metadata, &options.gate)?;
+    let metadata = cargo::PendingMetadata::start(options.selection.manifest_path.as_deref())?;
     let mut cargo_args = options.selection.cargo_args();
     cargo_args.push(terminal::cargo_colour_flag().to_owned());
-    let binaries = cargo::build_tests(&cargo_args, &metadata)?;
+    let (metadata, binaries) = cargo::build_tests(&cargo_args, metadata)?;
+    let config = RunConfig::load(&metadata, &options.gate)?;
     let selection = Selection {
         filters: options.filters.clone(),
         skip: options.skip.clone(),

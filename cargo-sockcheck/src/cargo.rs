@@ -69,22 +69,69 @@ pub fn cargo_program() -> OsString {
     std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
 }
 
-/// Reads the workspace's packages (`cargo metadata --no-deps`).
-pub fn workspace_metadata(manifest_path: Option<&Path>) -> Result<Metadata> {
-    let mut command = MetadataCommand::new();
-    command.cargo_path(cargo_program()).no_deps();
-    if let Some(path) = manifest_path {
-        command.manifest_path(path);
+/// `cargo metadata --no-deps`, read on a thread of its own while the tests
+/// build: the two cargo runs take about as long each, and the build needs
+/// no metadata until its binaries are named.
+pub struct PendingMetadata(std::thread::JoinHandle<Result<Metadata>>);
+
+impl PendingMetadata {
+    /// Starts reading the workspace's packages, after checking that there
+    /// is a manifest to read (so that a missing one is one line, not both
+    /// cargo runs' errors).
+    pub fn start(manifest_path: Option<&Path>) -> Result<PendingMetadata> {
+        check_manifest(manifest_path)?;
+        let mut command = MetadataCommand::new();
+        command.cargo_path(cargo_program()).no_deps();
+        if let Some(path) = manifest_path {
+            command.manifest_path(path);
+        }
+        Ok(PendingMetadata(std::thread::spawn(move || {
+            command
+                .exec()
+                .map_err(|e| anyhow::anyhow!("{}", one_line(&e.to_string())))
+                .context("cannot read the workspace (`cargo metadata` failed)")
+        })))
     }
-    command
-        .exec()
-        .map_err(|e| anyhow::anyhow!("{}", one_line(&e.to_string())))
-        .context("cannot read the workspace (`cargo metadata` failed)")
+
+    /// The workspace's packages, once `cargo metadata` has finished.
+    pub fn wait(self) -> Result<Metadata> {
+        self.0
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("reading `cargo metadata` panicked")))
+    }
 }
 
-/// Builds the test binaries `cargo test` would build with `cargo_args` and
-/// returns them in cargo's order. Cargo's diagnostics go to our stderr.
-pub fn build_tests(cargo_args: &[String], metadata: &Metadata) -> Result<Vec<TestBinary>> {
+/// A one-line error when there is no manifest where cargo will look:
+/// `manifest_path`, or a `Cargo.toml` in the working directory or above.
+fn check_manifest(manifest_path: Option<&Path>) -> Result<()> {
+    match manifest_path {
+        Some(path) if !path.is_file() => bail!(
+            "manifest path `{}` does not exist; pass --manifest-path the Cargo.toml of a package or workspace",
+            path.display()
+        ),
+        Some(_) => Ok(()),
+        None => {
+            let cwd = std::env::current_dir().context("cannot read the working directory")?;
+            if cwd.ancestors().any(|dir| dir.join("Cargo.toml").is_file()) {
+                Ok(())
+            } else {
+                bail!(
+                    "could not find `Cargo.toml` in `{}` or any parent directory; run in a cargo project or pass --manifest-path",
+                    cwd.display()
+                )
+            }
+        }
+    }
+}
+
+/// Builds the test binaries `cargo test` would build with `cargo_args`, while
+/// `metadata` is read, and returns both: the binaries in cargo's order.
+/// Cargo's diagnostics go to our stderr. When both fail, the metadata's
+/// error is the one that says what is wrong (a broken manifest).
+pub fn build_tests(
+    cargo_args: &[String],
+    metadata: PendingMetadata,
+) -> Result<(Metadata, Vec<TestBinary>)> {
     let cargo = cargo_program();
     let mut command = Command::new(&cargo);
     command
@@ -133,14 +180,17 @@ pub fn build_tests(cargo_args: &[String], metadata: &Metadata) -> Result<Vec<Tes
     let status = child
         .wait()
         .with_context(|| format!("cannot wait for `{}`", shown.trim_end()))?;
+    let metadata = metadata.wait();
     if !status.success() {
+        metadata?;
         bail!(
             "the build failed: `{}` exited with {status}; fix the errors cargo printed above",
             shown.trim_end()
         );
     }
 
-    tests
+    let metadata = metadata?;
+    let binaries = tests
         .into_iter()
         .map(|(package_id, name, path)| {
             let package = metadata
@@ -164,7 +214,8 @@ pub fn build_tests(cargo_args: &[String], metadata: &Metadata) -> Result<Vec<Tes
                 bin_exes: bins.get(&package_id).cloned().unwrap_or_default(),
             })
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    Ok((metadata, binaries))
 }
 
 /// The part of a multi-line error from cargo that says what went wrong:

@@ -225,6 +225,22 @@ fn a_missing_manifest_is_a_one_line_error_with_status_2() {
 }
 
 #[test]
+fn outside_a_cargo_project_is_a_one_line_error_with_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = sockcheck_command(&[])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(status(&output), ExitStatus::Error.code());
+    let err = stderr(&output);
+    assert!(
+        err.starts_with("error: could not find `Cargo.toml`"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
+
+#[test]
 fn an_unknown_flag_is_an_error_with_status_2() {
     let output = sockcheck(&["--frobnicate"]);
     assert_eq!(status(&output), ExitStatus::Error.code());
