@@ -24,6 +24,8 @@ mod no_tests;
 mod outputs;
 mod partition;
 #[cfg(target_os = "linux")]
+mod procinfo;
+#[cfg(target_os = "linux")]
 mod progress;
 #[cfg(target_os = "linux")]
 mod report;

@@ -15,6 +15,7 @@ use super::stops::{self, Stop};
 use super::tree::{Proc, ProcessTree};
 use super::verdict::{self, Finished};
 use super::{Job, Progress, RunResult, Settings};
+use crate::procinfo;
 use crate::stack::capture::SiteCapture;
 use crate::stack::symbolize::Symbolizer;
 use anyhow::{anyhow, Context, Result};
@@ -203,6 +204,7 @@ impl<'a> Tracer<'a> {
         let started = self.spawner.start(&self.jobs[index])?;
         let now = Instant::now();
         self.tree.add_test(started.pid);
+        self.sites.started(started.pid);
         self.running.insert(
             started.pid,
             Running {
@@ -499,7 +501,7 @@ fn resume_to_syscall_exit(pid: Pid) {
 fn sockets_of_live(pid: Pid) -> Result<Option<Vec<Socket>>> {
     match process_sockets(pid as u32) {
         Ok(sockets) => Ok(Some(sockets)),
-        Err(_) if ptrace::is_dead(pid) => Ok(None),
+        Err(_) if procinfo::is_dead(pid) => Ok(None),
         Err(error) => Err(anyhow!(error)),
     }
 }

@@ -219,36 +219,6 @@ fn decode(status: libc::c_int) -> Event {
     }
 }
 
-/// The thread-group id (process id) of thread `tid`, from `/proc`; `None`
-/// when it is gone.
-pub fn thread_group(tid: Pid) -> Option<Pid> {
-    status_field(tid, "Tgid:")
-}
-
-/// The parent process of process `pid`, from `/proc`; `None` when it is gone.
-pub fn parent(pid: Pid) -> Option<Pid> {
-    status_field(pid, "PPid:")
-}
-
-fn status_field(pid: Pid, field: &str) -> Option<Pid> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|value| value.trim().parse().ok())
-}
-
-/// True when process `pid` is gone or a zombie: it holds no fds any more.
-pub fn is_dead(pid: Pid) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state follows the command name, which is in parentheses.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| matches!(rest.trim_start().chars().next(), Some('Z' | 'X'))),
-        Err(_) => true,
-    }
-}
-
 /// Sends `signal` to `pid` (a process group when negative); errors ignored,
 /// since the target may already be gone.
 pub fn kill(pid: Pid, signal: libc::c_int) {

@@ -5,7 +5,8 @@
 //! Where a tracee comes from is read from `/proc` through [`Lineage`], so
 //! the bookkeeping here is pure and tested on made-up trees.
 
-use super::ptrace::{self, Pid};
+use super::ptrace::Pid;
+use crate::procinfo;
 use std::collections::{HashMap, HashSet};
 
 /// Where a thread or process comes from.
@@ -21,11 +22,11 @@ pub struct Proc;
 
 impl Lineage for Proc {
     fn thread_group(&self, tid: Pid) -> Option<Pid> {
-        ptrace::thread_group(tid)
+        procinfo::thread_group(tid)
     }
 
     fn parent(&self, pid: Pid) -> Option<Pid> {
-        ptrace::parent(pid)
+        procinfo::parent(pid)
     }
 }
 

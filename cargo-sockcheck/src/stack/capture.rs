@@ -11,6 +11,7 @@ use super::registers::Registers;
 use super::syscalls;
 use super::unwind::Unwinder;
 use super::RawStack;
+use crate::procinfo::{is_thread_of, thread_group};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -176,11 +177,22 @@ impl SiteCapture {
         }
     }
 
+    /// Test process `test` started: it is its own process (so its first
+    /// clone needs no look at `/proc`).
+    pub fn started(&mut self, test: Pid) {
+        self.process_of.insert(test, test);
+    }
+
     /// `thread` of test `test` forked, vforked or cloned `child` and is
     /// stopped at that event: records the stack when `child` is a new
     /// process (a new thread only joins its process).
     pub fn spawned(&mut self, test: Pid, thread: Pid, child: Pid) {
         let process = self.process_of(thread);
+        // The common case, libtest's test thread, in one syscall.
+        if is_thread_of(process, child) {
+            self.process_of.insert(child, process);
+            return;
+        }
         let Ok(registers) = Registers::of(thread) else {
             return;
         };
@@ -191,6 +203,7 @@ impl SiteCapture {
             self.process_of.insert(child, process);
             return;
         }
+        self.process_of.insert(child, child);
         let raw = self.unwinder.unwind(process, thread, syscall, &registers);
         let sites = self.tests.entry(test).or_default();
         let stack = sites.intern(raw);
@@ -263,15 +276,6 @@ fn socket_inodes(pid: Pid) -> Vec<u64> {
         .flatten()
         .filter_map(|entry| parse_socket_link(std::fs::read_link(entry.path()).ok()?.to_str()?))
         .collect()
-}
-
-/// The thread-group id of thread `tid`, from `/proc`.
-fn thread_group(tid: Pid) -> Option<Pid> {
-    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("Tgid:"))
-        .and_then(|value| value.trim().parse().ok())
 }
 
 #[cfg(test)]
