@@ -272,36 +272,47 @@ pub fn steps(options: &Options, tools: &Tools, suite: &Suite) -> Result<String> 
 pub fn host_load(options: &Options, tools: &Tools, suite: &Suite) -> Result<String> {
     const SOCKETS: usize = 20_000;
     const PROCESSES: usize = 300;
-    let cmd = commands(tools, suite).sockcheck;
+    let commands = commands(tools, suite);
+    // sockcheck and, for comparison, the leanest process-per-test runner.
+    let runners: Vec<Cmd> = std::iter::once(commands.sockcheck)
+        .chain(commands.nextest_single)
+        .collect();
     let logs = logs(options, "host-load")?;
     eprintln!(
-        "bench: host load, {} rounds of `cargo sockcheck` without, then with \
+        "bench: host load, {} rounds of {} without, then with \
          {SOCKETS} loopback sockets and {PROCESSES} idle processes",
-        options.rounds
+        options.rounds,
+        runners
+            .iter()
+            .map(|c| format!("`{}`", c.label))
+            .collect::<Vec<_>>()
+            .join(" and ")
     );
-    time_once(&cmd, &logs.join("warm-up.log"))?;
+    for cmd in &runners {
+        time_once(cmd, &logs.join("warm-up.log"))?;
+    }
     let rounds = measure::rounds(options.rounds, "round", || {
-        let idle = time_once(&cmd, &logs.join("idle.log"))?;
+        let mut samples = Vec::new();
+        for cmd in &runners {
+            samples.push(time_once(cmd, &logs.join("idle.log"))?);
+        }
         let load = load::start(SOCKETS, PROCESSES)?;
         measure::wait_for_quiet();
-        let loaded = time_once(&cmd, &logs.join("loaded.log"));
+        let loaded: Result<Vec<Sample>> = runners
+            .iter()
+            .map(|cmd| time_once(cmd, &logs.join("loaded.log")))
+            .collect();
         drop(load);
-        let loaded = loaded?;
-        eprint!(" {} idle, {} loaded", idle.shown(), loaded.shown());
-        Ok(vec![idle, loaded])
+        samples.extend(loaded?);
+        let shown: Vec<String> = samples.iter().map(|s| s.shown()).collect();
+        eprint!(
+            " idle {}, loaded {}",
+            shown[..runners.len()].join(" "),
+            shown[runners.len()..].join(" ")
+        );
+        Ok(samples)
     })?;
-    let (idle, loaded) = (&rounds.samples[0], &rounds.samples[1]);
-    let (a, b) = (median(idle), median(loaded));
-    let ratio = b.as_secs_f64() / a.as_secs_f64();
-    // Each round's own ratio, idle and loaded run back to back: a slow
-    // drift of the machine cancels out of it.
-    let mut paired: Vec<f64> = idle
-        .iter()
-        .zip(loaded)
-        .map(|(i, l)| l.wall.as_secs_f64() / i.wall.as_secs_f64())
-        .collect();
-    paired.sort_by(f64::total_cmp);
-    let paired = paired[paired.len() / 2];
+    let n = runners.len();
     let verdict = |r: f64| {
         if r <= TARGET_LOAD_RATIO {
             "met"
@@ -310,41 +321,57 @@ pub fn host_load(options: &Options, tools: &Tools, suite: &Suite) -> Result<Stri
         }
     };
     let mut out = String::new();
-    writeln!(
-        out,
-        "## Host load: `cargo sockcheck`, {} tests\n",
-        suite.tests
-    )?;
+    writeln!(out, "## Host load: {} tests\n", suite.tests)?;
     writeln!(
         out,
         "Load: {SOCKETS} loopback TCP sockets ({} connected pairs) and {PROCESSES} idle \
-         `sleep` processes, none related to the tests. Median of {} alternated rounds{}.\n",
+         `sleep` processes, none related to the tests. Median of {} alternated rounds{}; \
+         a runner's slowdown is the median of each round's loaded / idle ratio (idle \
+         and loaded run in the same round, so a slow drift of the machine cancels out).\n",
         SOCKETS / 2,
         options.rounds,
         discarded_note(rounds.discarded)
     )?;
     writeln!(
         out,
-        "| host | median wall | per test (whole command) | host busy with others |"
+        "| command | idle (median wall) | loaded (median wall) | slowdown | host busy with others |"
     )?;
-    writeln!(out, "|---|---:|---:|---:|")?;
-    for (name, samples) in [("idle", idle), ("loaded", loaded)] {
-        let d = median(samples);
-        let per = d.as_secs_f64() * 1000.0 / suite.tests as f64;
+    writeln!(out, "|---|---:|---:|---:|---:|")?;
+    let mut slowdowns = Vec::new();
+    for (i, cmd) in runners.iter().enumerate() {
+        let (idle, loaded) = (&rounds.samples[i], &rounds.samples[n + i]);
+        let mut paired: Vec<f64> = idle
+            .iter()
+            .zip(loaded)
+            .map(|(i, l)| l.wall.as_secs_f64() / i.wall.as_secs_f64())
+            .collect();
+        paired.sort_by(f64::total_cmp);
+        let slowdown = paired[paired.len() / 2];
+        slowdowns.push(slowdown);
         writeln!(
             out,
-            "| {name} | {:.3} s | {per:.2} ms | {} |",
-            d.as_secs_f64(),
-            busy(samples)
+            "| `{}` | {:.3} s | {:.3} s | {slowdown:.3}× | {} |",
+            cmd.label,
+            median(idle).as_secs_f64(),
+            median(loaded).as_secs_f64(),
+            busy(loaded)
         )?;
     }
-    writeln!(
-        out,
-        "\nloaded / idle: **{ratio:.3}×** from the medians, {paired:.3}× as the median of \
-         each round's ratio (target ≤ {TARGET_LOAD_RATIO}×: {}, {})",
-        verdict(ratio),
-        verdict(paired)
-    )?;
+    match slowdowns[..] {
+        [own, nextest] => {
+            let ratio = own / nextest;
+            writeln!(
+                out,
+                "\nsockcheck's slowdown / nextest's: **{ratio:.3}×** (target ≤ {TARGET_LOAD_RATIO}×: {})",
+                verdict(ratio)
+            )?;
+        }
+        _ => writeln!(
+            out,
+            "\nsockcheck's slowdown: **{:.3}×** (nextest not installed: no comparison)",
+            slowdowns[0]
+        )?,
+    }
     Ok(out)
 }
 
