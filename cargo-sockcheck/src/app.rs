@@ -9,7 +9,7 @@ use crate::list::{self, Selection, TestCase};
 use crate::no_tests;
 use crate::outputs::Outputs;
 use crate::progress::Reporter;
-use crate::run::{self, Job, Settings};
+use crate::run::{Job, Runner, Settings};
 use crate::stack::project::ProjectSource;
 use crate::{fast, rerun, terminal};
 use anyhow::Result;
@@ -79,17 +79,17 @@ pub fn check_tests(options: Options) -> Result<ExitStatus> {
         eprintln!("sockcheck: {note}");
     }
 
-    let settings = Settings {
+    let mut runner = Runner::new(Settings {
         jobs: options.jobs.map_or_else(default_jobs, usize::from),
         timeout: options.timeout,
         policy: config.workspace_policy().clone(),
         project: ProjectSource::from_metadata(&metadata),
-    };
+    });
     eprintln!(
         "sockcheck: running {} from {} ({} at a time{})",
         counted(to_run.len(), "test"),
         counted(binaries.len(), "binary"),
-        settings.jobs,
+        runner.settings().jobs,
         if options.fast {
             ", whole binaries first"
         } else {
@@ -119,12 +119,12 @@ pub fn check_tests(options: Options) -> Result<ExitStatus> {
             &to_run,
             whole,
             per_test,
-            &settings,
+            &mut runner,
             &mut reporter,
         )
     } else {
         let all: Vec<usize> = (0..to_run.len()).collect();
-        run::run_jobs(&per_test(&all), &settings, &mut reporter)
+        runner.run_jobs(&per_test(&all), &mut reporter)
     };
     if options.rerun_leaks > 0 && result.fatal.is_none() && result.interrupted_by.is_none() {
         let leaking = result
@@ -147,7 +147,7 @@ pub fn check_tests(options: Options) -> Result<ExitStatus> {
             &mut result,
             options.rerun_leaks,
             flaky_fails,
-            &settings,
+            &mut runner,
             per_test,
         );
     }

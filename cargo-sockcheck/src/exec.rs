@@ -4,7 +4,7 @@
 
 use crate::cli::ExecOptions;
 use crate::exit::ExitStatus;
-use crate::run::{self, Job, Settings};
+use crate::run::{Job, Runner, Settings};
 use crate::stack::project::ProjectSource;
 use crate::{config, outputs};
 use anyhow::{Context, Result};
@@ -37,25 +37,21 @@ pub fn trace_command(options: ExecOptions) -> Result<ExitStatus> {
         libtest: false,
         policy: None,
     };
-    let settings = Settings {
+    let mut runner = Runner::new(Settings {
         jobs: 1,
         timeout: None,
         policy: config::policy(&options.gate),
         project,
-    };
-    let result = run::run_jobs(
-        std::slice::from_ref(&job),
-        &settings,
-        &mut |record: &TestRecord| {
-            if !record.leaks.is_empty() {
-                let mut lines =
-                    format!("sockcheck: {} left sockets open:\n", record.binary).into_bytes();
-                let _ = text::write_test_line(record, &mut lines);
-                let _ = text::write_leaks(record, &mut lines);
-                let _ = anstream::stderr().write_all(&lines);
-            }
-        },
-    );
+    });
+    let result = runner.run_jobs(std::slice::from_ref(&job), &mut |record: &TestRecord| {
+        if !record.leaks.is_empty() {
+            let mut lines =
+                format!("sockcheck: {} left sockets open:\n", record.binary).into_bytes();
+            let _ = text::write_test_line(record, &mut lines);
+            let _ = text::write_leaks(record, &mut lines);
+            let _ = anstream::stderr().write_all(&lines);
+        }
+    });
     if let Some(fatal) = result.fatal {
         return Err(fatal);
     }

@@ -3,7 +3,7 @@
 
 use crate::cargo::TestBinary;
 use crate::list::TestCase;
-use crate::run::{self, Job, Progress, RunResult, Settings};
+use crate::run::{Job, Progress, RunResult, Runner};
 use sockcheck::report::{Outcome, TestRecord};
 
 /// Runs `whole` (one job per binary, `whole_binaries[i]` naming job `i`'s
@@ -15,13 +15,13 @@ pub fn whole_binaries_first<'a>(
     tests: &[TestCase],
     whole: Vec<(usize, Job<'a>)>,
     per_test: impl Fn(&[usize]) -> Vec<Job<'a>>,
-    settings: &Settings,
+    runner: &mut Runner,
     progress: &mut dyn Progress,
 ) -> RunResult {
     let (whole_binaries, whole_jobs): (Vec<usize>, Vec<Job<'a>>) = whole.into_iter().unzip();
     // `progress` sees the whole binaries run; their records are not tests'
     // and are not shown (see `Reporter::finished`).
-    let first = run::run_jobs(&whole_jobs, settings, progress);
+    let first = runner.run_jobs(&whole_jobs, progress);
     let mut records: Vec<Option<TestRecord>> = vec![None; tests.len()];
     let mut to_rerun = Vec::new();
     for (binary, record) in whole_binaries.iter().zip(&first.records) {
@@ -47,7 +47,7 @@ pub fn whole_binaries_first<'a>(
             ..first
         };
     }
-    let second = run::run_jobs(&per_test(&to_rerun), settings, progress);
+    let second = runner.run_jobs(&per_test(&to_rerun), progress);
     for (i, record) in to_rerun.into_iter().zip(second.records) {
         records[i] = record;
     }

@@ -1,7 +1,7 @@
 //! `--rerun-leaks N`: run each leaking test again and tell stable leaks
 //! (seen every time) from flaky ones (seen only sometimes).
 
-use crate::run::{self, Job, RunResult, Settings};
+use crate::run::{Job, RunResult, Runner};
 use sockcheck::baseline::{LeakIdentity, PortRange};
 use sockcheck::leak::{Leak, Severity, Stability, StabilityKind};
 use sockcheck::report::TestRecord;
@@ -15,7 +15,7 @@ pub fn rerun_leaking<'a>(
     result: &mut RunResult,
     times: u32,
     flaky_fails: bool,
-    settings: &Settings,
+    runner: &mut Runner,
     jobs_for: impl Fn(&[usize]) -> Vec<Job<'a>>,
 ) {
     let leaking: Vec<usize> = (0..result.records.len())
@@ -33,7 +33,7 @@ pub fn rerun_leaking<'a>(
     let mut seen: Vec<HashMap<LeakIdentity, (u32, Leak)>> = vec![HashMap::new(); leaking.len()];
     let jobs = jobs_for(&leaking);
     for _ in 0..times {
-        let round = run::run_jobs(&jobs, settings, &mut |_: &TestRecord| {});
+        let round = runner.run_jobs(&jobs, &mut |_: &TestRecord| {});
         for (k, record) in round.records.iter().enumerate() {
             let Some(record) = record else { continue };
             for (identity, leak) in identities(record, ports) {

@@ -32,8 +32,13 @@ const REAP_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs `jobs`, `settings.jobs` at a time, calling `progress` as each one
 /// finishes.
-pub fn run_jobs(jobs: &[Job<'_>], settings: &Settings, progress: &mut dyn Progress) -> RunResult {
-    let mut tracer = Tracer::new(jobs, settings);
+pub fn run_jobs(
+    jobs: &[Job<'_>],
+    settings: &Settings,
+    symbolizer: &mut Symbolizer,
+    progress: &mut dyn Progress,
+) -> RunResult {
+    let mut tracer = Tracer::new(jobs, settings, symbolizer);
     let fatal = tracer.start(progress).err();
     if fatal.is_some() {
         tracer.accepting = false;
@@ -84,7 +89,7 @@ struct Tracer<'a> {
     /// Where each test's sockets and processes were created.
     sites: SiteCapture,
     /// Names the creation sites of leaks, caching each binary's debug info.
-    symbolizer: Symbolizer,
+    symbolizer: &'a mut Symbolizer,
     results: Vec<Option<TestRecord>>,
     exit_statuses: Vec<Option<crate::exit::ExitStatus>>,
     interrupted_by: Option<libc::c_int>,
@@ -93,7 +98,7 @@ struct Tracer<'a> {
 }
 
 impl<'a> Tracer<'a> {
-    fn new(jobs: &'a [Job<'a>], settings: &'a Settings) -> Self {
+    fn new(jobs: &'a [Job<'a>], settings: &'a Settings, symbolizer: &'a mut Symbolizer) -> Self {
         Tracer {
             jobs,
             settings,
@@ -102,7 +107,7 @@ impl<'a> Tracer<'a> {
             tree: ProcessTree::new(std::process::id() as Pid),
             spawner: Spawner::new(),
             sites: SiteCapture::new(),
-            symbolizer: Symbolizer::new(settings.project.clone()),
+            symbolizer,
             results: vec![None; jobs.len()],
             exit_statuses: vec![None; jobs.len()],
             interrupted_by: None,
@@ -314,7 +319,7 @@ impl<'a> Tracer<'a> {
         let sites = self.sites.of(test);
         let leaking = running
             .allowed
-            .lingers_for(&sockets, policy, sites, &mut self.symbolizer);
+            .lingers_for(&sockets, policy, sites, self.symbolizer);
         running.sockets = Some(sockets);
         running.linger = Linger::hold(thread, may_linger, leaking, policy.linger(), Instant::now());
         if running.linger.is_none() {
@@ -338,12 +343,10 @@ impl<'a> Tracer<'a> {
                     Some(sockets) => {
                         let policy = self.jobs[running.test].policy_or(self.settings);
                         let sites = self.sites.of(pid);
-                        let leaking = running.allowed.lingers_for(
-                            &sockets,
-                            policy,
-                            sites,
-                            &mut self.symbolizer,
-                        );
+                        let leaking =
+                            running
+                                .allowed
+                                .lingers_for(&sockets, policy, sites, self.symbolizer);
                         running.sockets = Some(sockets);
                         if leaking {
                             Look::Leaking
@@ -436,10 +439,10 @@ impl<'a> Tracer<'a> {
             test,
             &sites,
             &running.holders,
-            &mut self.symbolizer,
+            self.symbolizer,
         );
         let mut allowed = running.allowed;
-        allowed.set_aside(&mut record, policy, &sites, &mut self.symbolizer);
+        allowed.set_aside(&mut record, policy, &sites, self.symbolizer);
         progress.finished(&record);
         self.results[running.test] = Some(record);
         self.exit_statuses[running.test] = verdict::exit_status(ended);

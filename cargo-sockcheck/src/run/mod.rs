@@ -37,6 +37,7 @@ mod verdict;
 
 use crate::exit::ExitStatus;
 use crate::stack::project::ProjectSource;
+use crate::stack::symbolize::Symbolizer;
 use sockcheck::policy::Policy;
 use sockcheck::report::TestRecord;
 use std::process::Command;
@@ -113,8 +114,32 @@ impl<F: FnMut(&TestRecord)> Progress for F {
     }
 }
 
-/// Runs `jobs` under the tracer, `settings.jobs` at a time, telling
-/// `progress` as each one starts and finishes.
-pub fn run_jobs(jobs: &[Job<'_>], settings: &Settings, progress: &mut dyn Progress) -> RunResult {
-    event_loop::run_jobs(jobs, settings, progress)
+/// Runs jobs under the tracer, as often as an invocation needs (`--fast`'s
+/// two passes, `--rerun-leaks`' rounds): what it learns about a binary's
+/// debug info to name creation sites is kept from one run to the next.
+pub struct Runner {
+    settings: Settings,
+    symbolizer: Symbolizer,
+}
+
+impl Runner {
+    /// A runner with these settings and nothing symbolized yet.
+    pub fn new(settings: Settings) -> Runner {
+        let symbolizer = Symbolizer::new(settings.project.clone());
+        Runner {
+            settings,
+            symbolizer,
+        }
+    }
+
+    /// How it runs tests.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Runs `jobs` under the tracer, `settings.jobs` at a time, telling
+    /// `progress` as each one starts and finishes.
+    pub fn run_jobs(&mut self, jobs: &[Job<'_>], progress: &mut dyn Progress) -> RunResult {
+        event_loop::run_jobs(jobs, &self.settings, &mut self.symbolizer, progress)
+    }
 }
