@@ -12,9 +12,16 @@ use sockcheck::report::Outcome;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-/// Processes whose command line is exactly `sleep SECS`.
+/// The sleep length the chaos fixture's leftover process is started with
+/// for `secs`: tagged with this process's id, so that another run of this
+/// suite on the same host neither finds nor is found by ours.
+fn tagged(secs: &str) -> String {
+    format!("{secs}.{}", std::process::id())
+}
+
+/// Processes whose command line is exactly `sleep SECS` (tagged).
 fn sleepers(secs: &str) -> Vec<u32> {
-    let wanted = format!("sleep\0{secs}\0");
+    let wanted = format!("sleep\0{}\0", tagged(secs));
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
@@ -37,7 +44,9 @@ fn chaos(args: &[&str], sleep_secs: &str) -> std::process::Command {
         "--test",
         "chaos",
     ]);
-    command.args(args).env("CHAOS_SLEEP_SECS", sleep_secs);
+    command
+        .args(args)
+        .env("CHAOS_SLEEP_SECS", tagged(sleep_secs));
     command
 }
 
@@ -206,6 +215,16 @@ fn interrupting_the_run_kills_the_tests_and_writes_a_complete_report() {
                 "{name}: no progress seen:\n{seen}"
             );
             seen.push_str(&line);
+        }
+        // The hung test's child is up: found by its tag, so the check after
+        // the kill can only pass by its death.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while sleepers(sleep_secs).is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name}: the hung test's child never showed up"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
         }
         // SAFETY: plain kill(2) of our own child.
         unsafe { libc::kill(child.id() as libc::pid_t, signal) };
