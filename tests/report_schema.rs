@@ -79,6 +79,7 @@ fn report_with_every_field() -> Report {
         TestRecord::new("net", "slow", Outcome::Ignored),
     ]);
     report.interrupted = true;
+    report.duration_ms = Some(2_345);
     report
 }
 

@@ -111,6 +111,7 @@ pub fn check_tests(options: Options) -> Result<ExitStatus> {
             })
             .collect()
     };
+    let started = std::time::Instant::now();
     let mut result = if options.fast {
         let narrowed = narrowed(&selection) || options.partition.is_some();
         let whole = whole_binary_jobs(&binaries, &to_run, narrowed, &options.test_args, &config);
@@ -152,6 +153,7 @@ pub fn check_tests(options: Options) -> Result<ExitStatus> {
         );
     }
 
+    let took = started.elapsed();
     let mut records: Vec<TestRecord> = result.records.into_iter().flatten().collect();
     records.extend(
         not_run
@@ -160,6 +162,7 @@ pub fn check_tests(options: Options) -> Result<ExitStatus> {
     );
     let mut report = Report::new(records);
     report.interrupted = result.interrupted_by.is_some() || result.fatal.is_some();
+    report.duration_ms = Some(u64::try_from(took.as_millis()).unwrap_or(u64::MAX));
     drop(reporter);
     let rules: Vec<&AllowSocket> = config
         .workspace_policy()

@@ -60,6 +60,12 @@ fn every_test_of_the_leaky_fixture_gets_its_verdict() {
     let s = report.summary;
     assert_eq!((s.tests, s.passed, s.failed, s.ignored), (13, 11, 1, 1));
     assert_eq!((s.leaking_tests, s.errors, s.warnings), (8, 6, 3));
+    // The run's wall time covers each of its tests.
+    let longest = report.tests.iter().filter_map(|t| t.duration_ms).max();
+    let run = report
+        .duration_ms
+        .expect("a run's report says how long it took");
+    assert!(longest.is_some_and(|longest| run >= longest), "{run} ms");
 }
 
 #[test]
@@ -112,9 +118,9 @@ fn clean_tests_alone_exit_zero_and_print_a_summary() {
         "{}",
         stderr(&output)
     );
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = without_times(&String::from_utf8_lossy(&output.stdout));
     assert!(
-        stdout.contains("Summary 4 tests: 4 passed, 0 failed, 0 ignored\n")
+        stdout.contains("Summary [time] 4 tests: 4 passed, 0 failed, 0 ignored\n")
             && stdout.contains("Leaks none: no test left a socket open"),
         "{stdout}"
     );

@@ -43,6 +43,9 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         suites[index].add_test_case(test_case(test));
     }
     junit.add_test_suites(suites);
+    if let Some(ms) = report.duration_ms {
+        junit.set_time(Duration::from_millis(ms));
+    }
     junit.serialize(out).map_err(io::Error::other)
 }
 

@@ -190,6 +190,11 @@ pub struct Report {
     /// `tests` holds only what finished.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// How long the run took, in milliseconds: from the start of its first
+    /// test to the end of its last (reruns included). Absent where it is
+    /// not known: merged reports, the harness's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
 }
 
 impl Report {
@@ -200,6 +205,7 @@ impl Report {
             summary: Summary::of(&tests),
             tests,
             interrupted: false,
+            duration_ms: None,
         }
     }
 

@@ -108,15 +108,13 @@ pub fn render(report: &Report, options: &TextOptions, out: &mut dyn Write) -> io
 
 /// The line a test gets as it finishes: `    LEAK [   0.112s] net::leaks_udp`.
 pub fn write_test_line(test: &TestRecord, out: &mut dyn Write) -> io::Result<()> {
-    let ms = test.duration_ms.unwrap_or(0);
-    writeln!(
-        out,
-        "{} [{:>4}.{:03}s] {}",
-        label(test),
-        ms / 1000,
-        ms % 1000,
-        name(test)
-    )
+    let took = bracketed_seconds(test.duration_ms.unwrap_or(0));
+    writeln!(out, "{} {took} {}", label(test), name(test))
+}
+
+/// `[   0.112s]`: a test's (or the run's) time, aligned as nextest does.
+fn bracketed_seconds(ms: u64) -> String {
+    format!("[{:>4}.{:03}s]", ms / 1000, ms % 1000)
 }
 
 /// `LEAK`, `FAIL`, `TIMEOUT`, `CRASH`, `IGNORE` or `PASS`: the word a test
@@ -196,12 +194,17 @@ pub fn write_output(test: &TestRecord, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-/// The summary: `Summary`, `Leaks`, a `Fix` line per kind of leak found,
-/// and when they apply `Slowest`, `Linger` and `Next`.
+/// The summary: `Summary` (with the run's time when known), `Leaks`, a
+/// `Fix` line per kind of leak found, and when they apply `Slowest`,
+/// `Linger` and `Next`.
 pub fn write_summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let heading = |word: &str| paint(HEADING, format!("{word:>LABEL_WIDTH$}"));
     writeln!(out, "{}", paint(DIM, "─".repeat(LABEL_WIDTH * 5)))?;
-    writeln!(out, "{} {}", heading("Summary"), outcomes(report))?;
+    let took = report
+        .duration_ms
+        .map(|ms| format!("{} ", bracketed_seconds(ms)))
+        .unwrap_or_default();
+    writeln!(out, "{} {took}{}", heading("Summary"), outcomes(report))?;
     writeln!(out, "{} {}", heading("Leaks"), leaks(report))?;
     let kinds = kinds_present(report.tests.iter().flat_map(|t| &t.leaks));
     for (i, kind) in kinds.into_iter().enumerate() {

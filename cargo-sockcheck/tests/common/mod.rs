@@ -88,6 +88,38 @@ pub fn json_report(output: &Output) -> Report {
     schema::parse_checked(&stdout)
 }
 
+/// `text` with every time a run prints (`[   0.112s]`) replaced by
+/// `[time]`: what stays the same from one run to the next.
+pub fn without_times(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('[') {
+        out.push_str(&rest[..open]);
+        let from_open = &rest[open..];
+        match from_open.find(']') {
+            Some(close) if is_seconds(&from_open[1..close]) => {
+                out.push_str("[time]");
+                rest = &from_open[close + 1..];
+            }
+            _ => {
+                out.push('[');
+                rest = &from_open[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `   0.112s`: seconds with three decimals, right-aligned.
+fn is_seconds(text: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    text.trim_start()
+        .strip_suffix('s')
+        .and_then(|number| number.split_once('.'))
+        .is_some_and(|(whole, millis)| digits(whole) && millis.len() == 3 && digits(millis))
+}
+
 /// The JSON report written to `path` (`--output json=PATH`,
 /// `SOCKCHECK_REPORT`), checked against docs/report.schema.json.
 pub fn report_file(path: &Path) -> Report {
