@@ -274,7 +274,8 @@ fn address(fd: RawFd, call: NameCall) -> Option<Address> {
             let name_len = (len as usize).saturating_sub(offset_of!(libc::sockaddr_un, sun_path));
             let name: Vec<u8> = addr.sun_path[..name_len.min(addr.sun_path.len())]
                 .iter()
-                .map(|&c| c as u8)
+                // `c_char` is i8 on x86_64 and u8 on aarch64: its byte either way.
+                .map(|c| c.to_ne_bytes()[0])
                 .collect();
             Some(Address::Unix(unix_address(&name)))
         }
