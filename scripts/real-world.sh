@@ -61,6 +61,12 @@ TOKIO_TESTS="tcp_accept tcp_accept_ready tcp_connect tcp_echo tcp_into_split tcp
 #   unix_shutdown, --features full): listeners on temp paths, streams,
 #   datagrams, socketpairs, peer credentials.
 TOKIO_UDS_TESTS="uds_cred uds_datagram uds_socket uds_split uds_stream unix_shutdown"
+# tokio-signal: tokio's signal tests (--features full): the signal driver
+#   makes one unix socketpair per process and keeps it (a built-in allowed
+#   entry).
+TOKIO_SIGNAL_TESTS="signal_ctrl_c signal_drop_recv signal_drop_rt signal_drop_signal signal_multi_rt signal_no_rt signal_notify_both signal_twice signal_usr1"
+# httptest: HTTP mocking; its tests' servers come from a static ServerPool
+#   and are kept for the life of the process (a built-in allowed entry).
 CRATES=(
   "tiny_http|0.12.0|||thread-based"
   "hyper-util|0.1.21|--features full|test_socks_v5_with_locally_resolved_domain_works|tokio"
@@ -68,6 +74,8 @@ CRATES=(
   "tokio-uds|1.54.1|--features full$(printf ' --test %s' $TOKIO_UDS_TESTS)||tokio, unix sockets|tokio"
   "mockito|1.7.2|||pooled servers"
   "wiremock|0.6.5|||pooled servers"
+  "tokio-signal|1.54.1|--features full$(printf ' --test %s' $TOKIO_SIGNAL_TESTS)||tokio, signals|tokio"
+  "httptest|0.16.4|||pooled servers"
 )
 
 log() { printf '== %s\n' "$*" >&2; }
