@@ -106,8 +106,13 @@ impl PendingMetadata {
 fn check_manifest(manifest_path: Option<&Path>) -> Result<()> {
     match manifest_path {
         Some(path) if !path.is_file() => bail!(
-            "manifest path `{}` does not exist; pass --manifest-path the Cargo.toml of a package or workspace",
-            path.display()
+            "manifest path `{}` {}; pass --manifest-path the Cargo.toml of a package or workspace",
+            path.display(),
+            if path.exists() {
+                "is not a file"
+            } else {
+                "does not exist"
+            }
         ),
         Some(_) => Ok(()),
         None => {

@@ -228,6 +228,13 @@ fn a_missing_manifest_is_a_one_line_error_with_status_2() {
     assert!(err.starts_with("error: "), "{err}");
     assert!(err.contains("/nonexistent/Cargo.toml"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let output = sockcheck(&["--manifest-path", dir.path().to_str().unwrap()]);
+    assert_eq!(status(&output), ExitStatus::Error.code());
+    let err = stderr(&output);
+    assert!(err.contains("is not a file"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
 
 #[test]
