@@ -6,7 +6,10 @@
 //! plain `cargo test` stays green. Each leaking trial prints the addresses of
 //! what it leaves open, for the driver to find in the failure message.
 
-use sockcheck::harness::{Completion, Failed, Harness, Trial};
+mod fixture_trial;
+
+use fixture_trial::fixture;
+use sockcheck::harness::{Failed, Harness, Trial};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
@@ -24,19 +27,6 @@ fn main() {
             fixture("leaks::listener_and_panics", leaks_listener_and_panics),
             fixture("leaks::established_only_warns", keeps_a_connection),
         ]);
-}
-
-/// A trial that runs `leak` only when the driver asked for it.
-fn fixture(name: &str, leak: fn() -> Result<(), Failed>) -> Trial {
-    Trial::ignorable_test(name, move || {
-        if std::env::var_os("SOCKCHECK_FIXTURE").is_some_and(|v| v == "1") {
-            leak().map(|()| Completion::Completed)
-        } else {
-            Ok(Completion::ignored_with(
-                "leaks on purpose; needs SOCKCHECK_FIXTURE=1",
-            ))
-        }
-    })
 }
 
 fn closes_everything() -> Result<(), Failed> {

@@ -15,8 +15,12 @@ fn main() {
 fn main() {}
 
 #[cfg(unix)]
+mod fixture_trial;
+
+#[cfg(unix)]
 mod trials {
-    use sockcheck::harness::{Completion, Failed, Harness, Trial};
+    use super::fixture_trial::fixture;
+    use sockcheck::harness::{Failed, Harness, Trial};
     use std::io::{Read, Write};
     use std::os::unix::net::{UnixListener, UnixStream};
     use std::path::PathBuf;
@@ -28,19 +32,6 @@ mod trials {
             fixture("leaks::unix_listener", leaks_listener),
             fixture("leaks::unix_peer_gone", leaks_stream_whose_peer_is_gone),
         ]);
-    }
-
-    /// A trial that runs `leak` only when the driver asked for it.
-    fn fixture(name: &str, leak: fn() -> Result<(), Failed>) -> Trial {
-        Trial::ignorable_test(name, move || {
-            if std::env::var_os("SOCKCHECK_FIXTURE").is_some_and(|v| v == "1") {
-                leak().map(|()| Completion::Completed)
-            } else {
-                Ok(Completion::ignored_with(
-                    "leaks on purpose; needs SOCKCHECK_FIXTURE=1",
-                ))
-            }
-        })
     }
 
     /// A socket path for `name` in the driver's directory, which outlives
