@@ -1,5 +1,5 @@
 //! `cargo sockcheck` as a library: the binary's `main` parses the command
-//! line and calls [`run`]; the integration tests read the exit statuses
+//! line and calls [`run()`]; the integration tests read the exit statuses
 //! from [`ExitStatus`]. Nothing else is public: this is not a stable API.
 
 #[cfg(target_os = "linux")]
