@@ -10,6 +10,7 @@ use std::io;
 use std::mem::{offset_of, size_of, MaybeUninit};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
 
 pub(super) fn own_sockets() -> Result<Vec<Socket>, SnapshotError> {
     let pid = std::process::id();
@@ -92,19 +93,37 @@ fn socket_fds(dir: &str) -> Result<Vec<(RawFd, u64)>, SnapshotError> {
             continue;
         };
         // An fd closed since the listing has no link any more: skip it.
-        let Ok(target) = fs::read_link(entry.path()) else {
-            continue;
-        };
-        let inode = target
-            .to_str()
-            .and_then(|t| t.strip_prefix("socket:["))
-            .and_then(|t| t.strip_suffix(']'))
-            .and_then(|t| t.parse().ok());
+        let inode = fs::read_link(entry.path())
+            .ok()
+            .and_then(|t| socket_link_inode(&t));
         if let Some(inode) = inode.filter(|&inode| seen.insert(inode)) {
             fds.push((fd, inode));
         }
     }
     Ok(fds)
+}
+
+/// The inodes of the sockets process `pid` holds, each once, from its fd
+/// links alone.
+pub(super) fn socket_inodes(pid: u32) -> Result<Vec<u64>, SnapshotError> {
+    let fds = socket_fds(&format!("/proc/{pid}/fd"))?;
+    Ok(fds.into_iter().map(|(_, inode)| inode).collect())
+}
+
+/// The inode of the socket at fd `fd` of process `pid`; `None` when that
+/// fd is no socket (or is closed, or the process is gone).
+pub(super) fn fd_socket_inode(pid: u32, fd: RawFd) -> Option<u64> {
+    socket_link_inode(&fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()?)
+}
+
+/// The inode an fd link's target names when it is a socket (`socket:[N]`).
+fn socket_link_inode(target: &Path) -> Option<u64> {
+    target
+        .to_str()?
+        .strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
 }
 
 /// Reads one socket's protocol, addresses and state; `None` for sockets that
@@ -324,6 +343,27 @@ mod tests {
     fn inode_of(fd: impl AsFd) -> u64 {
         let file = fs::File::from(fd.as_fd().try_clone_to_owned().unwrap());
         file.metadata().unwrap().ino()
+    }
+
+    #[test]
+    fn fd_links_name_socket_inodes_only() {
+        assert_eq!(socket_link_inode(Path::new("socket:[4242]")), Some(4242));
+        assert_eq!(socket_link_inode(Path::new("pipe:[4242]")), None);
+        assert_eq!(socket_link_inode(Path::new("/dev/null")), None);
+    }
+
+    #[test]
+    fn a_process_s_socket_inodes_are_read_from_its_fd_links() {
+        let pid = std::process::id();
+        let name = format!("sockcheck-fd-links-{pid}");
+        let listener =
+            net::UnixListener::bind_addr(&net::SocketAddr::from_abstract_name(name).unwrap())
+                .unwrap();
+        let file = fs::File::open("/dev/null").unwrap();
+        let inode = inode_of(&listener);
+        assert_eq!(fd_socket_inode(pid, listener.as_raw_fd()), Some(inode));
+        assert_eq!(fd_socket_inode(pid, file.as_raw_fd()), None);
+        assert!(socket_inodes(pid).unwrap().contains(&inode));
     }
 
     /// The socket of `fd` as a snapshot of this process describes it.

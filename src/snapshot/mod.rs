@@ -188,6 +188,21 @@ pub fn process_sockets(pid: u32) -> Result<Vec<Socket>, SnapshotError> {
     Backend::from_env()?.process_sockets(pid)
 }
 
+/// Linux: the inodes of the sockets process `pid` holds, each once, read
+/// from its fd links alone (no socket is asked anything): cheap enough for
+/// a tracer to call while the process runs. The caller needs ptrace access.
+#[cfg(target_os = "linux")]
+pub fn socket_inodes(pid: u32) -> Result<Vec<u64>, SnapshotError> {
+    linux::socket_inodes(pid)
+}
+
+/// Linux: the inode of the socket at fd `fd` of process `pid`; `None` when
+/// that fd is no socket, is closed, or the process is gone.
+#[cfg(target_os = "linux")]
+pub fn fd_socket_inode(pid: u32, fd: i32) -> Option<u64> {
+    linux::fd_socket_inode(pid, fd)
+}
+
 /// Sockets in `after` that were not in `before`: what happened in between opened.
 ///
 /// Sockets are matched by inode where the platform has one, else by protocol

@@ -5,9 +5,9 @@
 //! A thread waiting in `epoll_wait` or `poll` names no socket and is not
 //! reported: nothing is said rather than something unsure.
 
-use crate::stack::capture::socket_inode;
 use crate::stack::syscalls;
 use sockcheck::site::HoldingThread;
+use sockcheck::snapshot::fd_socket_inode;
 use std::collections::{HashMap, HashSet};
 
 use super::ptrace::Pid;
@@ -35,7 +35,9 @@ pub fn holding_threads(process: Pid, leaked: &HashSet<u64>) -> HashMap<u64, Vec<
         let Some((syscall, fd)) = blocked_on_fd(&line) else {
             continue;
         };
-        let Some(inode) = socket_inode(process, fd).filter(|inode| leaked.contains(inode)) else {
+        let Some(inode) =
+            fd_socket_inode(process as u32, fd).filter(|inode| leaked.contains(inode))
+        else {
             continue;
         };
         let name = std::fs::read_to_string(format!("{task}/comm")).unwrap_or_default();
@@ -87,7 +89,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
         let own = std::process::id() as Pid;
-        let inode = socket_inode(own, listener.as_raw_fd()).unwrap();
+        let inode = fd_socket_inode(own as u32, listener.as_raw_fd()).unwrap();
         let acceptor = std::thread::Builder::new()
             .name("acceptor".into())
             .spawn(move || listener.accept().map(|_| ()))

@@ -12,6 +12,7 @@ use super::syscalls;
 use super::unwind::Unwinder;
 use super::RawStack;
 use crate::procinfo::{is_thread_of, thread_group};
+use sockcheck::snapshot::{fd_socket_inode, socket_inodes};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -97,7 +98,8 @@ impl TestSites {
     fn prune(&mut self, test: Pid) {
         let mut open = HashSet::new();
         for process in std::iter::once(test).chain(self.processes.keys().copied()) {
-            open.extend(socket_inodes(process));
+            // A process gone meanwhile holds nothing.
+            open.extend(socket_inodes(process as u32).unwrap_or_default());
         }
         self.sockets.retain(|inode, _| open.contains(inode));
         self.stacks.retain(|stack| Arc::strong_count(stack) > 1);
@@ -171,7 +173,7 @@ impl SiteCapture {
         };
         let sites = self.tests.entry(call.test).or_default();
         for fd in fds {
-            if let Some(inode) = socket_inode(thread, fd) {
+            if let Some(inode) = fd_socket_inode(thread as u32, fd) {
                 sites.add_socket(inode, Arc::clone(&call.stack), call.test);
             }
         }
@@ -252,32 +254,6 @@ fn is_new_thread(syscall: &str, registers: &Registers, thread: Pid) -> bool {
     flags & libc::CLONE_THREAD as u64 != 0
 }
 
-/// The inode of socket `fd` of `pid`, `None` when it is no socket (or gone).
-pub fn socket_inode(pid: Pid, fd: i32) -> Option<u64> {
-    let target = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()?;
-    parse_socket_link(target.to_str()?)
-}
-
-/// The inode in an fd link's target `socket:[N]`.
-fn parse_socket_link(target: &str) -> Option<u64> {
-    target
-        .strip_prefix("socket:[")?
-        .strip_suffix(']')?
-        .parse()
-        .ok()
-}
-
-/// The socket inodes process `pid` holds; none when it is gone.
-fn socket_inodes(pid: Pid) -> Vec<u64> {
-    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|entry| parse_socket_link(std::fs::read_link(entry.path()).ok()?.to_str()?))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,7 +307,7 @@ mod tests {
     fn closed_sockets_are_pruned_and_open_ones_kept() {
         let open = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let own = std::process::id() as Pid;
-        let inode = socket_inode(own, std::os::fd::AsRawFd::as_raw_fd(&open)).unwrap();
+        let inode = fd_socket_inode(own as u32, std::os::fd::AsRawFd::as_raw_fd(&open)).unwrap();
         let mut sites = TestSites::default();
         let kept = sites.intern(stack(1));
         sites.add_socket(inode, Arc::clone(&kept), own);
@@ -345,12 +321,5 @@ mod tests {
         assert!(Arc::ptr_eq(sites.socket(inode).unwrap(), &kept));
         assert_eq!(sites.stacks.len(), 1);
         assert_eq!(sites.prune_at, 2);
-    }
-
-    #[test]
-    fn fd_links_name_socket_inodes_only() {
-        assert_eq!(parse_socket_link("socket:[4242]"), Some(4242));
-        assert_eq!(parse_socket_link("pipe:[4242]"), None);
-        assert_eq!(parse_socket_link("/dev/null"), None);
     }
 }
