@@ -114,7 +114,7 @@ pub fn write_test_line(test: &TestRecord, out: &mut dyn Write) -> io::Result<()>
 
 /// `[   0.112s]`: a test's (or the run's) time, aligned as nextest does.
 fn bracketed_seconds(ms: u64) -> String {
-    format!("[{:>4}.{:03}s]", ms / 1000, ms % 1000)
+    format!("[{:>9}]", seconds(Duration::from_millis(ms)))
 }
 
 /// `LEAK`, `FAIL`, `TIMEOUT`, `CRASH`, `IGNORE` or `PASS`: the word a test
