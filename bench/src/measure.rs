@@ -284,8 +284,21 @@ pub fn median(samples: &[Sample]) -> Duration {
     median_by(samples, |s| s.wall.as_secs_f64()).map_or(Duration::ZERO, Duration::from_secs_f64)
 }
 
+/// The median over rounds of `a`'s wall time / `b`'s, the two taken in
+/// the same round: a slow drift of the machine cancels out of each ratio.
+pub fn median_ratio(a: &[Sample], b: &[Sample]) -> f64 {
+    let ratios = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| x.wall.as_secs_f64() / y.wall.as_secs_f64());
+    median_of(ratios.collect()).unwrap_or(f64::NAN)
+}
+
 fn median_by(samples: &[Sample], key: impl Fn(&Sample) -> f64) -> Option<f64> {
-    let mut values: Vec<f64> = samples.iter().map(key).collect();
+    median_of(samples.iter().map(key).collect())
+}
+
+fn median_of(mut values: Vec<f64>) -> Option<f64> {
     values.sort_by(f64::total_cmp);
     let n = values.len();
     match n {

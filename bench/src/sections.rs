@@ -2,8 +2,8 @@
 //! part of the report as Markdown.
 
 use crate::measure::{
-    self, alternate, median, median_cpu, others_share, peak_rss, time_once, Cmd, Result, Rounds,
-    Sample, BUSY,
+    self, alternate, median, median_cpu, median_ratio, others_share, peak_rss, time_once, Cmd,
+    Result, Rounds, Sample, BUSY,
 };
 use crate::suite::Suite;
 use crate::{direct, load, Options, Tools};
@@ -217,21 +217,7 @@ pub fn steps(options: &Options, tools: &Tools, suite: &Suite) -> Result<String> 
         index(&c.cargo_test.label).ok_or("no cargo test column")?,
         cmds.len() - 1,
     );
-    // The median over rounds of column a's time / column b's.
-    let ratio = |a: usize, b: usize| {
-        let mut ratios: Vec<f64> = samples[a]
-            .iter()
-            .zip(&samples[b])
-            .map(|(x, y)| x.wall.as_secs_f64() / y.wall.as_secs_f64())
-            .collect();
-        ratios.sort_by(f64::total_cmp);
-        let n = ratios.len();
-        if n % 2 == 1 {
-            ratios[n / 2]
-        } else {
-            (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0
-        }
-    };
+    let ratio = |a: usize, b: usize| median_ratio(&samples[a], &samples[b]);
     let check_median = median(&samples[check]);
     let mut out = String::new();
     writeln!(
@@ -340,13 +326,7 @@ pub fn host_load(options: &Options, tools: &Tools, suite: &Suite) -> Result<Stri
     let mut slowdowns = Vec::new();
     for (i, cmd) in runners.iter().enumerate() {
         let (idle, loaded) = (&rounds.samples[i], &rounds.samples[n + i]);
-        let mut paired: Vec<f64> = idle
-            .iter()
-            .zip(loaded)
-            .map(|(i, l)| l.wall.as_secs_f64() / i.wall.as_secs_f64())
-            .collect();
-        paired.sort_by(f64::total_cmp);
-        let slowdown = paired[paired.len() / 2];
+        let slowdown = median_ratio(loaded, idle);
         slowdowns.push(slowdown);
         writeln!(
             out,
