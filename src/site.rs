@@ -103,19 +103,42 @@ pub struct Origin {
     /// unwinder stopped early), in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The thread creations that led to the thread that made the call,
+    /// innermost first: `[0]` started the calling thread, `[1]` started
+    /// the thread that made `[0]`'s call, and so on up to the test's own
+    /// thread. Empty when the call was made on the test's main thread (or
+    /// the spawns are not known).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spawned_by: Vec<Spawn>,
 }
 
 impl Origin {
     /// The origin of a socket created by `syscall` with `stack` (innermost
     /// first); its site is the stack's innermost frame in the project.
     pub fn new(syscall: impl Into<String>, stack: Vec<Frame>) -> Origin {
-        let site = stack.iter().find(|frame| frame.in_project).cloned();
         Origin {
             syscall: syscall.into(),
-            site,
+            site: innermost_in_project(&stack),
             stack,
             note: None,
+            spawned_by: Vec::new(),
         }
+    }
+
+    /// The same origin, made on a thread started by `spawned_by` (innermost
+    /// first).
+    pub fn spawned_by(mut self, spawned_by: Vec<Spawn>) -> Origin {
+        self.spawned_by = spawned_by;
+        self
+    }
+
+    /// Every frame from the system call out to the test's own thread,
+    /// innermost first: the stack, then the stack of each thread creation
+    /// in [`Origin::spawned_by`].
+    pub fn chain(&self) -> impl Iterator<Item = &Frame> {
+        self.stack
+            .iter()
+            .chain(self.spawned_by.iter().flat_map(|spawn| spawn.stack.iter()))
     }
 
     /// The same origin with a note on what limits its stack.
@@ -167,6 +190,41 @@ impl fmt::Display for Origin {
     }
 }
 
+/// The innermost frame of `stack` in the project's own source.
+fn innermost_in_project(stack: &[Frame]) -> Option<Frame> {
+    stack.iter().find(|frame| frame.in_project).cloned()
+}
+
+/// The `clone` or `clone3` call that started a thread of the test: where a
+/// thread came from, one link of [`Origin::spawned_by`] and
+/// [`HoldingThread::spawned_by`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Spawn {
+    /// The system call: `clone` or `clone3`.
+    pub syscall: String,
+    /// The innermost frame of `stack` in the project's own source, when
+    /// there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<Frame>,
+    /// The symbolized stack of the spawning thread at the call, innermost
+    /// first.
+    #[serde(default)]
+    pub stack: Vec<Frame>,
+}
+
+impl Spawn {
+    /// A thread started by `syscall` with the spawner's `stack` (innermost
+    /// first); its site is the stack's innermost frame in the project.
+    pub fn new(syscall: impl Into<String>, stack: Vec<Frame>) -> Spawn {
+        Spawn {
+            syscall: syscall.into(),
+            site: innermost_in_project(&stack),
+            stack,
+        }
+    }
+}
+
 /// `tokio::net::TcpListener::bind` for `tokio::net::TcpListener::bind::{{closure}}`:
 /// an async fn's body is a closure, but the API is the fn.
 fn without_closures(function: &str) -> &str {
@@ -191,6 +249,11 @@ pub struct HoldingThread {
     pub name: String,
     /// The system call it is blocked in, e.g. `accept4`.
     pub syscall: String,
+    /// The thread creations that led to it, innermost first, as in
+    /// [`Origin::spawned_by`]; empty for the test's main thread (or when
+    /// not known).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spawned_by: Vec<Spawn>,
 }
 
 impl HoldingThread {
@@ -200,7 +263,14 @@ impl HoldingThread {
             tid,
             name: name.into(),
             syscall: syscall.into(),
+            spawned_by: Vec::new(),
         }
+    }
+
+    /// The same thread, started by `spawned_by` (innermost first).
+    pub fn spawned_by(mut self, spawned_by: Vec<Spawn>) -> HoldingThread {
+        self.spawned_by = spawned_by;
+        self
     }
 }
 
@@ -290,6 +360,47 @@ mod tests {
             unknown.to_string(),
             "opened by socket(), outside the project's code"
         );
+    }
+
+    #[test]
+    fn the_chain_runs_from_the_call_through_each_spawn_to_the_test() {
+        let call = Frame::function("server::bind")
+            .at("tests/support/mod.rs", 9, None)
+            .in_project();
+        let inner = Frame::function("server::start::{{closure}}")
+            .at("tests/support/mod.rs", 20, None)
+            .in_project();
+        let outer = Frame::function("net::leaks")
+            .at("tests/net.rs", 31, None)
+            .in_project();
+        let spawns = vec![
+            Spawn::new("clone3", vec![Frame::function("clone3"), inner.clone()]),
+            Spawn::new("clone3", vec![outer.clone()]),
+        ];
+        assert_eq!(spawns[0].site.as_ref(), Some(&inner));
+        let origin = Origin::new("socket", vec![call.clone()]).spawned_by(spawns);
+        let chain: Vec<&Frame> = origin.chain().collect();
+        assert_eq!(
+            chain,
+            [&call, &Frame::function("clone3"), &inner, &outer],
+            "innermost to outermost across both spawns"
+        );
+        assert_eq!(Origin::new("socket", vec![call]).chain().count(), 1);
+    }
+
+    #[test]
+    fn spawns_are_left_out_of_the_json_when_there_are_none() {
+        let plain = serde_json::to_value(Origin::new("socket", Vec::new())).unwrap();
+        assert!(plain.get("spawned_by").is_none(), "{plain}");
+        let spawned = Origin::new("socket", Vec::new())
+            .spawned_by(vec![Spawn::new("clone", vec![Frame::function("f")])]);
+        let json = serde_json::to_value(&spawned).unwrap();
+        assert_eq!(json["spawned_by"][0]["syscall"], "clone");
+        assert_eq!(json["spawned_by"][0]["stack"][0]["function"], "f");
+        let back: Origin = serde_json::from_value(json).unwrap();
+        assert_eq!(back, spawned);
+        let holder = serde_json::to_value(HoldingThread::new(1, "t", "accept")).unwrap();
+        assert!(holder.get("spawned_by").is_none(), "{holder}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde_json::Value;
 use sockcheck::allow;
 use sockcheck::leak::{LeakKind, Severity, Stability};
 use sockcheck::report::{self, Outcome, Report, TestRecord};
-use sockcheck::site::{Frame, HoldingThread, Origin};
+use sockcheck::site::{Frame, HoldingThread, Origin, Spawn};
 use sockcheck::socket::{Family, Protocol, State, UnixType};
 use sockcheck::testing::{leak, tcp, udp, unix};
 
@@ -28,8 +28,18 @@ fn report_with_every_field() -> Report {
     ];
     origin.site = Some(site);
     origin.note = Some("the unwinder stopped at a frame without unwind info".into());
+    let spawn = Spawn::new(
+        "clone3",
+        vec![
+            Frame::function("std::thread::spawn"),
+            Frame::function("net::start_server")
+                .at("tests/support/mod.rs", 20, Some(5))
+                .in_project(),
+        ],
+    );
+    origin.spawned_by = vec![spawn.clone()];
     listener.opened = Some(origin);
-    listener.held_by = vec![HoldingThread::new(9471, "server", "accept4")];
+    listener.held_by = vec![HoldingThread::new(9471, "server", "accept4").spawned_by(vec![spawn])];
     listener.stability = Some(Stability::of(3, 3));
 
     let mut flaky = leak(
