@@ -130,7 +130,7 @@ impl AllowSocket {
                 .function
                 .as_deref()
                 .is_some_and(|f| function_forms(f).any(|form| glob.matches(form))),
-            Matcher::Crate(name) => crate_of(frame).is_some_and(|c| crate_key(&c) == *name),
+            Matcher::Crate(name) => frame.crate_name().is_some_and(|c| crate_key(&c) == *name),
             Matcher::File(glob) => frame.file.as_deref().is_some_and(|f| glob.matches(f)),
         }
     }
@@ -217,35 +217,6 @@ fn without_closure(function: &str) -> Option<&str> {
         .chars()
         .all(|c| c.is_ascii_digit())
         .then_some(shorter)
-}
-
-/// The crate a frame lies in: the first segment of its function path, or
-/// the package directory of a file under cargo's registry.
-pub fn crate_of(frame: &Frame) -> Option<String> {
-    let from_function = frame.function.as_deref().and_then(|function| {
-        let path = function
-            .trim_start_matches(['<', '&'])
-            .trim_start_matches("dyn ");
-        let (first, _) = path.split_once("::")?;
-        let valid = !first.is_empty() && first.chars().all(|c| c.is_alphanumeric() || c == '_');
-        valid.then(|| first.to_owned())
-    });
-    from_function.or_else(|| frame.file.as_deref().and_then(registry_crate))
-}
-
-/// `mockito` from `/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/mockito-1.7.2/src/lib.rs`.
-fn registry_crate(file: &str) -> Option<String> {
-    let (_, after) = file.split_once("/registry/src/")?;
-    let mut parts = after.split('/');
-    let _index = parts.next()?;
-    let package = parts.next()?;
-    // The version starts at the first `-` followed by a digit whose rest
-    // looks like a version (`tokio-util-0.7.20`, `h2-0.4.20`).
-    let start = package.match_indices('-').map(|(i, _)| i).find(|&i| {
-        let version = &package[i + 1..];
-        version.starts_with(|c: char| c.is_ascii_digit()) && version.split('.').count() >= 3
-    })?;
-    Some(package[..start].to_owned())
 }
 
 /// The built-in rules: sockets that widely used crates keep open for the
@@ -374,6 +345,132 @@ pub fn set_aside_by<R: Borrow<AllowSocket>>(
     allowed
 }
 
+/// A rule to paste for leaks opened inside one dependency, outside the
+/// project's code, if that crate keeps them open on purpose: a `function`
+/// glob on the module that made them, or the `crate` when they come from
+/// several of its modules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProposedRule {
+    /// The crate that made the sockets ([`Origin::maker`]).
+    pub krate: String,
+    /// Its version, when its source is under cargo's registry.
+    pub version: Option<String>,
+    /// How many leaks it made.
+    pub leaks: usize,
+    /// `function` or `crate`: the key of the rule.
+    pub key: &'static str,
+    /// The glob or crate name the rule gives.
+    pub value: String,
+}
+
+impl ProposedRule {
+    /// The rule as the configuration writes it, a line each:
+    /// `[[allow-sockets]]`, `function = "minipool::pool::*"`, `reason = "…"`.
+    pub fn toml_lines(&self) -> [String; 3] {
+        [
+            "[[allow-sockets]]".to_owned(),
+            format!("{} = \"{}\"", self.key, self.value),
+            format!(
+                "reason = \"{} keeps these sockets open on purpose\"",
+                self.krate
+            ),
+        ]
+    }
+
+    /// The same rule for the command line: `--allow-from function=minipool::pool::*`.
+    pub fn flag(&self) -> String {
+        format!("--allow-from {}={}", self.key, self.value)
+    }
+}
+
+impl fmt::Display for ProposedRule {
+    /// `3 leaks were opened by crate minipool 0.1.0, outside the project's code`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = if self.leaks == 1 { "was" } else { "were" };
+        write!(
+            f,
+            "{} {verb} opened by crate {}",
+            leaks_word(self.leaks),
+            self.krate
+        )?;
+        if let Some(version) = &self.version {
+            write!(f, " {version}")?;
+        }
+        f.write_str(", outside the project's code")
+    }
+}
+
+/// The rules to propose for `leaks` made inside dependencies, one per
+/// crate, most leaks first (ties by crate name).
+pub fn proposed_rules<'a>(leaks: impl IntoIterator<Item = &'a Leak>) -> Vec<ProposedRule> {
+    // Per crate: its version, the leaks, and the modules that made them.
+    let mut crates: Vec<(String, Option<String>, usize, Vec<String>)> = Vec::new();
+    for maker in leaks
+        .into_iter()
+        .filter_map(|leak| leak.opened.as_ref()?.maker())
+    {
+        let Some(krate) = maker.crate_name() else {
+            continue;
+        };
+        let module = maker.function.as_deref().and_then(module_glob);
+        let version = maker.registry_package().map(|(_, v)| v.to_owned());
+        let entry = match crates.iter_mut().position(|c| c.0 == krate) {
+            Some(i) => &mut crates[i],
+            None => {
+                crates.push((krate, version, 0, Vec::new()));
+                crates.last_mut().expect("just pushed")
+            }
+        };
+        entry.2 += 1;
+        let module = module.unwrap_or_default();
+        if !entry.3.contains(&module) {
+            entry.3.push(module);
+        }
+    }
+    let mut rules: Vec<ProposedRule> = crates
+        .into_iter()
+        .map(|(krate, version, leaks, modules)| {
+            let (key, value) = match &modules[..] {
+                [module] if !module.is_empty() => ("function", module.clone()),
+                _ => ("crate", krate.clone()),
+            };
+            ProposedRule {
+                krate,
+                version,
+                leaks,
+                key,
+                value,
+            }
+        })
+        .collect();
+    rules.sort_by(|a, b| b.leaks.cmp(&a.leaks).then_with(|| a.krate.cmp(&b.krate)));
+    rules
+}
+
+/// `minipool::pool::*` for `minipool::pool::Pool::grow::{{closure}}`: the
+/// module the function is in, as a glob; `None` when that is the crate's
+/// root or the path holds characters a pasted rule should not.
+fn module_glob(function: &str) -> Option<String> {
+    let mut path = function.trim_start_matches('<');
+    path = path.split(" as ").next().unwrap_or(path);
+    while let Some(outer) = without_closure(path) {
+        path = outer;
+    }
+    let mut segments: Vec<&str> = path.split("::").collect();
+    // The function, then the types it belongs to.
+    segments.pop();
+    while segments
+        .last()
+        .is_some_and(|s| s.starts_with(|c: char| c.is_ascii_uppercase()))
+    {
+        segments.pop();
+    }
+    let plain = segments
+        .iter()
+        .all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    (segments.len() >= 2 && plain).then(|| format!("{}::*", segments.join("::")))
+}
+
 /// A sentence for when rules of `rules` cannot have matched some of
 /// `leaks`: leaks without a creation stack, or only `file` rules and stacks
 /// without file names. `None` when every rule could be tried.
@@ -493,27 +590,27 @@ mod tests {
         )]);
         let rule = AllowSocket::function("wiremock::mock_server::pool::*", "pool").unwrap();
         assert!(rule.matches(&stack));
-        assert_eq!(crate_of(&stack.stack[0]).as_deref(), Some("wiremock"));
+        assert_eq!(stack.stack[0].crate_name().as_deref(), Some("wiremock"));
     }
 
     #[test]
     fn a_crate_is_found_from_the_function_path_or_the_registry_file() {
         let from_function = Frame::function("tokio_util::codec::Framed::new");
-        assert_eq!(crate_of(&from_function).as_deref(), Some("tokio_util"));
+        assert_eq!(from_function.crate_name().as_deref(), Some("tokio_util"));
         let from_file = Frame::default().at(
             format!("{REGISTRY}/tokio-util-0.7.20/src/codec/framed.rs"),
             1,
             None,
         );
-        assert_eq!(crate_of(&from_file).as_deref(), Some("tokio-util"));
+        assert_eq!(from_file.crate_name().as_deref(), Some("tokio-util"));
         let digits = Frame::default().at(format!("{REGISTRY}/h2-0.4.20/src/lib.rs"), 1, None);
-        assert_eq!(crate_of(&digits).as_deref(), Some("h2"));
+        assert_eq!(digits.crate_name().as_deref(), Some("h2"));
         let prerelease =
             Frame::default().at(format!("{REGISTRY}/foo-bar-1.0.0-rc.1/src/a.rs"), 1, None);
-        assert_eq!(crate_of(&prerelease).as_deref(), Some("foo-bar"));
-        assert_eq!(crate_of(&Frame::function("__libc_socket")), None);
+        assert_eq!(prerelease.crate_name().as_deref(), Some("foo-bar"));
+        assert_eq!(Frame::function("__libc_socket").crate_name(), None);
         assert_eq!(
-            crate_of(&Frame::default().at("tests/net.rs", 1, None)),
+            Frame::default().at("tests/net.rs", 1, None).crate_name(),
             None
         );
 
@@ -622,6 +719,68 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("invalid glob `a[`"));
+    }
+
+    #[test]
+    fn leaks_made_inside_a_dependency_get_a_rule_to_paste() {
+        let grow = |function: &str| {
+            leak(Some(Origin::new(
+                "socket",
+                vec![
+                    Frame::function("__libc_socket"),
+                    Frame::function("std::net::tcp::TcpListener::bind"),
+                    Frame::function(function).at(
+                        format!("{REGISTRY}/minipool-0.3.1/src/pool.rs"),
+                        9,
+                        None,
+                    ),
+                ],
+            )))
+        };
+        let leaks = [
+            grow("minipool::pool::Pool::grow::{{closure}}"),
+            grow("minipool::pool::Pool::grow"),
+            leak(Some(mockito_listener())),
+            leak(Some(Origin::new("socket", test_listener().stack))),
+            leak(None),
+        ];
+        let rules = proposed_rules(&leaks);
+        assert_eq!(rules.len(), 2, "{rules:#?}");
+        let pool = &rules[0];
+        assert_eq!(
+            pool.to_string(),
+            "2 leaks were opened by crate minipool 0.3.1, outside the project's code"
+        );
+        assert_eq!(
+            pool.toml_lines(),
+            [
+                "[[allow-sockets]]",
+                "function = \"minipool::pool::*\"",
+                "reason = \"minipool keeps these sockets open on purpose\""
+            ]
+        );
+        assert_eq!(pool.flag(), "--allow-from function=minipool::pool::*");
+        // The rule proposed matches the leaks it is proposed for.
+        let rule =
+            AllowSocket::parse_flag(pool.flag().trim_start_matches("--allow-from ")).unwrap();
+        assert!(leaks[..2]
+            .iter()
+            .all(|l| rule.matches(l.opened.as_ref().unwrap())));
+        assert_eq!(rules[1].value, "mockito::server::*");
+
+        // Two modules of one crate: the crate.
+        let mixed = [grow("minipool::pool::grow"), grow("minipool::net::bind")];
+        let rules = proposed_rules(&mixed);
+        assert_eq!(
+            (rules[0].key, rules[0].value.as_str()),
+            ("crate", "minipool")
+        );
+        assert_eq!(module_glob("minipool::grow"), None, "the crate's root");
+        assert_eq!(
+            module_glob("a::b\"::c::f"),
+            None,
+            "nothing to break out of a string"
+        );
     }
 
     #[test]

@@ -68,8 +68,9 @@ impl LeakKind {
             LeakKind::Listen => {
                 "A server is still listening: stop the accept loop and join its thread, \
                  or shut its runtime down, so the `TcpListener`/`UnixListener` drops \
-                 before the test returns. A listener the suite shares by design can be \
-                 allowed (`allow-listen-ports`, `allow-listen-paths`)."
+                 before the test returns. A listener the suite or a crate keeps by design can \
+                 be allowed by where it was made (`allow-sockets`) or by address \
+                 (`allow-listen-ports`, `allow-listen-paths`)."
             }
             LeakKind::Established => {
                 "A connection is still open: drop the stream (or the client or pool that \
@@ -252,6 +253,21 @@ impl Leak {
     /// socket (its *site*), when the creation stack has one.
     pub fn site(&self) -> Option<&Frame> {
         self.opened.as_ref()?.site.as_ref()
+    }
+
+    /// Where to look, innermost first: the places of the creation's
+    /// [trail](Origin::trail) (`src/conn.rs:137:28`, then the test helper's
+    /// and the test's lines), each a location, or a function without
+    /// debug info. Empty without a site.
+    pub fn trail_places(&self) -> Vec<String> {
+        let Some(origin) = &self.opened else {
+            return Vec::new();
+        };
+        origin
+            .trail()
+            .into_iter()
+            .filter_map(|frame| frame.location().or_else(|| frame.function.clone()))
+            .collect()
     }
 
     /// What is known of where the socket came from and what keeps it open,

@@ -72,6 +72,119 @@ impl Frame {
     }
 }
 
+impl Frame {
+    /// The crate the frame lies in: the first segment of its function path
+    /// (`tokio_util` for `tokio_util::codec::Framed::new`, `wiremock` for
+    /// `<wiremock::pool::Manager as deadpool::Manager>::create`), or else
+    /// the package of a file under cargo's registry.
+    pub fn crate_name(&self) -> Option<String> {
+        let from_function = self.function.as_deref().and_then(|function| {
+            let path = function
+                .trim_start_matches(['<', '&'])
+                .trim_start_matches("dyn ");
+            let (first, _) = path.split_once("::")?;
+            let valid = !first.is_empty() && first.chars().all(|c| c.is_alphanumeric() || c == '_');
+            valid.then(|| first.to_owned())
+        });
+        from_function.or_else(|| Some(self.registry_package()?.0.to_owned()))
+    }
+
+    /// `("mockito", "1.7.2")` for a file under cargo's registry,
+    /// `…/registry/src/INDEX/mockito-1.7.2/src/server.rs`.
+    pub fn registry_package(&self) -> Option<(&str, &str)> {
+        let (_, after) = self.file.as_deref()?.split_once("/registry/src/")?;
+        let mut parts = after.split('/');
+        let _index = parts.next()?;
+        let package = parts.next()?;
+        // The version starts at the first `-` followed by a digit whose rest
+        // looks like a version (`tokio-util-0.7.20`, `h2-0.4.20`).
+        let start = package.match_indices('-').map(|(i, _)| i).find(|&i| {
+            let version = &package[i + 1..];
+            version.starts_with(|c: char| c.is_ascii_digit()) && version.split('.').count() >= 3
+        })?;
+        Some((&package[..start], &package[start + 1..]))
+    }
+
+    /// The function's name as a reader knows it: its last segment, with the
+    /// type it belongs to (`ConfigListenAddr::bind`, `pipelining_test`,
+    /// `TcpListener::accept` for `<std::net::tcp::TcpListener>::accept`),
+    /// closures cut off.
+    pub fn short_function(&self) -> Option<String> {
+        let function = without_closures(self.function.as_deref()?);
+        let segments = top_level_segments(function);
+        let last = *segments.last()?;
+        let short = match segments.len().checked_sub(2).map(|i| segments[i]) {
+            Some(owner) => {
+                // `<std::net::tcp::TcpListener>` or `<A as B>`: the type's last segment.
+                let owner = owner.trim_start_matches('<');
+                let owner = owner.split(" as ").next().unwrap_or(owner);
+                let owner = owner.trim_end_matches('>');
+                let owner = top_level_segments(owner).last().copied().unwrap_or(owner);
+                if owner.starts_with(|c: char| c.is_ascii_uppercase()) {
+                    format!("{owner}::{last}")
+                } else {
+                    last.to_owned()
+                }
+            }
+            None => last.to_owned(),
+        };
+        Some(short)
+    }
+
+    /// True when the frame is in std, core or alloc, or in the crates that
+    /// only carry a socket to the system call for others (mio, socket2,
+    /// polling, nix, libc, tokio's and async-io's net layers): never the
+    /// code that decided to make it.
+    pub fn is_plumbing(&self) -> bool {
+        const CRATES: [&str; 10] = [
+            "std",
+            "core",
+            "alloc",
+            "mio",
+            "socket2",
+            "polling",
+            "nix",
+            "libc",
+            "async_io",
+            "async_net",
+        ];
+        const LAYERS: [&str; 2] = ["tokio::net::", "tokio::io::"];
+        let Some(krate) = self.crate_name() else {
+            return true;
+        };
+        let path = self
+            .function
+            .as_deref()
+            .unwrap_or_default()
+            .trim_start_matches(['<', '&']);
+        CRATES.contains(&krate.replace('-', "_").as_str())
+            || LAYERS.iter().any(|layer| path.starts_with(layer))
+    }
+}
+
+/// The `::`-separated segments of a path, not splitting inside `<…>`.
+fn top_level_segments(path: &str) -> Vec<&str> {
+    let mut segments = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'<' => depth += 1,
+            b'>' => depth = depth.saturating_sub(1),
+            b':' if depth == 0 && bytes.get(i + 1) == Some(&b':') => {
+                segments.push(&path[start..i]);
+                start = i + 2;
+                i += 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    segments.push(&path[start..]);
+    segments
+}
+
 impl fmt::Display for Frame {
     /// `tests/net.rs:31:13 in net::leaks_listener`, or whichever half is known.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -155,14 +268,105 @@ impl Origin {
         let site = self.stack.iter().position(|frame| frame.in_project)?;
         self.stack[..site].last()
     }
+
+    /// Every frame on the way to the call, innermost to outermost.
+    fn frames(&self) -> impl Iterator<Item = &Frame> {
+        self.stack.iter()
+    }
+
+    /// The project frames a reader needs to find the line to change,
+    /// innermost first: the site; on the way out, the innermost frame in
+    /// the test's own target (`tests/…`, often a test helper); and the
+    /// test's own frame, the outermost project frame. A line already named
+    /// is not named again, so a socket the test opened itself has a trail
+    /// of one. Empty without a site.
+    pub fn trail(&self) -> Vec<&Frame> {
+        let Some(site) = self.site.as_ref() else {
+            return Vec::new();
+        };
+        let project: Vec<&Frame> = self.frames().filter(|frame| frame.in_project).collect();
+        let test = match project[..] {
+            // libtest calls a `#[test]` fn through a closure at its `fn`
+            // line: the line in the body is the one to read.
+            [.., body, wrapper] if wrapper.file == body.file && is_wrapper_of(wrapper, body) => {
+                body
+            }
+            [.., test] => test,
+            [] => site,
+        };
+        let helper = test
+            .file
+            .as_deref()
+            .and_then(test_target_dir)
+            .and_then(|dir| {
+                project
+                    .iter()
+                    .copied()
+                    .find(|frame| frame.file.as_deref().is_some_and(|f| f.starts_with(dir)))
+            });
+        let mut trail: Vec<&Frame> = vec![site];
+        for frame in helper.into_iter().chain([test]) {
+            if !trail.iter().any(|shown| same_line(shown, frame)) {
+                trail.push(frame);
+            }
+        }
+        trail
+    }
+
+    /// The code that made the socket when no project frame did: the
+    /// innermost frame outside std and socket plumbing
+    /// ([`Frame::is_plumbing`]), in the crate that decided to make it (a
+    /// mock server, a framework). `None` when there is a site, or nothing
+    /// but plumbing is known.
+    pub fn maker(&self) -> Option<&Frame> {
+        if self.site.is_some() {
+            return None;
+        }
+        self.frames().find(|frame| !frame.is_plumbing())
+    }
+}
+
+/// `tests/` for `tests/support/mod.rs`, `crates/net/benches/` for
+/// `crates/net/benches/load.rs`: the directory of the test target a file
+/// belongs to; `None` for a library's or binary's own source.
+fn test_target_dir(file: &str) -> Option<&str> {
+    ["tests/", "benches/", "examples/"]
+        .iter()
+        .filter_map(|dir| {
+            let at = file.find(dir)?;
+            let starts_segment = at == 0 || file[..at].ends_with('/');
+            starts_segment.then(|| &file[..at + dir.len()])
+        })
+        .min_by_key(|prefix| prefix.len())
+}
+
+/// True when `wrapper` is a closure of `body`'s function: `net::leaks::{{closure}}` of `net::leaks`.
+fn is_wrapper_of(wrapper: &Frame, body: &Frame) -> bool {
+    match (wrapper.function.as_deref(), body.function.as_deref()) {
+        (Some(wrapper), Some(body)) => wrapper != body && without_closures(wrapper) == body,
+        _ => false,
+    }
+}
+
+/// True when two frames name the same line (or, without lines, the same
+/// function).
+fn same_line(a: &Frame, b: &Frame) -> bool {
+    match (a.file.is_some(), b.file.is_some()) {
+        (true, true) => a.file == b.file && a.line == b.line,
+        _ => a.function == b.function,
+    }
 }
 
 impl fmt::Display for Origin {
-    /// One line: `opened at tests/net.rs:31:13 in net::leaks
-    /// (std::net::tcp::TcpListener::bind)`; `opened in net::leaks (…); lines
-    /// need debug info` when the site has no line; `opened by socket() in
-    /// pool::Pool::grow, outside the project's code` without a site (the
-    /// innermost frame with a source file, when there is one). The note is added only
+    /// One line: `opened at src/conn.rs:137:28 in app::conn::bind
+    /// (std::net::tcp::TcpListener::bind) <- tests/support/mod.rs:12
+    /// (start_server) <- tests/net.rs:40 (pipelining)`: the site, the API it
+    /// called, then the rest of its [trail](Origin::trail). `opened in
+    /// net::leaks (…); lines need debug info` when the site has no line.
+    /// Without a site, the crate that made the socket
+    /// ([`maker`](Origin::maker)): `opened by socket() in crate mockito 1.7.2
+    /// (mockito::server::Server::bind_server), outside the project's code`
+    /// (else the innermost frame with a source file). The note is added only
     /// when the site has no line: past that it is noise.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.site {
@@ -170,17 +374,38 @@ impl fmt::Display for Origin {
             Some(site) => write!(f, "opened in {site}")?,
             None => {
                 write!(f, "opened by {}()", self.syscall)?;
-                // The innermost frame with a source file: past libc's
-                // wrapper, in the dependency or std code that made the call.
-                let known = self.stack.iter().find(|frame| frame.file.is_some());
-                if let Some(function) = known.and_then(|frame| frame.function.as_deref()) {
-                    write!(f, " in {}", without_closures(function))?;
+                match self.maker() {
+                    Some(maker) => {
+                        let krate = maker.crate_name().unwrap_or_default();
+                        write!(f, " in crate {krate}")?;
+                        if let Some((_, version)) = maker.registry_package() {
+                            write!(f, " {version}")?;
+                        }
+                        if let Some(function) = maker.function.as_deref() {
+                            write!(f, " ({})", without_closures(function))?;
+                        }
+                    }
+                    None => {
+                        // The innermost frame with a source file: past libc's
+                        // wrapper, in the std code that made the call.
+                        let known = self.stack.iter().find(|frame| frame.file.is_some());
+                        if let Some(function) = known.and_then(|frame| frame.function.as_deref()) {
+                            write!(f, " in {}", without_closures(function))?;
+                        }
+                    }
                 }
                 f.write_str(", outside the project's code")?;
             }
         }
         if let Some(api) = self.api().and_then(|frame| frame.function.as_deref()) {
             write!(f, " ({})", without_closures(api))?;
+        }
+        for frame in self.trail().into_iter().skip(1) {
+            let place = frame.location().or_else(|| frame.function.clone());
+            write!(f, " <- {}", place.unwrap_or_default())?;
+            if let (Some(_), Some(function)) = (&frame.file, frame.short_function()) {
+                write!(f, " ({function})")?;
+            }
         }
         let site_has_line = self.site.as_ref().is_some_and(|site| site.line.is_some());
         match &self.note {
@@ -360,6 +585,150 @@ mod tests {
             unknown.to_string(),
             "opened by socket(), outside the project's code"
         );
+    }
+
+    /// tiny_http's listener: bound in the library, for a test helper, for a test.
+    fn tiny_http_listener() -> Origin {
+        Origin::new(
+            "socket",
+            vec![
+                Frame::function("__libc_socket"),
+                Frame::function("std::net::tcp::TcpListener::bind").at("/rustc/1/tcp.rs", 5, None),
+                Frame::function("tiny_http::connection::ConfigListenAddr::bind")
+                    .at("src/connection.rs", 137, Some(28))
+                    .in_project(),
+                Frame::function("tiny_http::Server::new")
+                    .at("src/lib.rs", 234, Some(9))
+                    .in_project(),
+                Frame::function("network::support::new_client_to_hello_world_server")
+                    .at("tests/support/mod.rs", 17, Some(18))
+                    .in_project(),
+                Frame::function("network::support::other_helper")
+                    .at("tests/support/mod.rs", 30, Some(5))
+                    .in_project(),
+                Frame::function("network::pipelining_test")
+                    .at("tests/network.rs", 40, Some(17))
+                    .in_project(),
+                Frame::function("network::pipelining_test::{{closure}}")
+                    .at("tests/network.rs", 39, Some(21))
+                    .in_project(),
+                Frame::function("core::ops::function::FnOnce::call_once"),
+            ],
+        )
+    }
+
+    #[test]
+    fn the_trail_is_the_site_the_first_test_side_frame_and_the_test() {
+        let origin = tiny_http_listener();
+        let lines: Vec<String> = origin.trail().iter().map(|f| f.to_string()).collect();
+        assert_eq!(
+            lines,
+            [
+                "src/connection.rs:137:28 in tiny_http::connection::ConfigListenAddr::bind",
+                "tests/support/mod.rs:17:18 in network::support::new_client_to_hello_world_server",
+                "tests/network.rs:40:17 in network::pipelining_test",
+            ]
+        );
+        assert_eq!(
+            origin.to_string(),
+            "opened at src/connection.rs:137:28 in tiny_http::connection::ConfigListenAddr::bind \
+             (std::net::tcp::TcpListener::bind) <- tests/support/mod.rs:17:18 \
+             (new_client_to_hello_world_server) <- tests/network.rs:40:17 (pipelining_test)"
+        );
+
+        // Opened by the test itself: the site is the test, named once.
+        let own = Origin::new(
+            "socket",
+            origin.stack[..2]
+                .iter()
+                .chain(&origin.stack[6..7])
+                .cloned()
+                .collect(),
+        );
+        assert_eq!(own.trail().len(), 1);
+        // A unit test in the library: no test target, the site and the test.
+        let unit = Origin::new(
+            "socket",
+            vec![
+                Frame::function("app::bind")
+                    .at("src/net.rs", 3, None)
+                    .in_project(),
+                Frame::function("app::tests::binds")
+                    .at("src/lib.rs", 40, None)
+                    .in_project(),
+            ],
+        );
+        assert_eq!(
+            unit.to_string(),
+            "opened at src/net.rs:3 in app::bind <- src/lib.rs:40 (binds)"
+        );
+        assert_eq!(
+            test_target_dir("crates/net/tests/a.rs"),
+            Some("crates/net/tests/")
+        );
+        assert_eq!(test_target_dir("src/contests/a.rs"), None);
+    }
+
+    #[test]
+    fn short_function_names_keep_their_type() {
+        let short = |f: &str| Frame::function(f).short_function().unwrap();
+        assert_eq!(
+            short("tiny_http::connection::ConfigListenAddr::bind"),
+            "ConfigListenAddr::bind"
+        );
+        assert_eq!(
+            short("network::pipelining_test::{{closure}}"),
+            "pipelining_test"
+        );
+        assert_eq!(
+            short("<std::net::tcp::TcpListener>::accept"),
+            "TcpListener::accept"
+        );
+        assert_eq!(
+            short("<wiremock::pool::Manager as deadpool::managed::Manager>::create::{closure#0}"),
+            "Manager::create"
+        );
+        assert_eq!(short("main"), "main");
+    }
+
+    #[test]
+    fn without_a_site_the_maker_is_the_first_crate_past_the_plumbing() {
+        let registry = "/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f";
+        let origin = Origin::new(
+            "socket",
+            vec![
+                Frame::function("__libc_socket"),
+                Frame::function("socket2::socket::Socket::new"),
+                Frame::function("mio::net::tcp::listener::TcpListener::bind"),
+                Frame::function("tokio::net::tcp::listener::TcpListener::bind::{{closure}}"),
+                Frame::function("mockito::server::Server::bind_server::{{closure}}").at(
+                    format!("{registry}/mockito-1.7.2/src/server.rs"),
+                    359,
+                    Some(24),
+                ),
+                Frame::function("tokio::runtime::park::CachedParkThread::block_on"),
+                Frame::function("std::thread::Builder::spawn_unchecked_::{{closure}}"),
+            ],
+        );
+        assert_eq!(origin.maker(), Some(&origin.stack[4]));
+        assert_eq!(
+            origin.stack[4].registry_package(),
+            Some(("mockito", "1.7.2"))
+        );
+        assert_eq!(
+            origin.to_string(),
+            "opened by socket() in crate mockito 1.7.2 (mockito::server::Server::bind_server), \
+             outside the project's code"
+        );
+        let path_dependency = Origin::new(
+            "socket",
+            vec![Frame::function("minipool::Pool::grow").at("/src/minipool/src/lib.rs", 9, None)],
+        );
+        assert_eq!(
+            path_dependency.to_string(),
+            "opened by socket() in crate minipool (minipool::Pool::grow), outside the project's code"
+        );
+        assert_eq!(tiny_http_listener().maker(), None, "the project made it");
     }
 
     #[test]

@@ -49,12 +49,14 @@ pub fn render(diff: &Diff, out: &mut dyn Write) -> io::Result<()> {
     )
 }
 
-/// `error net::t: close-wait tcp 127.0.0.1:* -> 127.0.0.1:8080 CLOSE_WAIT at tests/net.rs:31`
+/// `error net::t: close-wait tcp 127.0.0.1:* -> 127.0.0.1:8080 CLOSE_WAIT at
+/// src/conn.rs:9 <- tests/net.rs:31`: the site, then the test's lines.
 fn leak_line(change: &LeakChange) -> String {
     let mut line = format!("{} {}", change.leak.severity, change.identity);
-    if let Some(site) = change.site() {
+    let places = change.leak.trail_places();
+    if !places.is_empty() {
         line.push_str(" at ");
-        line.push_str(&site);
+        line.push_str(&places.join(" <- "));
     }
     line
 }

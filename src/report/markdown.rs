@@ -13,6 +13,7 @@
 use super::listing::{count_by_kind, kinds_present, Capped, MAX_LISTED};
 use super::words::counted;
 use super::{allowed_groups, Report, TestRecord};
+use crate::allow::proposed_rules;
 use crate::leak::Leak;
 use crate::socket::Socket;
 use std::io::{self, Write};
@@ -107,6 +108,22 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out)?;
         for kind in kinds_present(leaking.iter().flat_map(|t| &t.leaks)) {
             writeln!(out, "- {}: {}", code(kind.name()), kind.fix())?;
+        }
+        for rule in proposed_rules(leaking.iter().flat_map(|t| &t.leaks)) {
+            writeln!(
+                out,
+                "- {}: if that crate keeps such sockets open on purpose, {} or put in `sockcheck.toml`:",
+                inline(&rule.to_string()),
+                code(&rule.flag())
+            )?;
+            let lines = rule.toml_lines().join("\n");
+            let fence = fence(&lines);
+            writeln!(out)?;
+            writeln!(out, "  {fence}toml")?;
+            for line in lines.lines() {
+                writeln!(out, "  {line}")?;
+            }
+            writeln!(out, "  {fence}")?;
         }
     }
 
@@ -212,16 +229,16 @@ fn write_leak_rows(test: &TestRecord, with_sites: bool, out: &mut dyn Write) -> 
 }
 
 /// `` `tests/net.rs:31:13` ``, or the site's function when the debug info
-/// has no line; `—` when the socket was not opened in the project's code or
-/// nothing is known.
+/// has no line, then the rest of its trail (`` ← `tests/net.rs:40:9` ``);
+/// `—` when the socket was not opened in the project's code or nothing is
+/// known.
 pub(crate) fn site(leak: &Leak) -> String {
-    match leak
-        .site()
-        .and_then(|site| site.location().or_else(|| site.function.clone()))
-    {
-        Some(site) => code(&site),
-        None => "—".to_owned(),
+    let places = leak.trail_places();
+    if places.is_empty() {
+        return "—".to_owned();
     }
+    let places: Vec<String> = places.iter().map(|place| code(place)).collect();
+    places.join(" ← ")
 }
 
 /// A folded block with the last [`MAX_OUTPUT_LINES`] lines of `output`.

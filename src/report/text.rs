@@ -10,6 +10,7 @@
 use super::listing::{count_by_kind, kinds_present, Capped};
 use super::words::counted;
 use super::{allowed_groups, Outcome, Report, TestRecord};
+use crate::allow::proposed_rules;
 use crate::leak::{Leak, Severity};
 use anstyle::{AnsiColor, Style};
 use std::fmt::Display;
@@ -195,8 +196,9 @@ pub fn write_output(test: &TestRecord, out: &mut dyn Write) -> io::Result<()> {
 }
 
 /// The summary: `Summary` (with the run's time when known), `Leaks`, a
-/// `Fix` line per kind of leak found, and when they apply `Slowest`,
-/// `Linger` and `Next`.
+/// `Fix` line per kind of leak found, and when they apply `Allowed`, a
+/// `Rule` to paste per dependency that opened leaks, `Slowest`, `Linger`
+/// and `Next`.
 pub fn write_summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let heading = |word: &str| paint(HEADING, format!("{word:>LABEL_WIDTH$}"));
     writeln!(out, "{}", paint(DIM, "─".repeat(LABEL_WIDTH * 5)))?;
@@ -219,6 +221,17 @@ pub fn write_summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     }
     for group in allowed_groups(report) {
         writeln!(out, "{} {group}", heading("Allowed"))?;
+    }
+    for rule in proposed_rules(report.tests.iter().flat_map(|t| &t.leaks)) {
+        writeln!(
+            out,
+            "{} {rule}: if that crate keeps such sockets open on purpose, {} or put in sockcheck.toml:",
+            heading("Rule"),
+            rule.flag()
+        )?;
+        for line in rule.toml_lines() {
+            writeln!(out, "{} {line}", heading(""))?;
+        }
     }
     let test_time = test_time(report);
     if let Some(slowest) = slowest(report, test_time) {
@@ -370,7 +383,8 @@ fn next_step(report: &Report) -> Option<String> {
         format!("fix the {tests} first: a test that fails may leak only because it failed")
     } else if !errors.is_empty() && !rerun {
         "--rerun-leaks 3 tells stable leaks from flaky ones; --write-baseline PATH, then \
-         --baseline PATH, fails only on new leaks"
+         --baseline PATH, fails only on new leaks; allow-sockets rules allow sockets kept \
+         open on purpose"
             .to_owned()
     } else if errors
         .iter()
