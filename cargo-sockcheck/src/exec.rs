@@ -6,7 +6,7 @@ use crate::cli::ExecOptions;
 use crate::exit::ExitStatus;
 use crate::run::{Job, Runner, Settings};
 use crate::stack::project::ProjectSource;
-use crate::{config, outputs};
+use crate::{config, log_guard, outputs};
 use anyhow::{Context, Result};
 use sockcheck::report::{text, Report, TestRecord};
 use std::io::Write;
@@ -49,7 +49,7 @@ pub fn trace_command(options: ExecOptions) -> Result<ExitStatus> {
                 format!("sockcheck: {} left sockets open:\n", record.binary).into_bytes();
             let _ = text::write_test_line(record, &mut lines);
             let _ = text::write_leaks(record, &mut lines);
-            let _ = anstream::stderr().write_all(&lines);
+            let _ = anstream::stderr().write_all(&log_guard::guarded(lines));
         }
     });
     if let Some(fatal) = result.fatal {

@@ -16,7 +16,7 @@ use sockcheck::leak::{Leak, Severity};
 use sockcheck::report::listing::{Capped, MAX_LISTED};
 use sockcheck::report::markdown;
 use sockcheck::report::words::counted;
-use sockcheck::report::{Outcome, Report, TestRecord};
+use sockcheck::report::{visible, Outcome, Report, TestRecord};
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::Display;
@@ -135,16 +135,17 @@ impl BaselineView<'_> {
 
 /// `net::leaks: error listen: tcp 127.0.0.1:40211 -> 0.0.0.0:0 LISTEN (pid 7)`
 fn new_line(test: &TestRecord, leak: &Leak) -> String {
-    format!("{}: {leak}", test.full_name())
+    visible(&format!("{}: {leak}", test.full_name())).into_owned()
 }
 
 /// `net::leaks: close-wait tcp 127.0.0.1:* -> 127.0.0.1:* CLOSE_WAIT`, with `(×2)` for two.
 fn fixed_line(entry: &BaselineEntry) -> String {
-    if entry.count > 1 {
+    let line = if entry.count > 1 {
         format!("{} (x{})", entry.identity, entry.count)
     } else {
         entry.identity.to_string()
-    }
+    };
+    visible(&line).into_owned()
 }
 
 /// One `prefix`ed line per item, the first [`MAX_LISTED`], then a count.

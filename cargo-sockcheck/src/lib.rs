@@ -19,6 +19,8 @@ mod fast;
 mod gate;
 mod list;
 #[cfg(target_os = "linux")]
+mod log_guard;
+#[cfg(target_os = "linux")]
 mod no_tests;
 #[cfg(target_os = "linux")]
 mod outputs;

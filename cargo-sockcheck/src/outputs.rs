@@ -17,6 +17,7 @@
 use crate::cli::{BaselineOptions, Format, OutputOptions};
 use crate::exit::ExitStatus;
 use crate::gate::Verdict;
+use crate::log_guard;
 use anyhow::{anyhow, Context, Result};
 use sockcheck::baseline::Baseline;
 use sockcheck::report::text::{self, TextOptions};
@@ -48,7 +49,7 @@ impl GitHub {
             step_summary: std::env::var_os("GITHUB_STEP_SUMMARY")
                 .filter(|path| !path.is_empty())
                 .map(PathBuf::from),
-            annotations: std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
+            annotations: log_guard::on_github_actions(),
         }
     }
 }
@@ -115,7 +116,9 @@ impl<'a> Outputs<'a> {
         check(self.print(report, &verdict, markdown.as_deref()));
 
         let mut err = std::io::stderr().lock();
-        let _ = verdict.write_notes(&mut err);
+        let mut notes = Vec::new();
+        let _ = verdict.write_notes(&mut notes);
+        let _ = err.write_all(&log_guard::guarded(notes));
         if self.github.annotations {
             let _ = github::render(&verdict.shown, &mut err);
         }
@@ -162,6 +165,12 @@ impl<'a> Outputs<'a> {
             (Format::Json, _) => render(|out| json::render(report, out))?,
             (Format::Markdown, Some(markdown)) => markdown.to_vec(),
             (Format::Markdown, None) => render_markdown(verdict),
+        };
+        // JSON keeps every string on its line, inside quotes; the text and
+        // Markdown echo test output, which must not run workflow commands.
+        let rendered = match self.options.format {
+            Format::Json => rendered,
+            Format::Text | Format::Markdown => log_guard::guarded_stdout(rendered),
         };
         // Styles (text only) are dropped unless stdout is to be coloured.
         let mut stdout = anstream::stdout().lock();

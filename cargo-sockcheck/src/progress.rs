@@ -12,6 +12,7 @@
 //! kill the process instead of ending the run cleanly).
 
 use crate::cli::OutputWhen;
+use crate::log_guard;
 use crate::run::Progress;
 use anstream::ColorChoice;
 use anstyle::{AnsiColor, Style};
@@ -155,7 +156,7 @@ impl Progress for Reporter {
             let _ = text::write_output(record, &mut lines);
         }
         // One write per test: stderr is unbuffered.
-        self.print(&lines);
+        self.print(&log_guard::guarded(lines));
         self.update();
     }
 }

@@ -5,6 +5,7 @@
 //! diffs in the comments are real.
 
 mod common;
+mod rendered;
 
 use common::*;
 use sockcheck::leak::LeakKind;
@@ -17,7 +18,9 @@ use std::process::{Command, Output};
 /// A stand-in for the GitHub CLI. Its data lives in `$STUB_GH`: `runs.json`
 /// (what `gh run list` prints), `artifacts/RUN_ID/` (what `gh run
 /// download RUN_ID -D DIR` copies), `comments.json` (the pull request's
-/// comments), `deny-writes` (make comment writes fail with 403). Every call
+/// comments), `user` (the login `gh api user` answers for a personal
+/// token; without it the call fails as it does for GITHUB_TOKEN),
+/// `deny-writes` (make comment writes fail with 403). Every call
 /// is logged to `calls.log`; every comment written is kept as
 /// `posted-N.md`, with `METHOD PATH` in `posted-N.to`.
 const STUB_GH: &str = r#"#!/usr/bin/env bash
@@ -31,6 +34,9 @@ case "$1 $2" in
     [[ -d "$STUB_GH/artifacts/$id" ]] || { echo "no artifact in run $id" >&2; exit 1; }
     mkdir -p "$dir" && cp -r "$STUB_GH/artifacts/$id/." "$dir/" ;;
   "api --paginate") cat "$STUB_GH/comments.json" 2>/dev/null || echo '[]' ;;
+  "api user")
+    [[ -e "$STUB_GH/user" ]] || { echo "HTTP 403: Resource not accessible by integration" >&2; exit 1; }
+    cat "$STUB_GH/user" ;;
   "api -X")
     [[ -e "$STUB_GH/deny-writes" ]] && { echo "HTTP 403: Resource not accessible by integration" >&2; exit 1; }
     n=$(ls "$STUB_GH" | grep -c '^posted-.*\.md$')
@@ -42,6 +48,9 @@ esac
 "#;
 
 const MARKER: &str = "<!-- sockcheck-diff:sockcheck -->";
+
+/// Who comments with GITHUB_TOKEN.
+const BOT: &str = "github-actions[bot]";
 
 /// A pull request's CI job in a temporary directory.
 struct Job {
@@ -100,11 +109,13 @@ impl Job {
         write_report(report, &dir.join("report.json"));
     }
 
-    /// The pull request already has these comments (id, body).
-    fn comments(&self, comments: &[(u64, &str)]) {
+    /// The pull request already has these comments (id, author, body).
+    fn comments(&self, comments: &[(u64, &str, &str)]) {
         let comments: Vec<_> = comments
             .iter()
-            .map(|(id, body)| serde_json::json!({ "id": id, "body": body }))
+            .map(|(id, author, body)| {
+                serde_json::json!({ "id": id, "user": { "login": author }, "body": body })
+            })
             .collect();
         std::fs::write(
             self.path("gh/comments.json"),
@@ -263,12 +274,13 @@ fn a_first_push_creates_one_comment_with_the_diff() {
 fn a_later_push_updates_the_same_comment() {
     let job = job_with_reports(&[(41, "b45e000000000000")]);
     job.comments(&[
-        (100, "LGTM"),
+        (100, "octocat", "LGTM"),
         (
             101,
+            BOT,
             &format!("{MARKER}\n### sockcheck: no new socket leaks\n"),
         ),
-        (102, "<!-- sockcheck-diff:other-matrix-job -->\n..."),
+        (102, BOT, "<!-- sockcheck-diff:other-matrix-job -->\n..."),
     ]);
     job.run("comment.sh");
     let posted = job.posted();
@@ -276,6 +288,68 @@ fn a_later_push_updates_the_same_comment() {
     assert_eq!(targets, ["PATCH repos/acme/app/issues/comments/101"]);
     assert!(posted[0].1.contains("adds 1 socket leak, fixes 1"));
     assert!(job.outputs().contains(&"comment=updated".to_owned()));
+}
+
+#[test]
+fn a_marker_in_someone_elses_comment_is_left_alone() {
+    let job = job_with_reports(&[(41, "b45e000000000000")]);
+    let squatted = format!("{MARKER}\n### sockcheck: no new socket leaks\n");
+    job.comments(&[(100, "mallory", &squatted), (101, BOT, &squatted)]);
+    job.run("comment.sh");
+    let targets: Vec<String> = job.posted().into_iter().map(|(to, _)| to).collect();
+    assert_eq!(targets, ["PATCH repos/acme/app/issues/comments/101"]);
+
+    // Only someone else's: a comment of the action's own is created.
+    let job = job_with_reports(&[(41, "b45e000000000000")]);
+    job.comments(&[(100, "mallory", &squatted)]);
+    job.run("comment.sh");
+    let targets: Vec<String> = job.posted().into_iter().map(|(to, _)| to).collect();
+    assert_eq!(targets, ["POST repos/acme/app/issues/7/comments"]);
+
+    // A personal token comments as its user, whose comment is the sticky one.
+    let job = job_with_reports(&[(41, "b45e000000000000")]);
+    std::fs::write(job.path("gh/user"), "ci-bot\n").unwrap();
+    job.comments(&[(101, BOT, &squatted), (102, "ci-bot", &squatted)]);
+    job.run("comment.sh");
+    let targets: Vec<String> = job.posted().into_iter().map(|(to, _)| to).collect();
+    assert_eq!(targets, ["PATCH repos/acme/app/issues/comments/102"]);
+}
+
+#[test]
+fn a_crafted_base_report_cannot_write_markdown_into_the_comment() {
+    let job = job_with_reports(&[(41, "b45e000000000000")]);
+    // A test whose outcome is no outcome: the diff fails, quoting it.
+    let crafted = "[click](https://evil.example) ![x](https://evil.example/i.png) @octocat                    <img src=x> ``` `";
+    let base = serde_json::json!({
+        "schema": 1,
+        "summary": { "tests": 1, "passed": 1, "failed": 0, "leaking_tests": 0, "errors": 0, "warnings": 0 },
+        "tests": [{ "binary": "net", "name": "a", "outcome": crafted, "leaks": [] }],
+    });
+    std::fs::write(job.path("gh/artifacts/41/report.json"), base.to_string()).unwrap();
+    job.run("comment.sh");
+    let body = &job.posted()[0].1;
+    assert!(
+        body.contains("The reports could not be compared:"),
+        "{body}"
+    );
+    assert!(
+        body.contains(crafted),
+        "the error is shown as it is: {body}"
+    );
+    // Rendered, it is the heading, the sentence, one code block and the
+    // footer's link to the run, and it mentions no one.
+    let shape = rendered::shape(body);
+    let links: Vec<&String> = shape
+        .iter()
+        .filter(|t| t.starts_with("<a") || t.starts_with("<img"))
+        .collect();
+    assert_eq!(
+        links,
+        ["<a href=\"https://github.example/acme/app/actions/runs/41\""],
+        "{body}"
+    );
+    assert_eq!(shape.iter().filter(|t| *t == "<pre").count(), 1, "{body}");
+    assert_eq!(rendered::mentions(body), Vec::<String>::new());
 }
 
 #[test]
@@ -420,6 +494,67 @@ fn run_sh_runs_sockcheck_writes_the_reports_and_outputs_the_counts() {
     let outputs = job.outputs();
     assert_eq!(outputs[0], "exit-status=1", "{outputs:?}");
     assert!(outputs.contains(&"errors=1".to_owned()), "{outputs:?}");
+}
+
+/// The arguments run.sh gives sockcheck for `args`, from a stand-in
+/// binary that prints them one per line; or None when run.sh refused.
+fn arguments_for(args: &str) -> (Option<Vec<String>>, Vec<String>) {
+    let job = Job::new();
+    let stand_in = job.path("bin/print-args");
+    std::fs::write(
+        &stand_in,
+        "#!/usr/bin/env bash\nshift\nprintf '%s\\n' \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &stand_in,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let output = job
+        .script("run.sh")
+        .env("SOCKCHECK_BIN", &stand_in)
+        .env("INPUT_ARGS", args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let out = job.path("out").display().to_string();
+    let printed = stdout
+        .lines()
+        .take_while(|l| !l.starts_with("sockcheck exited") && !l.starts_with("::error"))
+        .map(|l| l.replace(&out, "OUT"))
+        .collect::<Vec<_>>();
+    let refused = stdout.starts_with("::error");
+    (if refused { None } else { Some(printed) }, job.outputs())
+}
+
+#[test]
+fn run_sh_splits_args_as_a_shell_and_keeps_its_flags_before_the_test_args() {
+    let (args, _) = arguments_for("--skip \"it's\" 'a b'\n  c\\ d -- --nocapture --test-threads=1");
+    let own = [
+        "--report",
+        "OUT/report.json",
+        "--markdown",
+        "OUT/report.md",
+        "--junit",
+        "OUT/junit.xml",
+    ];
+    let mut expected = vec!["--skip", "it's", "a b", "c d"];
+    expected.extend(own);
+    expected.extend(["--", "--nocapture", "--test-threads=1"]);
+    assert_eq!(args.unwrap(), expected);
+
+    // Nothing is expanded or run.
+    let (args, _) = arguments_for("'$(touch /tmp/pwned)' \"$HOME\" `id`");
+    let args = args.unwrap();
+    assert_eq!(args[..3], ["$(touch /tmp/pwned)", "$HOME", "`id`"]);
+
+    // An unmatched quote fails the step, as a shell would, instead of
+    // running with fewer arguments.
+    let (args, outputs) = arguments_for("--skip it's");
+    assert_eq!(args, None);
+    assert_eq!(outputs, ["exit-status=2"]);
 }
 
 #[test]

@@ -81,7 +81,10 @@ body="$work/body.md"
     if [[ $? -eq 2 ]]; then
       echo "### sockcheck: no diff"
       echo
-      echo "The reports could not be compared: $(head -n1 "$work/diff.err")"
+      echo "The reports could not be compared:"
+      echo
+      # The error can quote a crafted report: shown as code, never as Markdown.
+      code_block "$(head -n1 "$work/diff.err")"
     else
       sockcheck diff "$base_report" "$head_report" --format json "${diff_args[@]}" >"$work/diff.json"
       jq -r '.counts | "new=\(.new)", "new-errors=\(.new_errors)", "fixed=\(.fixed)"' \
@@ -128,10 +131,18 @@ if [[ -n "$head_repo" && "$head_repo" != "$base_repo" ]]; then
   exit 0
 fi
 
+# The sticky comment is the first one with the marker that this action's
+# own identity wrote: anyone can post a comment starting with the marker,
+# and theirs is left alone. The identity is the token's user (`gh api user`
+# answers for a personal token); GITHUB_TOKEN, which cannot ask, comments
+# as github-actions[bot].
+me=$(gh api user --jq .login 2>/dev/null) || me=""
+me="${me:-github-actions[bot]}"
 existing=""
 if comments=$(gh api --paginate "repos/$repo/issues/$pr/comments"); then
-  existing=$(jq -rs --arg marker "$marker" \
-    'add // [] | map(select(.body | startswith($marker))) | .[0].id // empty' <<<"$comments")
+  existing=$(jq -rs --arg marker "$marker" --arg me "$me" \
+    'add // [] | map(select(.user.login == $me and ((.body // "") | startswith($marker))))
+      | .[0].id // empty' <<<"$comments")
 fi
 if [[ -n "$existing" ]]; then
   how=updated

@@ -20,3 +20,15 @@ output() {
 summary() {
   cat >>"${GITHUB_STEP_SUMMARY:-/dev/null}"
 }
+
+# `code_block TEXT`: TEXT as a fenced Markdown code block, shown as it is
+# (no links, mentions or HTML), its control characters (CR, ESC, NUL...)
+# dropped and its fence longer than any run of backticks inside.
+code_block() {
+  local text ticks fence
+  text=$(tr -d '\000-\010\013-\037\177' <<<"$1")
+  ticks=$(grep -o '`*' <<<"$text" | awk '{ if (length > n) n = length } END { print n + 0 }')
+  printf -v fence '%*s' $((ticks < 3 ? 3 : ticks + 1)) ''
+  fence=${fence// /\`}
+  printf '%stext\n%s\n%s\n' "$fence" "$text" "$fence"
+}

@@ -9,7 +9,7 @@
 
 use super::listing::{count_by_kind, Capped};
 use super::words::counted;
-use super::Report;
+use super::{visible, Report};
 use crate::leak::Severity;
 use crate::site::Frame;
 use std::io::{self, Write};
@@ -92,12 +92,14 @@ fn command(name: &str, title: &str, message: &str) -> String {
 /// A command placed at `site`'s `file`, `line` and `col` when the site has
 /// a file, so that GitHub shows it on that line of the pull request's diff.
 /// The file is relative to the workspace root, which GitHub reads as the
-/// repository root: the two are the same in the usual layout.
+/// repository root: the two are the same in the usual layout. Control
+/// characters of the title and of each line of the message (names, paths)
+/// are [`visible`], so no raw CR, NUL or ESC reaches the annotation.
 fn annotation(name: &str, site: Option<&Frame>, title: &str, message: &str) -> String {
     let mut properties = String::new();
     if let Some(site) = site {
         if let Some(file) = site.file.as_deref() {
-            properties.push_str(&format!("file={},", escape_property(file)));
+            properties.push_str(&format!("file={},", escape_property(&visible(file))));
             if let Some(line) = site.line {
                 properties.push_str(&format!("line={line},"));
             }
@@ -106,10 +108,11 @@ fn annotation(name: &str, site: Option<&Frame>, title: &str, message: &str) -> S
             }
         }
     }
+    let message: Vec<_> = message.split('\n').map(visible).collect();
     format!(
         "::{name} {properties}title={}::{}",
-        escape_property(title),
-        escape_data(message)
+        escape_property(&visible(title)),
+        escape_data(&message.join("\n"))
     )
 }
 

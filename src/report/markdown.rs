@@ -8,11 +8,13 @@
 //!
 //! [`code`] and [`fence`] are the one way to put arbitrary text (test
 //! names, captured output) into Markdown, here and in `cargo sockcheck`'s
-//! baseline section.
+//! baseline section; `inline` the one way to put it into prose, and
+//! `html` into HTML. A test name or output cannot end its span, block or
+//! line, open a link, an image, HTML or a heading, or mention anyone.
 
 use super::listing::{count_by_kind, kinds_present, Capped, MAX_LISTED};
 use super::words::counted;
-use super::{allowed_groups, Report, TestRecord};
+use super::{allowed_groups, visible, Report, TestRecord};
 use crate::allow::proposed_rules;
 use crate::leak::Leak;
 use crate::socket::Socket;
@@ -265,7 +267,7 @@ fn write_output(test: &TestRecord, output: &str, out: &mut dyn Write) -> io::Res
         writeln!(out, "[… {} cut …]", counted(cut, "earlier line"))?;
     }
     for line in shown {
-        writeln!(out, "{line}")?;
+        writeln!(out, "{}", visible(line))?;
     }
     writeln!(out, "{fence}")?;
     writeln!(out)?;
@@ -338,10 +340,16 @@ pub(crate) fn cell(text: &str) -> String {
         .replace('|', "\\|")
 }
 
+/// `text` on one line: each line break a space, the other control
+/// characters [`visible`].
+fn one_line(text: &str) -> String {
+    visible(&text.replace("\r\n", " ").replace(['\n', '\r'], " ")).into_owned()
+}
+
 /// `text` as a code span, on one line, with a delimiter that its own
 /// backticks cannot close.
 pub fn code(text: &str) -> String {
-    let text = text.replace("\r\n", " ").replace(['\n', '\r'], " ");
+    let text = one_line(text);
     let fence = "`".repeat(longest_run(&text, '`') + 1);
     if text.starts_with('`') || text.ends_with('`') {
         format!("{fence} {text} {fence}")
@@ -356,26 +364,30 @@ pub fn fence(text: &str) -> String {
     "`".repeat(longest_run(text, '`').max(2) + 1)
 }
 
-/// Plain text made safe for a Markdown list item: on one line, with the
-/// characters that start emphasis, links, HTML or tables escaped.
+/// Plain text (error messages, allow-rule reasons) made safe for Markdown
+/// prose: on one line, every ASCII punctuation character backslash-escaped
+/// (so nothing opens emphasis, a link, an autolink, HTML or a table cell;
+/// CommonMark shows an escaped character as itself), and a word joiner
+/// (U+2060) after each `@`, so that GitHub makes no mention of it.
 fn inline(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\r' | '\n' => escaped.push(' '),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' | '~' | '&' => {
-                escaped.push('\\');
-                escaped.push(c);
-            }
-            _ => escaped.push(c),
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in one_line(text).chars() {
+        if c.is_ascii_punctuation() && c != '@' {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+        if c == '@' {
+            escaped.push('\u{2060}');
         }
     }
     escaped
 }
 
-/// Text made safe inside HTML (`<summary>`).
+/// Text made safe inside HTML (`<summary>`): on one line, since a blank
+/// line would end the HTML block, and `&`, `<`, `>`, `"` as entities.
 pub(crate) fn html(text: &str) -> String {
-    text.replace('&', "&amp;")
+    one_line(text)
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
@@ -419,6 +431,14 @@ mod tests {
     #[test]
     fn inline_text_stays_on_one_line_and_cannot_open_markup() {
         assert_eq!(inline("exit *1*\n<b>"), "exit \\*1\\* \\<b\\>");
+        assert_eq!(inline("a:b\r@me"), "a\\:b @\u{2060}me");
+        assert_eq!(inline("\u{1b}[31m"), "\\\\u\\{1b\\}\\[31m");
+    }
+
+    #[test]
+    fn code_spans_and_html_stay_on_one_line_without_control_characters() {
+        assert_eq!(code("a\rb\u{1b}"), "`a b\\u{1b}`");
+        assert_eq!(html("a\r\n\n<b>\0"), "a  &lt;b&gt;\\u{0}");
     }
 
     #[test]

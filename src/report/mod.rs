@@ -7,7 +7,8 @@
 //!
 //! What the renderers share is written once: how listings are cut
 //! (`listing`) and counted words (`words`), both helpers shared with
-//! `cargo sockcheck` rather than API. Code spans and fences are
+//! `cargo sockcheck` rather than API, and how control characters are
+//! shown ([`visible`]). Code spans and fences are
 //! the Markdown renderer's ([`markdown::code`], [`markdown::fence`]); the
 //! names of kinds, severities, protocols and states are their types'
 //! (`name()` and `Display`).
@@ -25,6 +26,7 @@ pub mod words;
 use crate::allow::AllowedSocket;
 use crate::leak::{Leak, Severity};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -271,6 +273,27 @@ pub fn allowed_groups(report: &Report) -> Vec<AllowedGroup<'_>> {
         .collect();
     groups.sort_by(|a, b| b.count.cmp(&a.count).then(a.reason.cmp(b.reason)));
     groups
+}
+
+/// `text` with its control characters (NUL, CR, LF, ESC and the rest of
+/// C0 but tab, DEL, C1) written as Rust escapes (`\r`, `\u{1b}`), so that
+/// a name or message cannot start a line, move the cursor or send an escape
+/// sequence to the terminal it is shown on. Every renderer shows test
+/// names, thread names, socket paths and messages through it.
+pub fn visible(text: &str) -> Cow<'_, str> {
+    let hidden = |c: char| c.is_control() && c != '\t';
+    if !text.contains(hidden) {
+        return Cow::Borrowed(text);
+    }
+    let mut shown = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if hidden(c) {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
+    Cow::Owned(shown)
 }
 
 /// Writes `contents` to `path` so that readers see the old file or the whole

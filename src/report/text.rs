@@ -9,7 +9,7 @@
 
 use super::listing::{count_by_kind, kinds_present, Capped};
 use super::words::counted;
-use super::{allowed_groups, Outcome, Report, TestRecord};
+use super::{allowed_groups, visible, Outcome, Report, TestRecord};
 use crate::allow::proposed_rules;
 use crate::leak::{Leak, Severity};
 use anstyle::{AnsiColor, Style};
@@ -84,7 +84,7 @@ pub fn render(report: &Report, options: &TextOptions, out: &mut dyn Write) -> io
         }
         write!(out, "{} {}", label(test), name(test))?;
         match &test.detail {
-            Some(detail) => writeln!(out, ": {detail}")?,
+            Some(detail) => writeln!(out, ": {}", visible(detail))?,
             None => writeln!(out)?,
         }
         write_leaks(test, out)?;
@@ -142,12 +142,13 @@ fn label(test: &TestRecord) -> String {
     paint(style, format!("{:>LABEL_WIDTH$}", status_word(test)))
 }
 
-/// `net::leaks_udp`, the binary in magenta and the test in bold.
+/// `net::leaks_udp`, the binary in magenta and the test in bold, control
+/// characters [`visible`].
 fn name(test: &TestRecord) -> String {
     format!(
         "{}{}",
-        paint(BINARY, format!("{}::", test.binary)),
-        paint(BOLD, &test.name)
+        paint(BINARY, format!("{}::", visible(&test.binary))),
+        paint(BOLD, visible(&test.name))
     )
 }
 
@@ -160,7 +161,7 @@ pub fn write_leaks(test: &TestRecord, out: &mut dyn Write) -> io::Result<()> {
     for leak in capped.listed {
         writeln!(out, "{INDENT}{}", leak_line(leak))?;
         for line in leak.origin_lines() {
-            writeln!(out, "{INDENT}{ORIGIN_INDENT}{line}")?;
+            writeln!(out, "{INDENT}{ORIGIN_INDENT}{}", visible(&line))?;
         }
     }
     if let Some(more) = capped.and_more_by_kind() {
@@ -171,7 +172,11 @@ pub fn write_leaks(test: &TestRecord, out: &mut dyn Write) -> io::Result<()> {
 
 /// `error close-wait: tcp ... CLOSE_WAIT (pid 4242)`, the severity coloured.
 fn leak_line(leak: &Leak) -> String {
-    format!("{} {}", severity(leak.severity), leak.description())
+    format!(
+        "{} {}",
+        severity(leak.severity),
+        visible(&leak.description().to_string())
+    )
 }
 
 fn severity(severity: Severity) -> String {
@@ -220,7 +225,8 @@ pub fn write_summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         )?;
     }
     for group in allowed_groups(report) {
-        writeln!(out, "{} {group}", heading("Allowed"))?;
+        let group = group.to_string();
+        writeln!(out, "{} {}", heading("Allowed"), visible(&group))?;
     }
     for rule in proposed_rules(report.tests.iter().flat_map(|t| &t.leaks)) {
         writeln!(
