@@ -365,14 +365,19 @@ pub fn fence(text: &str) -> String {
 }
 
 /// Plain text (error messages, allow-rule reasons) made safe for Markdown
-/// prose: on one line, every ASCII punctuation character backslash-escaped
-/// (so nothing opens emphasis, a link, an autolink, HTML or a table cell;
-/// CommonMark shows an escaped character as itself), and a word joiner
-/// (U+2060) after each `@`, so that GitHub makes no mention of it.
+/// prose: on one line, with a backslash before each character that can
+/// open markup (emphasis, code, links, HTML, entities, tables, math and
+/// the `scheme:` and `www.` autolinks), which CommonMark then shows as
+/// itself, and a word joiner (U+2060) after each `@`, so that GitHub makes
+/// no mention or e-mail link of it.
 fn inline(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len() + 8);
     for c in one_line(text).chars() {
-        if c.is_ascii_punctuation() && c != '@' {
+        let www = c == '.'
+            && escaped
+                .get(escaped.len().saturating_sub(3)..)
+                .is_some_and(|end| end.eq_ignore_ascii_case("www"));
+        if www || "\\`*_~[]<>&|#:$".contains(c) {
             escaped.push('\\');
         }
         escaped.push(c);
@@ -432,7 +437,8 @@ mod tests {
     fn inline_text_stays_on_one_line_and_cannot_open_markup() {
         assert_eq!(inline("exit *1*\n<b>"), "exit \\*1\\* \\<b\\>");
         assert_eq!(inline("a:b\r@me"), "a\\:b @\u{2060}me");
-        assert_eq!(inline("\u{1b}[31m"), "\\\\u\\{1b\\}\\[31m");
+        assert_eq!(inline("\u{1b}[31m"), "\\\\u{1b}\\[31m");
+        assert_eq!(inline("see www.x.io, 1.0"), "see www\\.x.io, 1.0");
     }
 
     #[test]
