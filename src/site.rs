@@ -269,22 +269,21 @@ impl Origin {
         self.stack[..site].last()
     }
 
-    /// Every frame on the way to the call, innermost to outermost.
-    fn frames(&self) -> impl Iterator<Item = &Frame> {
-        self.stack.iter()
-    }
-
     /// The project frames a reader needs to find the line to change,
-    /// innermost first: the site; on the way out, the innermost frame in
-    /// the test's own target (`tests/…`, often a test helper); and the
-    /// test's own frame, the outermost project frame. A line already named
-    /// is not named again, so a socket the test opened itself has a trail
-    /// of one. Empty without a site.
+    /// innermost first, across spawn boundaries ([`Origin::chain`]): the
+    /// site (or, for a socket made on a thread with no project frame of its
+    /// own, where the project started that thread); on the way out, the
+    /// innermost frame in the test's own target (`tests/…`, often a test
+    /// helper); and the test's own frame, the outermost project frame. A
+    /// line already named is not named again, so a socket the test opened
+    /// itself has a trail of one. Empty when no project frame is known.
     pub fn trail(&self) -> Vec<&Frame> {
-        let Some(site) = self.site.as_ref() else {
+        let project: Vec<&Frame> = self.chain().filter(|frame| frame.in_project).collect();
+        // The site even when the stack is not kept (a further leak opened
+        // by the same call).
+        let Some(first) = self.site.as_ref().or(project.first().copied()) else {
             return Vec::new();
         };
-        let project: Vec<&Frame> = self.frames().filter(|frame| frame.in_project).collect();
         let test = match project[..] {
             // libtest calls a `#[test]` fn through a closure at its `fn`
             // line: the line in the body is the one to read.
@@ -292,7 +291,7 @@ impl Origin {
                 body
             }
             [.., test] => test,
-            [] => site,
+            [] => first,
         };
         let helper = test
             .file
@@ -304,7 +303,7 @@ impl Origin {
                     .copied()
                     .find(|frame| frame.file.as_deref().is_some_and(|f| f.starts_with(dir)))
             });
-        let mut trail: Vec<&Frame> = vec![site];
+        let mut trail: Vec<&Frame> = vec![first];
         for frame in helper.into_iter().chain([test]) {
             if !trail.iter().any(|shown| same_line(shown, frame)) {
                 trail.push(frame);
@@ -315,14 +314,17 @@ impl Origin {
 
     /// The code that made the socket when no project frame did: the
     /// innermost frame outside std and socket plumbing
-    /// ([`Frame::is_plumbing`]), in the crate that decided to make it (a
-    /// mock server, a framework). `None` when there is a site, or nothing
-    /// but plumbing is known.
+    /// ([`Frame::is_plumbing`]) before the first project frame of the
+    /// chain, in the crate that decided to make it (a mock server, a
+    /// framework). `None` when there is a site, or nothing but plumbing is
+    /// known.
     pub fn maker(&self) -> Option<&Frame> {
         if self.site.is_some() {
             return None;
         }
-        self.frames().find(|frame| !frame.is_plumbing())
+        self.chain()
+            .take_while(|frame| !frame.in_project)
+            .find(|frame| !frame.is_plumbing())
     }
 }
 
@@ -400,7 +402,9 @@ impl fmt::Display for Origin {
         if let Some(api) = self.api().and_then(|frame| frame.function.as_deref()) {
             write!(f, " ({})", without_closures(api))?;
         }
-        for frame in self.trail().into_iter().skip(1) {
+        // The site is named already; without one, where the project led.
+        let shown = usize::from(self.site.is_some());
+        for frame in self.trail().into_iter().skip(shown) {
             let place = frame.location().or_else(|| frame.function.clone());
             write!(f, " <- {}", place.unwrap_or_default())?;
             if let (Some(_), Some(function)) = (&frame.file, frame.short_function()) {
@@ -729,6 +733,32 @@ mod tests {
             "opened by socket() in crate minipool (minipool::Pool::grow), outside the project's code"
         );
         assert_eq!(tiny_http_listener().maker(), None, "the project made it");
+
+        // Made on the crate's own thread, which the test started: the crate,
+        // then where the project led to it.
+        let spawned = origin.clone().spawned_by(vec![Spawn::new(
+            "clone3",
+            vec![
+                Frame::function("std::thread::Builder::spawn"),
+                Frame::function("mockito::server::Server::new").at(
+                    format!("{registry}/mockito-1.7.2/src/server.rs"),
+                    200,
+                    None,
+                ),
+                Frame::function("api::support::mock")
+                    .at("tests/support/mod.rs", 4, Some(5))
+                    .in_project(),
+                Frame::function("api::gets")
+                    .at("tests/api.rs", 9, Some(5))
+                    .in_project(),
+            ],
+        )]);
+        assert_eq!(spawned.maker(), Some(&origin.stack[4]));
+        assert_eq!(
+            spawned.to_string(),
+            "opened by socket() in crate mockito 1.7.2 (mockito::server::Server::bind_server), \
+             outside the project's code <- tests/support/mod.rs:4:5 (mock) <- tests/api.rs:9:5 (gets)"
+        );
     }
 
     #[test]

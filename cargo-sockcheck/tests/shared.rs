@@ -1,0 +1,181 @@
+//! End to end: the lines a user needs, and who made the socket, on the
+//! `shared` fixture. Its tests keep sockets the ways crate authors do: a
+//! server a test helper starts through the library and never stops, a
+//! pool made inside a dependency (`minipool`, a path dependency outside
+//! the workspace, as a crates.io one would be). Lines are found by the
+//! fixture's `// trail: NAME` markers.
+
+mod common;
+
+use common::*;
+use sockcheck::leak::LeakKind;
+use sockcheck::report::Report;
+
+/// The line of the fixture's `file` whose end is `// MARKER` (exactly one).
+fn marked_line(file: &str, marker: &str) -> u32 {
+    let path = fixture("shared").with_file_name(file);
+    let source = std::fs::read_to_string(&path).unwrap();
+    let tag = format!("// {marker}");
+    let lines: Vec<usize> = source
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.trim_end().ends_with(&tag))
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(lines.len(), 1, "{tag} in {}", path.display());
+    lines[0] as u32
+}
+
+/// `file:line:` of the marked line, as the report begins a location.
+fn place(file: &str, marker: &str) -> String {
+    format!("{file}:{}:", marked_line(file, marker))
+}
+
+/// The JSON report of the fixture's test `name` alone, with `args`.
+fn run_one(name: &str, args: &[&str]) -> (Report, String) {
+    let mut all = vec!["--exact", name, "--format", "json"];
+    all.extend_from_slice(args);
+    let output = on_fixture("shared", &all);
+    (json_report(&output), stderr(&output))
+}
+
+#[test]
+fn a_helper_s_server_names_the_library_the_helper_and_the_test_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let markdown = dir.path().join("report.md");
+    let output = on_fixture(
+        "shared",
+        &[
+            "--exact",
+            "a_helper_starts_a_server_never_joined",
+            "--markdown",
+            markdown.to_str().unwrap(),
+        ],
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    let library = place("src/lib.rs", "site: library");
+    let helper = place("tests/support/mod.rs", "trail: helper");
+    let test = place("tests/shared.rs", "trail: test");
+    let line = text
+        .lines()
+        .find(|line| line.trim_start().starts_with("opened at "))
+        .unwrap_or_else(|| panic!("no site line:\n{text}"));
+    // The library's line first, then the helper's, then the test's.
+    let at = |needle: &str| {
+        line.find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing in {line}"))
+    };
+    assert!(
+        at(&library) < at(&helper) && at(&helper) < at(&test),
+        "{line}"
+    );
+    assert!(line.contains("(start_server)"), "{line}");
+    assert!(
+        line.contains("(a_helper_starts_a_server_never_joined)"),
+        "{line}"
+    );
+
+    let markdown = std::fs::read_to_string(&markdown).unwrap();
+    let row = markdown
+        .lines()
+        .find(|row| row.contains("a_helper_starts_a_server_never_joined") && row.contains(" | "))
+        .unwrap_or_else(|| panic!("no row:\n{markdown}"));
+    assert!(
+        row.contains(&format!("`{library}")) && row.contains(&format!("← `{test}")),
+        "{row}"
+    );
+
+    // The JSON keeps the whole stack: every frame of the trail is in it.
+    let (report, err) = run_one("a_helper_starts_a_server_never_joined", &[]);
+    let leak = &record(&report, "shared", "a_helper_starts_a_server_never_joined").leaks[0];
+    let origin = leak.opened.as_ref().expect("an origin");
+    assert_eq!(origin.trail().len(), 3, "{origin:#?}\n{err}");
+    for frame in origin.trail() {
+        assert!(origin.stack.contains(frame), "{frame:?}");
+    }
+}
+
+#[test]
+fn a_pool_made_inside_a_dependency_names_the_crate_and_the_rule_proposed_allows_it() {
+    let name = "a_dependency_keeps_a_pool";
+    let output = on_fixture("shared", &["--exact", name]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(status(&output), 1, "{text}");
+    assert!(
+        text.contains(
+            "opened by socket() in crate minipool (minipool::pool::serve), outside the project's code"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Rule 1 leak was opened by crate minipool, outside the project's code: if that crate \
+             keeps such sockets open on purpose, --allow-from function=minipool::pool::* or put \
+             in sockcheck.toml:"
+        ),
+        "{text}"
+    );
+    let toml = [
+        "[[allow-sockets]]",
+        "function = \"minipool::pool::*\"",
+        "reason = \"minipool keeps these sockets open on purpose\"",
+    ];
+    for line in toml {
+        assert!(
+            text.lines().any(|l| l.trim() == line),
+            "{line} missing:\n{text}"
+        );
+    }
+
+    // Pasted as proposed, the rule allows the pool: the run is clean.
+    let copy = tempfile::tempdir().unwrap();
+    let fixtures = copy.path();
+    copy_tree(
+        &fixture("shared").with_file_name(""),
+        &fixtures.join("shared"),
+    );
+    copy_tree(
+        &fixture("shared").with_file_name("../shared-deps"),
+        &fixtures.join("shared-deps"),
+    );
+    let config = fixtures.join("shared/sockcheck.toml");
+    let mut written = std::fs::read_to_string(&config).unwrap();
+    written.push('\n');
+    written.push_str(&toml.join("\n"));
+    std::fs::write(&config, written).unwrap();
+    let pasted = on_project_command(
+        &fixtures.join("shared/Cargo.toml"),
+        &fixtures.join("target"),
+        &["--exact", name, "--format", "json"],
+    )
+    .output()
+    .expect("run cargo-sockcheck");
+    let report = json_report(&pasted);
+    let test = record(&report, "shared", name);
+    assert_eq!(
+        (test.leaks.len(), test.allowed.len()),
+        (0, 1),
+        "{test:#?}\n{}",
+        stderr(&pasted)
+    );
+    assert_eq!(test.allowed[0].kind, LeakKind::Listen);
+    assert_eq!(test.allowed[0].rule, "function minipool::pool::*");
+    assert_eq!(status(&pasted), 0, "{}", stderr(&pasted));
+}
+
+/// Copies the files of `from` (not a `target/` in it) into `to`.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        if entry.file_name() == "target" {
+            continue;
+        }
+        if path.is_dir() {
+            copy_tree(&path, &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
+        }
+    }
+}
