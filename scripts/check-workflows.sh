@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Validates action.yml and every GitHub workflow shown in docs/ci.md (each
-# ```yaml block that opens with `# .github/workflows/NAME.yml`) against
-# GitHub's schemas, with action-validator. Run by .ci/run.
+# Validates action.yml, the repository's workflows (.github/workflows/) and
+# every GitHub workflow shown in docs/ci.md (each ```yaml block that opens
+# with `# .github/workflows/NAME.yml`) against GitHub's schemas, with
+# action-validator. Run by .ci/run.
 #
 # Usage: scripts/check-workflows.sh [ACTION_VALIDATOR]
 set -euo pipefail
@@ -25,11 +26,12 @@ if [[ ! -e "${workflows[0]}" ]]; then
   echo "check-workflows: no workflow found in docs/ci.md" >&2
   exit 1
 fi
-for file in action.yml "${workflows[@]}"; do
+# The repository's own workflows (the release) too.
+for file in action.yml .github/workflows/*.yml "${workflows[@]}"; do
   if ! "$validator" "$file" >"$work/out" 2>&1; then
     echo "check-workflows: ${file#"$work"/} is not valid (docs/ci.md numbers its workflows from 1):" >&2
     cat "$work/out" >&2
     exit 1
   fi
 done
-echo "check-workflows: action.yml and ${#workflows[@]} workflows of docs/ci.md are valid"
+echo "check-workflows: action.yml, .github/workflows and ${#workflows[@]} workflows of docs/ci.md are valid"

@@ -21,7 +21,17 @@ pub enum Cargo {
 
 /// `cargo sockcheck`: run the tests, or one of the subcommands.
 #[derive(Debug, Args)]
-#[command(version, about, long_about = None, args_conflicts_with_subcommands = true)]
+#[command(
+    version,
+    about,
+    long_about = None,
+    args_conflicts_with_subcommands = true,
+    // One usage line for every error: clap's own names the flags that were
+    // given (`cargo sockcheck --format <FORMAT> <FILTERS>...`), which reads
+    // as if they were required.
+    override_usage = "cargo sockcheck [OPTIONS] [FILTERS]... [-- <TEST_ARGS>...]\n       \
+                      cargo sockcheck <COMMAND>"
+)]
 pub struct Sockcheck {
     #[command(subcommand)]
     pub command: Option<Command>,

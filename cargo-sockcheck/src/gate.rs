@@ -68,8 +68,10 @@ impl<'r> Verdict<'r> {
                 ran.contains(&(entry.identity.binary.as_str(), entry.identity.test.as_str()))
             })
             .collect();
+        // The same run, judged: everything but the leaks' severities is kept.
         let mut shown = Report::new(tests);
         shown.interrupted = report.interrupted;
+        shown.duration_ms = report.duration_ms;
         Verdict {
             shown: Cow::Owned(shown),
             baseline: Some(BaselineView {
@@ -248,6 +250,18 @@ mod tests {
              net::fixed: listen tcp 127.0.0.1:8080 -> 0.0.0.0:0 LISTEN\n\
              ```\n"
         );
+    }
+
+    #[test]
+    fn the_shown_report_keeps_the_run_s_wall_time_and_interruption() {
+        let mut report = Report::new(vec![test("a", Outcome::Passed, vec![listener(8080)])]);
+        report.duration_ms = Some(2415);
+        report.interrupted = true;
+        let base = baseline(&report);
+        let verdict = Verdict::judge(&report, Some(&base));
+        assert_eq!(verdict.shown.duration_ms, Some(2415));
+        assert!(verdict.shown.interrupted);
+        assert_eq!(verdict.shown.tests[0].leaks[0].severity, Severity::Warning);
     }
 
     #[test]

@@ -587,7 +587,10 @@ fn action_yml_runs_these_scripts_and_declares_what_they_write() {
             &rest[..rest.find('"').unwrap()]
         })
         .collect();
-    assert_eq!(scripts, ["cache-key.sh", "run.sh", "comment.sh"]);
+    assert_eq!(
+        scripts,
+        ["cache-key.sh", "install.sh", "run.sh", "comment.sh"]
+    );
     let step_script = |step: &str| match step {
         "run" => "run.sh",
         "comment" => "comment.sh",

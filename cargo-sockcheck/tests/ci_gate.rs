@@ -194,6 +194,8 @@ fn a_baseline_passes_known_leaks_fails_on_a_new_one_and_lists_fixed_ones() {
         stdout.contains("Leaks 7 leaking tests: 0 errors, 8 warnings ("),
         "{stdout}"
     );
+    // The judged report is still the run's: its wall time is kept.
+    assert!(stdout.contains(" Summary ["), "{stdout}");
 
     // A copy of the fixture with one new leak and one leak fixed.
     let copy = LeakyCopy::new();

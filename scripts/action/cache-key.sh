@@ -10,8 +10,7 @@ source "$(dirname "$0")/lib.sh"
 
 root="${1:?usage: cache-key.sh ACTION_PATH}"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/cargo-sockcheck/Cargo.toml" | head -n1)
-sources=$(cd "$root" && find Cargo.toml Cargo.lock src cargo-sockcheck/Cargo.toml cargo-sockcheck/src \
-  -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+sources=$(source_digest "$root")
 toolchain=$(rustc -vV | sha256sum | cut -c1-16)
 key="sockcheck-${RUNNER_OS:-$(uname -s)}-${version}-${sources}-rustc-${toolchain}"
 echo "key=$key"

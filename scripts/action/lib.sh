@@ -32,3 +32,12 @@ code_block() {
   fence=${fence// /\`}
   printf '%stext\n%s\n%s\n' "$fence" "$text" "$fence"
 }
+
+# `source_digest ROOT`: a digest of the sources cargo-sockcheck is built
+# from in the checkout ROOT. The cache key holds it, and each release
+# archive carries its own (SOURCE-DIGEST), so a branch or a fork with the
+# same version number is never taken for the release.
+source_digest() {
+  (cd "$1" && find Cargo.toml Cargo.lock src cargo-sockcheck/Cargo.toml cargo-sockcheck/src \
+    -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+}
