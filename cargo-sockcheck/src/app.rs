@@ -41,10 +41,16 @@ pub fn check_tests(options: Options) -> Result<ExitStatus> {
     };
     let listed_tests = list_all(&binaries)?;
     let listed = listed_tests.len();
+    let binary_of = |test: &TestCase| binaries[test.binary].name.as_str();
     let mut tests: Vec<TestCase> = listed_tests
-        .into_iter()
-        .filter(|test| selection.selects(test))
+        .iter()
+        .filter(|test| selection.selects(binary_of(test), test))
+        .cloned()
         .collect();
+    let nearest = tests.is_empty().then(|| {
+        let names = listed_tests.iter().map(|t| (binary_of(t), t.name.as_str()));
+        no_tests::nearest_tests(&selection, names)
+    });
     if let Some(partition) = options.partition {
         let selected = tests.len();
         tests = partition.select(tests, &binaries);
@@ -62,16 +68,18 @@ pub fn check_tests(options: Options) -> Result<ExitStatus> {
             listed,
             binaries.len(),
         );
-        let hint = no_tests::subcommand_hint(&selection.filters);
+        let hints = no_tests::subcommand_hint(&selection.filters)
+            .into_iter()
+            .chain(nearest.flatten());
         if options.no_tests == NoTests::Fail {
             eprintln!("error: {message}; --no-tests=warn or =pass lets an empty run pass");
-            if let Some(hint) = hint {
+            for hint in hints {
                 eprintln!("hint: {hint}");
             }
             return Ok(ExitStatus::NoTests);
         }
         eprintln!("sockcheck: warning: {message}");
-        if let Some(hint) = hint {
+        for hint in hints {
             eprintln!("sockcheck: hint: {hint}");
         }
     }
@@ -85,10 +93,13 @@ pub fn check_tests(options: Options) -> Result<ExitStatus> {
         policy: config.workspace_policy().clone(),
         project: ProjectSource::from_metadata(&metadata),
     });
+    let running_binaries = (0..binaries.len())
+        .filter(|&index| to_run.iter().any(|test| test.binary == index))
+        .count();
     eprintln!(
         "sockcheck: running {} from {} ({} at a time{})",
         counted(to_run.len(), "test"),
-        counted(binaries.len(), "binary"),
+        counted(running_binaries, "binary"),
         runner.settings().jobs,
         if options.fast {
             ", whole binaries first"

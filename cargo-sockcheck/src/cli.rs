@@ -65,11 +65,12 @@ pub struct Options {
     #[command(flatten)]
     pub selection: PackageSelection,
 
-    /// Run only tests whose name contains one of these (as libtest).
+    /// Run only tests whose name, or `binary::name` as sockcheck prints
+    /// it, contains one of these (as libtest).
     #[arg(value_name = "FILTERS")]
     pub filters: Vec<String>,
 
-    /// Skip tests whose name contains PATTERN (repeatable).
+    /// Skip tests whose name or `binary::name` contains PATTERN (repeatable).
     #[arg(long, value_name = "PATTERN")]
     pub skip: Vec<String>,
 

@@ -74,12 +74,15 @@ fn list(binary: &TestBinary, extra: &[&str]) -> Result<Vec<String>> {
     })
 }
 
-/// Which tests to run: libtest's filter rules.
+/// Which tests to run: libtest's filter rules, on the test's name or on
+/// `binary::name`, the name sockcheck prints (as `allow-tests` patterns).
 #[derive(Debug, Default)]
 pub struct Selection {
-    /// A test runs if its name contains one of these (or equals, with `exact`); empty: all.
+    /// A test runs if its name or `binary::name` contains one of these (or
+    /// equals it, with `exact`); empty: all.
     pub filters: Vec<String>,
-    /// A test is skipped if its name contains one of these (or equals, with `exact`).
+    /// A test is skipped if its name or `binary::name` contains one of
+    /// these (or equals it, with `exact`).
     pub skip: Vec<String>,
     /// Match filters and skips exactly.
     pub exact: bool,
@@ -90,19 +93,23 @@ pub struct Selection {
 }
 
 impl Selection {
-    fn matches(&self, pattern: &str, name: &str) -> bool {
+    /// True when `pattern` matches test `name` of `binary`, by its name or
+    /// by `binary::name`.
+    pub fn matches(&self, pattern: &str, binary: &str, name: &str) -> bool {
+        let full = || format!("{binary}::{name}");
         if self.exact {
-            name == pattern
+            name == pattern || full() == pattern
         } else {
-            name.contains(pattern)
+            name.contains(pattern) || full().contains(pattern)
         }
     }
 
-    /// True when `test` is selected by name (ignored or not).
-    pub fn selects(&self, test: &TestCase) -> bool {
-        let by_filter =
-            self.filters.is_empty() || self.filters.iter().any(|f| self.matches(f, &test.name));
-        let skipped = self.skip.iter().any(|s| self.matches(s, &test.name));
+    /// True when `test`, of the binary named `binary`, is selected by name
+    /// (ignored or not).
+    pub fn selects(&self, binary: &str, test: &TestCase) -> bool {
+        let matches = |pattern: &String| self.matches(pattern, binary, &test.name);
+        let by_filter = self.filters.is_empty() || self.filters.iter().any(matches);
+        let skipped = self.skip.iter().any(matches);
         let by_ignore = !self.only_ignored || test.ignored;
         by_filter && !skipped && by_ignore
     }
@@ -152,27 +159,52 @@ mod tests {
             skip: vec!["slow".into()],
             ..Selection::default()
         };
-        assert!(selection.selects(&case("net::fast", false)));
-        assert!(!selection.selects(&case("net::slow", false)));
-        assert!(!selection.selects(&case("disk::fast", false)));
+        assert!(selection.selects("io", &case("net::fast", false)));
+        assert!(!selection.selects("io", &case("net::slow", false)));
+        assert!(!selection.selects("io", &case("disk::fast", false)));
         let exact = Selection {
             filters: vec!["net".into()],
             exact: true,
             ..Selection::default()
         };
-        assert!(exact.selects(&case("net", false)));
-        assert!(!exact.selects(&case("net::fast", false)));
+        assert!(exact.selects("io", &case("net", false)));
+        assert!(!exact.selects("io", &case("net::fast", false)));
+    }
+
+    #[test]
+    fn the_names_sockcheck_prints_select_and_skip_as_allow_tests_match() {
+        let printed = Selection {
+            filters: vec!["echo::shared".into()],
+            ..Selection::default()
+        };
+        assert!(printed.selects("echo", &case("shared_server_a", false)));
+        assert!(!printed.selects("other", &case("shared_server_a", false)));
+        let exact = Selection {
+            filters: vec!["echo::shared_server_a".into()],
+            exact: true,
+            ..Selection::default()
+        };
+        assert!(exact.selects("echo", &case("shared_server_a", false)));
+        assert!(!exact.selects("echo", &case("shared_server_ab", false)));
+        assert!(!exact.selects("other", &case("shared_server_a", false)));
+        let skip = Selection {
+            skip: vec!["echo::shared_server_a".into()],
+            exact: true,
+            ..Selection::default()
+        };
+        assert!(!skip.selects("echo", &case("shared_server_a", false)));
+        assert!(skip.selects("echo", &case("shared_server_b", false)));
     }
 
     #[test]
     fn ignored_tests_are_listed_but_run_only_when_asked() {
         let default = Selection::default();
-        assert!(default.selects(&case("slow", true)) && !default.runs(&case("slow", true)));
+        assert!(default.selects("io", &case("slow", true)) && !default.runs(&case("slow", true)));
         let only = Selection {
             only_ignored: true,
             ..Selection::default()
         };
-        assert!(!only.selects(&case("fast", false)));
+        assert!(!only.selects("io", &case("fast", false)));
         assert!(only.runs(&case("slow", true)));
         let include = Selection {
             include_ignored: true,

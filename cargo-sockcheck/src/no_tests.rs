@@ -1,9 +1,10 @@
 //! A run whose filters, skips and partition select no test: by default an
 //! error (exit status 4, as nextest's "no tests run"), since a typo in a
 //! filter would otherwise pass as a clean run. The message names what
-//! selected nothing, and a filter one edit away from a subcommand gets a
-//! "did you mean": `cargo sockcheck reprot` runs the tests matching
-//! `reprot`, not `report`.
+//! selected nothing, and two hints say what was probably meant: a filter
+//! one edit away from a subcommand (`cargo sockcheck reprot` runs the tests
+//! matching `reprot`, not `report`), and the test names nearest to the
+//! filters.
 
 use crate::cli;
 use crate::list::Selection;
@@ -71,6 +72,67 @@ pub fn subcommand_hint(filters: &[String]) -> Option<String> {
     })
 }
 
+/// Test names suggested at most.
+const NEAREST_LISTED: usize = 3;
+
+/// `did you mean `echo::shared_server_a` or `echo::shared_server_b`?`:
+/// the tests, as `binary::name`, that need the fewest edits for one of the
+/// selection's filters to match them, when that is few (a quarter of the
+/// filter's length, at least one edit). None without filters.
+pub fn nearest_tests<'a>(
+    selection: &Selection,
+    tests: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Option<String> {
+    let mut near: Vec<(usize, String)> = Vec::new();
+    for (binary, name) in tests {
+        let full = format!("{binary}::{name}");
+        let distance = selection
+            .filters
+            .iter()
+            .filter(|filter| !selection.matches(filter, binary, name))
+            .map(|filter| (edits_to_occur_in(filter, &full), filter.chars().count()))
+            .filter(|&(edits, length)| edits <= (length / 4).max(1))
+            .map(|(edits, _)| edits)
+            .min();
+        if let Some(distance) = distance {
+            near.push((distance, full));
+        }
+    }
+    near.sort_by(|a, b| (a.0, a.1.len(), &a.1).cmp(&(b.0, b.1.len(), &b.1)));
+    near.dedup_by(|a, b| a.1 == b.1);
+    let names: Vec<String> = near
+        .into_iter()
+        .take(NEAREST_LISTED)
+        .map(|(_, name)| format!("`{name}`"))
+        .collect();
+    let (last, first) = names.split_last()?;
+    if first.is_empty() {
+        Some(format!("did you mean {last}?"))
+    } else {
+        Some(format!("did you mean {} or {last}?", first.join(", ")))
+    }
+}
+
+/// The fewest edits (a character added, dropped or changed) that make
+/// `pattern` occur in `text`: Sellers' approximate substring matching, a
+/// Levenshtein distance in which the match may start and end anywhere in
+/// `text`. A filter is a substring, so the whole name is not compared.
+fn edits_to_occur_in(pattern: &str, text: &str) -> usize {
+    let text: Vec<char> = text.chars().collect();
+    // `row[j]`: edits for the pattern so far to end at text[..j].
+    let mut row = vec![0; text.len() + 1];
+    for (i, p) in pattern.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &t) in text.iter().enumerate() {
+            let substituted = diagonal + usize::from(p != t);
+            diagonal = row[j + 1];
+            row[j + 1] = substituted.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row.into_iter().min().unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +166,49 @@ mod tests {
         assert_eq!(
             message(&Selection::default(), Some(&partition), 2, 1),
             "no tests to run: no test of 2 tests (in 1 binary) falls in partition count:3/4"
+        );
+    }
+
+    #[test]
+    fn edits_count_for_the_filter_to_occur_anywhere_in_the_name() {
+        assert_eq!(edits_to_occur_in("close", "net::leaks_close_wait"), 0);
+        assert_eq!(edits_to_occur_in("clse", "net::leaks_close_wait"), 1);
+        assert_eq!(edits_to_occur_in("leaks_clsoe", "net::leaks_close_wait"), 2);
+        assert_eq!(edits_to_occur_in("xyz", "net"), 3);
+        assert_eq!(edits_to_occur_in("", "net"), 0);
+    }
+
+    const LISTED: [(&str, &str); 4] = [
+        ("echo", "shared_server_a"),
+        ("echo", "shared_server_b"),
+        ("net", "leaks_close_wait_ipv4"),
+        ("net", "clean_round_trip"),
+    ];
+
+    #[test]
+    fn a_mistyped_filter_is_told_the_nearest_names_as_sockcheck_prints_them() {
+        assert_eq!(
+            nearest_tests(&selection(&["shared_servr"]), LISTED.into_iter()).as_deref(),
+            Some("did you mean `echo::shared_server_a` or `echo::shared_server_b`?")
+        );
+        assert_eq!(
+            nearest_tests(&selection(&["net::leaks_clse"]), LISTED.into_iter()).as_deref(),
+            Some("did you mean `net::leaks_close_wait_ipv4`?")
+        );
+        assert_eq!(
+            nearest_tests(&selection(&["disk::full"]), LISTED.into_iter()),
+            None
+        );
+        assert_eq!(nearest_tests(&selection(&[]), LISTED.into_iter()), None);
+    }
+
+    #[test]
+    fn an_exact_filter_that_is_part_of_a_name_suggests_the_whole_name() {
+        let mut exact = selection(&["leaks_close_wait"]);
+        exact.exact = true;
+        assert_eq!(
+            nearest_tests(&exact, LISTED.into_iter()).as_deref(),
+            Some("did you mean `net::leaks_close_wait_ipv4`?")
         );
     }
 
