@@ -7,7 +7,9 @@
 
 mod schema;
 
+use sockcheck::baseline::PortRange;
 use sockcheck::leak::{Leak, LeakKind, Severity};
+use sockcheck::report::sites::RepoPaths;
 use sockcheck::report::text::TextOptions;
 use sockcheck::report::{self, Outcome, Report, TestRecord};
 use sockcheck::socket::State;
@@ -215,8 +217,45 @@ fn junit_of_a_mixed_run() {
 }
 
 #[test]
+fn sarif_and_code_quality_of_a_mixed_run_without_sites() {
+    // No creation stacks: one result per test and kind, on the workspace's
+    // Cargo.toml, line 1.
+    insta::assert_json_snapshot!("sarif_of_a_mixed_run", sarif(&synthetic_report()));
+    insta::assert_json_snapshot!("gitlab_of_a_mixed_run", gitlab(&synthetic_report()));
+}
+
+#[test]
 fn github_annotations_of_a_mixed_run() {
-    insta::assert_snapshot!(report::github::workflow_commands(&synthetic_report()).join("\n"));
+    insta::assert_snapshot!(annotations(&synthetic_report()));
+}
+
+/// Where the snapshots' workspace lies in its repository.
+fn paths() -> RepoPaths {
+    RepoPaths::new("crates/app")
+}
+
+/// The grouped GitHub annotations, paths from the repository root.
+fn annotations(report: &Report) -> String {
+    report::github::workflow_commands(report, &paths(), "the job summary and report.sarif")
+        .join("\n")
+}
+
+/// The SARIF log, checked against the schema and GitHub's rules.
+fn sarif(report: &Report) -> serde_json::Value {
+    let text = render(
+        |report, out| report::sarif::render(report, &paths(), PortRange::LINUX_DEFAULT, out),
+        report,
+    );
+    schema::sarif_checked(&text)
+}
+
+/// The GitLab Code Quality report.
+fn gitlab(report: &Report) -> serde_json::Value {
+    let text = render(
+        |report, out| report::gitlab::render(report, &paths(), PortRange::LINUX_DEFAULT, out),
+        report,
+    );
+    serde_json::from_str(&text).expect("the Code Quality report is JSON")
 }
 
 /// `127.0.0.1:40211` becomes `127.0.0.1:[port]`: the IP stays, the port goes.
@@ -425,10 +464,9 @@ fn every_rendering_shows_where_a_leak_was_opened_and_what_holds_it() {
         render(report::markdown::render, &report)
     );
     insta::assert_snapshot!("junit_with_sites", render(report::junit::render, &report));
-    insta::assert_snapshot!(
-        "github_annotations_with_sites",
-        report::github::workflow_commands(&report).join("\n")
-    );
+    insta::assert_snapshot!("github_annotations_with_sites", annotations(&report));
+    insta::assert_json_snapshot!("sarif_with_sites", sarif(&report));
+    insta::assert_json_snapshot!("gitlab_with_sites", gitlab(&report));
     let text = render(report::json::render, &report);
     assert_eq!(schema::parse_checked(&text), report, "JSON round trip");
     let value: serde_json::Value = serde_json::from_str(&text).expect("the JSON report parses");
@@ -603,11 +641,22 @@ fn every_format_of_a_run_with_unix_leaks() {
         "junit_with_unix_leaks",
         render(report::junit::render, &report)
     );
-    insta::assert_snapshot!(
-        "github_annotations_with_unix_leaks",
-        report::github::workflow_commands(&report).join("\n")
-    );
+    insta::assert_snapshot!("github_annotations_with_unix_leaks", annotations(&report));
     assert_redacted_json_snapshot("json_with_unix_leaks", &report);
     let text = render(report::json::render, &report);
     assert_eq!(report::json::parse(&text).expect("round trip"), report);
+}
+
+#[test]
+fn the_sarif_checks_catch_what_the_schema_and_github_refuse() {
+    let mut log = sarif(&sites_report());
+    let result = &mut log["runs"][0]["results"][0];
+    result["ruleId"] = "no-such-rule".into();
+    result["locations"][0]["physicalLocation"]["region"] = serde_json::json!({});
+    result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] = "/abs/x.rs".into();
+    let github = schema::github_violations(&log);
+    assert_eq!(github.len(), 3, "{github:#?}");
+    assert!(schema::sarif_violations(&log).is_empty());
+    log["runs"][0]["results"][0]["level"] = "fatal".into();
+    assert!(!schema::sarif_violations(&log).is_empty());
 }

@@ -31,6 +31,7 @@ pub fn check_tests(options: Options) -> Result<ExitStatus> {
     let mut cargo_args = options.selection.cargo_args();
     cargo_args.push(terminal::cargo_colour_flag().to_owned());
     let (metadata, binaries) = cargo::build_tests(&cargo_args, metadata)?;
+    let outputs = outputs.in_workspace(metadata.workspace_root.as_std_path());
     let config = RunConfig::load(&metadata, &options.gate)?;
     let selection = Selection {
         filters: options.filters.clone(),

@@ -281,6 +281,16 @@ pub struct OutputOptions {
     /// Also write the JUnit XML report to PATH.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+
+    /// Also write SARIF 2.1.0 to PATH (for code scanning): one result per
+    /// leak site, paths from the repository root.
+    #[arg(long, value_name = "PATH")]
+    pub sarif: Option<PathBuf>,
+
+    /// Also write a GitLab Code Quality report to PATH: one issue per leak
+    /// site, paths from the repository root.
+    #[arg(long, value_name = "PATH")]
+    pub gitlab: Option<PathBuf>,
 }
 
 /// The ratchet: leaks a project accepts for now.

@@ -32,6 +32,8 @@ mod progress;
 #[cfg(target_os = "linux")]
 mod report;
 #[cfg(target_os = "linux")]
+mod repository;
+#[cfg(target_os = "linux")]
 mod rerun;
 #[cfg(target_os = "linux")]
 mod run;

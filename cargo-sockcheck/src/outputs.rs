@@ -1,6 +1,8 @@
 //! Everything a run leaves behind, from one report: stdout in the chosen
-//! format, the JSON, Markdown and JUnit files, the baseline, and on GitHub
-//! Actions the job summary and one annotation per leak.
+//! format, the JSON, Markdown, JUnit, SARIF and GitLab Code Quality files,
+//! the baseline, and on GitHub Actions the job summary and one annotation
+//! per leak site. The formats a code host reads give paths from the
+//! repository root ([`crate::repository`]).
 //!
 //! Files are written atomically (a temporary file, then a rename), and
 //! checked writable before any test runs, so a typo in a path costs a
@@ -19,10 +21,11 @@ use crate::exit::ExitStatus;
 use crate::gate::Verdict;
 use crate::log_guard;
 use anyhow::{anyhow, Context, Result};
-use sockcheck::baseline::Baseline;
+use sockcheck::baseline::{Baseline, PortRange};
+use sockcheck::report::sites::RepoPaths;
 use sockcheck::report::text::{self, TextOptions};
 use sockcheck::report::words::counted;
-use sockcheck::report::{self, github, json, junit, markdown, Report};
+use sockcheck::report::{self, github, gitlab, json, junit, markdown, sarif, Report};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -33,6 +36,8 @@ pub struct Outputs<'a> {
     write_baseline: Option<&'a Path>,
     github: GitHub,
     text: TextOptions,
+    /// Where the workspace lies in the repository.
+    paths: RepoPaths,
 }
 
 /// What GitHub Actions asks of a step, from its environment.
@@ -62,6 +67,8 @@ impl<'a> Outputs<'a> {
             &options.report,
             &options.markdown,
             &options.junit,
+            &options.sarif,
+            &options.gitlab,
             &baseline.write_baseline,
         ];
         for path in files.into_iter().flatten() {
@@ -79,7 +86,14 @@ impl<'a> Outputs<'a> {
             write_baseline: baseline.write_baseline.as_deref(),
             github: GitHub::from_env(),
             text: TextOptions::default(),
+            paths: RepoPaths::default(),
         })
+    }
+
+    /// Gives paths from the repository root around the workspace at `root`.
+    pub fn in_workspace(self, root: &Path) -> Self {
+        let paths = crate::repository::paths_of(root);
+        Outputs { paths, ..self }
     }
 
     /// Shows tests' output in the text report as `text` says.
@@ -110,6 +124,19 @@ impl<'a> Outputs<'a> {
                     .and_then(|xml| write_file(path, &xml, "the JUnit report")),
             );
         }
+        let ports = PortRange::system();
+        if let Some(path) = &self.options.sarif {
+            check(
+                render(|out| sarif::render(&verdict.shown, &self.paths, ports, out))
+                    .and_then(|log| write_file(path, &log, "the SARIF report")),
+            );
+        }
+        if let Some(path) = &self.options.gitlab {
+            check(
+                render(|out| gitlab::render(&verdict.shown, &self.paths, ports, out))
+                    .and_then(|issues| write_file(path, &issues, "the Code Quality report")),
+            );
+        }
         if let Some(path) = self.write_baseline {
             check(write_baseline(report, path));
         }
@@ -120,7 +147,8 @@ impl<'a> Outputs<'a> {
         let _ = verdict.write_notes(&mut notes);
         let _ = err.write_all(&log_guard::guarded(notes));
         if self.github.annotations {
-            let _ = github::render(&verdict.shown, &mut err);
+            let elsewhere = self.elsewhere();
+            let _ = github::render(&verdict.shown, &self.paths, &elsewhere, &mut err);
         }
         if let (Some(path), Some(markdown)) = (&self.github.step_summary, &markdown) {
             if let Err(error) = append(path, markdown) {
@@ -147,6 +175,26 @@ impl<'a> Outputs<'a> {
             ExitStatus::Clean
         } else {
             status
+        }
+    }
+
+    /// Where every leak can be read when annotations leave some out: `the
+    /// job summary, report.sarif and report.json`.
+    fn elsewhere(&self) -> String {
+        let mut places: Vec<String> = Vec::new();
+        if self.github.step_summary.is_some() {
+            places.push("the job summary".to_owned());
+        }
+        let o = self.options;
+        for path in [&o.sarif, &o.report, &o.markdown, &o.gitlab, &o.junit] {
+            if let Some(name) = path.as_deref().and_then(Path::file_name) {
+                places.push(name.to_string_lossy().into_owned());
+            }
+        }
+        match places.split_last() {
+            None => "the text report".to_owned(),
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
         }
     }
 
@@ -272,6 +320,8 @@ mod tests {
             report: None,
             markdown: None,
             junit: None,
+            sarif: None,
+            gitlab: None,
         };
         let outputs = Outputs {
             options: &options,
@@ -282,6 +332,7 @@ mod tests {
                 annotations: false,
             },
             text: TextOptions::default(),
+            paths: RepoPaths::default(),
         };
         outputs.exit_status(report, &Verdict::judge(report, None))
     }

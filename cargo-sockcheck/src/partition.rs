@@ -19,6 +19,7 @@
 
 use crate::cargo::TestBinary;
 use crate::list::TestCase;
+use sockcheck::report::sites::fnv1a;
 use std::fmt;
 use std::str::FromStr;
 
@@ -122,15 +123,6 @@ impl Partition {
     }
 }
 
-/// 64-bit FNV-1a: a fixed, documented hash, the same everywhere.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    bytes.iter().fold(OFFSET_BASIS, |hash, &byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(PRIME)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,13 +193,6 @@ mod tests {
             .parse::<Partition>()
             .unwrap_err()
             .starts_with("unknown partition strategy `slice`"));
-    }
-
-    #[test]
-    fn fnv1a_matches_the_published_test_vectors() {
-        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use crate::cli::ReportOptions;
 use crate::exit::ExitStatus;
 use crate::outputs::Outputs;
+use crate::stack::project::workspace_root_around;
 use anyhow::{anyhow, Context, Result};
 use sockcheck::report::{self, json, Report};
 use std::path::Path;
@@ -13,7 +14,11 @@ use std::path::Path;
 /// status a run with these tests would have. When a part was interrupted its
 /// tests are missing, so a result that would otherwise pass is an error.
 pub fn merge_reports(options: ReportOptions) -> Result<ExitStatus> {
-    let outputs = Outputs::prepare(&options.output, &options.baseline)?;
+    // The reports' files are relative to their workspace: the one this is
+    // run in, as in the shards' checkout.
+    let here = std::env::current_dir().unwrap_or_default();
+    let outputs = Outputs::prepare(&options.output, &options.baseline)?
+        .in_workspace(&workspace_root_around(&here));
     let reports = options
         .merge
         .iter()

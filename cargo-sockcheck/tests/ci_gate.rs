@@ -71,6 +71,7 @@ fn markdown_junit_job_summary_and_annotations_name_the_leaking_tests() {
     )
     .env("GITHUB_STEP_SUMMARY", &summary)
     .env("GITHUB_ACTIONS", "true")
+    .env("GITHUB_WORKSPACE", repo_root())
     .output()
     .unwrap();
     assert_eq!(
@@ -122,7 +123,7 @@ fn markdown_junit_job_summary_and_annotations_name_the_leaking_tests() {
 
     // Annotations go to stderr, where they cannot corrupt `--format json`.
     // Each is placed on the line that opened the socket (the helper in the
-    // fixture's library, the test itself).
+    // fixture's library, the test itself), from the repository root.
     let err = stderr(&output);
     let annotation = |level: &str, title: &str| {
         err.lines()
@@ -131,7 +132,7 @@ fn markdown_junit_job_summary_and_annotations_name_the_leaking_tests() {
             .to_owned()
     };
     let close_wait = annotation(
-        "::error file=src/lib.rs,line=",
+        "::error file=tests/fixtures/leaky/src/lib.rs,line=",
         ",title=close-wait leak in net%3A%3Aleaks_close_wait_ipv4::\
          net::leaks_close_wait_ipv4 left a socket open: tcp 127.0.0.1:",
     );
@@ -140,7 +141,7 @@ fn markdown_junit_job_summary_and_annotations_name_the_leaking_tests() {
         "{close_wait}"
     );
     annotation(
-        "::warning file=tests/net.rs,line=",
+        "::warning file=tests/fixtures/leaky/tests/net.rs,line=",
         ",title=udp leak in net%3A%3Aleaks_udp::",
     );
     assert!(!String::from_utf8_lossy(&output.stdout).contains("::error"));

@@ -251,11 +251,15 @@ fn a_socket_inherited_from_before_the_run_gets_no_origin() {
 fn github_annotations_land_on_the_site_s_file_and_line() {
     let output = on_fixture_command("sites", &["leaks_through_library", "leaks_through_helper"])
         .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_WORKSPACE", repo_root())
         .output()
         .unwrap();
     let err = stderr(&output);
     for (marker, file) in [("library", "src/lib.rs"), ("helper", "tests/sites.rs")] {
-        let properties = format!("file={file},line={},", marked_line(file, marker));
+        let properties = format!(
+            "file=tests/fixtures/sites/{file},line={},",
+            marked_line(file, marker)
+        );
         assert!(
             err.lines()
                 .any(|line| line.starts_with("::error ") && line.contains(&properties)),

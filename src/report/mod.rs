@@ -2,8 +2,10 @@
 //! renderer per format.
 //!
 //! Runners build [`TestRecord`]s; [`Report::new`] adds the summary; the
-//! renderers ([`text`], [`json`], [`markdown`], [`junit`], [`github`]) only
-//! read the model. [`merge`] joins the reports of several shards.
+//! renderers ([`text`], [`json`], [`markdown`], [`junit`], [`github`],
+//! [`sarif`], [`gitlab`]) only read the model. [`merge`] joins the reports
+//! of several shards. The formats a code host reads group leaks by site
+//! ([`sites`]).
 //!
 //! What the renderers share is written once: how listings are cut
 //! (`listing`) and counted words (`words`), both helpers shared with
@@ -14,11 +16,14 @@
 //! (`name()` and `Display`).
 
 pub mod github;
+pub mod gitlab;
 pub mod json;
 pub mod junit;
 #[doc(hidden)]
 pub mod listing;
 pub mod markdown;
+pub mod sarif;
+pub mod sites;
 pub mod text;
 #[doc(hidden)]
 pub mod words;

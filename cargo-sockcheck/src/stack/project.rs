@@ -134,7 +134,7 @@ fn with_canonical_forms(dirs: &[PathBuf]) -> Vec<PathBuf> {
 
 /// The nearest directory from `package` upwards whose `Cargo.toml` has a
 /// `[workspace]` (or `[workspace.*]`) table; `package` itself when none has.
-fn workspace_root_around(package: &Path) -> PathBuf {
+pub(crate) fn workspace_root_around(package: &Path) -> PathBuf {
     package
         .ancestors()
         .find(|dir| {
