@@ -3,8 +3,8 @@
 //! the tests that leak there.
 //!
 //! Each result sits at its site's repository path and line (a relative
-//! `uri` with the `%SRCROOT%` base), lists the tests' own frames as
-//! `relatedLocations`, and carries a `partialFingerprints` entry from
+//! `uri` with the `%SRCROOT%` base), lists the frames on the way out to
+//! the tests (a test helper, the test's line) as `relatedLocations`, and carries a `partialFingerprints` entry from
 //! [`sites::fingerprints`], so code scanning tracks it across commits and
 //! runs. A leak with no known source line is placed on the workspace's
 //! `Cargo.toml`, line 1, and says so: code scanning drops results without
@@ -170,15 +170,15 @@ fn result(group: &SiteGroup, fingerprint: &str, paths: &RepoPaths) -> SarifResul
         .into_iter()
         .filter_map(|frame| {
             let file = paths.file(frame.file.as_deref()?)?;
-            let what = frame.function.as_deref().unwrap_or("the test");
-            Some((file, frame.line?, frame.column, what.to_owned()))
+            let what = frame.short_function().unwrap_or_else(|| "the test".into());
+            Some((file, frame.line?, frame.column, what))
         })
         .take(MAX_RELATED)
         .enumerate()
         .map(|(i, (file, line, column, what))| {
             let mut location = location(file, line, column);
             location.id = Some(i as i64 + 1);
-            location.message = Some(message(format!("test frame: {what}")));
+            location.message = Some(message(format!("called from {what}")));
             location
         })
         .collect();

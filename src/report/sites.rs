@@ -4,8 +4,7 @@
 //! tests leaking through one helper line make one finding.
 //!
 //! Also owned here: where a site lies in the repository ([`RepoPaths`]),
-//! the test's own frame shown beside the site ([`test_frame`]), and the
-//! fingerprint that tracks a finding from run to run and commit to commit
+//! and the fingerprint that tracks a finding from run to run and commit to commit
 //! ([`fingerprints`]).
 
 use super::listing::Capped;
@@ -140,13 +139,16 @@ impl<'a> SiteGroup<'a> {
         format!("{} left {sockets} open", self.named_tests())
     }
 
-    /// The test frames of the leaks ([`test_frame`]), each place once,
-    /// sorted by file and line.
+    /// The frames on the way from the site out to the tests (each leak's
+    /// [trail](crate::site::Origin::trail) past its site: a test helper,
+    /// the test's own line), each line once, sorted by file and line.
     pub fn test_frames(&self) -> Vec<&'a Frame> {
         let mut frames: Vec<&Frame> = self
             .leaks
             .iter()
-            .filter_map(|(_, leak)| test_frame(leak))
+            .filter_map(|(_, leak)| leak.opened.as_ref())
+            .flat_map(|origin| origin.trail().into_iter().skip(1))
+            .filter(|frame| frame.file.is_some() && frame.line.is_some())
             .collect();
         frames.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
         frames.dedup_by(|a, b| (&a.file, a.line) == (&b.file, b.line));
@@ -161,17 +163,6 @@ impl<'a> SiteGroup<'a> {
             _ => None,
         }
     }
-}
-
-/// The test's own frame for `leak`, shown beside its site: the outermost
-/// frame of the creation stack in the project, when it is not the site
-/// itself. `None` without a stack.
-pub fn test_frame(leak: &Leak) -> Option<&Frame> {
-    let origin = leak.opened.as_ref()?;
-    let outermost = origin.stack.iter().rev().find(|frame| frame.in_project)?;
-    let site = origin.site.as_ref()?;
-    let same_line = (&outermost.file, outermost.line) == (&site.file, site.line);
-    (outermost.file.is_some() && !same_line).then_some(outermost)
 }
 
 /// The site of `leak` as a grouping key.
