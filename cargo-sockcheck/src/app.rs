@@ -185,6 +185,9 @@ pub fn check_tests(options: Options) -> Result<ExitStatus> {
     if let Some(note) = allow::unmatched_note(leaks, &rules) {
         eprintln!("sockcheck: note: {note}");
     }
+    if let Some(note) = runner.lost_sites_note() {
+        eprintln!("sockcheck: note: {note}");
+    }
 
     let status = outputs.write(&report);
     if let Some(fatal) = result.fatal {

@@ -52,6 +52,9 @@ pub fn trace_command(options: ExecOptions) -> Result<ExitStatus> {
             let _ = anstream::stderr().write_all(&log_guard::guarded(lines));
         }
     });
+    if let Some(note) = runner.lost_sites_note() {
+        eprintln!("sockcheck: note: {note}");
+    }
     if let Some(fatal) = result.fatal {
         return Err(fatal);
     }

@@ -214,6 +214,151 @@ fn exec_as_cargo_s_target_runner_names_the_sites() {
     );
 }
 
+/// The modification time of every file in `target`'s test binaries'
+/// directory: what changes when cargo rebuilds.
+fn built_files(target: &Path) -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
+    let mut files: Vec<_> = std::fs::read_dir(target.join("debug/deps"))
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            (entry.path(), entry.metadata().unwrap().modified().unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The test binary of the fixture's `tests/sites.rs` built for `manifest`
+/// in `target`, as cargo names it (building it if need be).
+fn sites_test_binary(manifest: &Path, target: &Path) -> std::path::PathBuf {
+    let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args([
+            "test",
+            "--no-run",
+            "--test",
+            "sites",
+            "--message-format",
+            "json",
+        ])
+        .arg("--manifest-path")
+        .arg(manifest)
+        .arg("--target-dir")
+        .arg(target)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["target"]["kind"][0] == "test")
+        .find_map(|message| Some(message["executable"].as_str()?.into()))
+        .unwrap_or_else(|| panic!("no test binary: {}", stderr(&output)))
+}
+
+/// Issue 25: a target dir built in one checkout, used from another
+/// (a shared `--target-dir`, a restored CI cache). Cargo does not rebuild;
+/// the debug info names the first checkout, and every site must still be
+/// the same file and line, in the second checkout's files.
+#[test]
+fn sites_survive_a_checkout_moved_after_its_build() {
+    let target = fixture_target_dir().join("moved-checkout");
+    let first = LeakyCopy::of("sites");
+    let built_in = first.path("Cargo.toml").parent().unwrap().to_path_buf();
+    let args = ["--format", "json"];
+    let output = on_project_command(&first.path("Cargo.toml"), &target, &args)
+        .output()
+        .unwrap();
+    let in_first = json_report(&output);
+    let first_status = status(&output);
+    assert_every_site(&in_first);
+    let second = first.moved();
+    let built = built_files(&target);
+    drop(first);
+
+    let output = on_project_command(&second.path("Cargo.toml"), &target, &args)
+        .output()
+        .unwrap();
+    assert_eq!(
+        built_files(&target),
+        built,
+        "cargo rebuilt in the second checkout, so nothing here tests a moved build"
+    );
+    let in_second = json_report(&output);
+    assert_eq!(status(&output), first_status, "{}", stderr(&output));
+    assert_eq!(verdicts(&in_second), verdicts(&in_first));
+    assert_every_site(&in_second);
+    for (name, marker, file) in SITES {
+        let origin = only_leak(&in_second, name).opened.as_ref().unwrap();
+        let (file_there, line) = site_of(origin);
+        assert_eq!(file_there, file);
+        let source = std::fs::read_to_string(second.path(file)).unwrap();
+        let text = source.lines().nth(line as usize - 1).unwrap();
+        assert!(
+            text.ends_with(&format!("// site: {marker}")),
+            "{name}: {text}"
+        );
+    }
+    assert!(
+        !stderr(&output).contains("sites come from"),
+        "{}",
+        stderr(&output)
+    );
+
+    // exec, as cargo's target runner from the second checkout: cargo sets
+    // CARGO_MANIFEST_DIR to it.
+    let binary = sites_test_binary(&second.path("Cargo.toml"), &target);
+    assert_eq!(built_files(&target), built, "cargo rebuilt for exec");
+    let dir = tempfile::tempdir().unwrap();
+    let report_path = dir.path().join("exec.json");
+    let exec = |current_dir: &Path| {
+        let mut command = sockcheck_command(&["exec", "--report"]);
+        command
+            .arg(&report_path)
+            .arg("--")
+            .arg(&binary)
+            .arg("leaks_through_library")
+            .current_dir(current_dir)
+            .env_remove("CARGO_MANIFEST_DIR");
+        command
+    };
+    let output = exec(dir.path())
+        .env(
+            "CARGO_MANIFEST_DIR",
+            second.path("Cargo.toml").parent().unwrap(),
+        )
+        .output()
+        .unwrap();
+    let report = report_file(&report_path);
+    let leak = &record(&report, "sites", "leaks_through_library").leaks;
+    assert_eq!(leak.len(), 1, "{}", stderr(&output));
+    assert_eq!(
+        site_of(leak[0].opened.as_ref().unwrap()),
+        (
+            "src/lib.rs".to_owned(),
+            marked_line("src/lib.rs", "library")
+        )
+    );
+    assert!(
+        !stderr(&output).contains("sites come from"),
+        "{}",
+        stderr(&output)
+    );
+
+    // From a directory that has no counterpart of the files: no site, and
+    // said once, naming the first checkout.
+    let output = exec(dir.path()).output().unwrap();
+    let report = report_file(&report_path);
+    let leak = &record(&report, "sites", "leaks_through_library").leaks;
+    assert_eq!(leak.len(), 1, "{}", stderr(&output));
+    assert_eq!(leak[0].opened.as_ref().unwrap().site, None);
+    let note = format!(
+        "sockcheck: note: sites come from a build made in {}: rebuild or check --target-dir",
+        built_in.display()
+    );
+    let err = stderr(&output);
+    assert_eq!(err.matches(&note).count(), 1, "{err}");
+}
+
 #[test]
 fn a_socket_inherited_from_before_the_run_gets_no_origin() {
     use std::os::fd::AsRawFd;

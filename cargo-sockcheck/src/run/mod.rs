@@ -142,4 +142,11 @@ impl Runner {
     pub fn run_jobs(&mut self, jobs: &[Job<'_>], progress: &mut dyn Progress) -> RunResult {
         event_loop::run_jobs(jobs, &self.settings, &mut self.symbolizer, progress)
     }
+
+    /// What to say once when sites were looked for in a build made in
+    /// another checkout whose files are gone (see
+    /// [`Symbolizer::lost_sites_note`]).
+    pub fn lost_sites_note(&self) -> Option<String> {
+        self.symbolizer.lost_sites_note()
+    }
 }

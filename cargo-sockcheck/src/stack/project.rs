@@ -1,6 +1,17 @@
 //! What counts as the project's own source when a creation stack is read:
 //! the workspace members' files (not std, not `~/.cargo/registry`, not the
-//! target directory), shown relative to the workspace root.
+//! target directory), shown relative to the workspace root. The one place
+//! where a file named by the debug info becomes a path in today's checkout.
+//!
+//! The binary may have been built in another checkout (a shared
+//! `--target-dir`, a restored CI cache, a Docker image built at `/app`):
+//! cargo does not rebuild what has not changed, so the debug info names
+//! that checkout's absolute paths. Cargo compiles a workspace's packages
+//! from the workspace root and names their files relative to it (its
+//! `DW_AT_comp_dir`, a *build root*), so a file under a build root has a
+//! counterpart at the same relative path in today's checkout: when that
+//! counterpart is one of today's members' files, the frame is the
+//! project's and is shown at today's path.
 //!
 //! `cargo sockcheck` knows the workspace from `cargo metadata`. In `exec`
 //! mode (a cargo runner or nextest wrapper) there is no metadata to hand and
@@ -89,15 +100,51 @@ impl ProjectSource {
         project
     }
 
+    /// Where `file`, as the debug info names it, lies for today's checkout;
+    /// `build_roots` gives the directories the binary's workspace packages
+    /// were compiled in (see the module's comment), asked for only when the
+    /// file is neither today's project's nor known to be another's.
+    pub fn place<'a>(&self, file: &Path, build_roots: impl FnOnce() -> &'a [PathBuf]) -> Place {
+        if let Some(relative) = self.relative_file(file) {
+            return Place::Project(relative);
+        }
+        if self.is_not_source(file) || file.starts_with(STD_SOURCE) {
+            return Place::Elsewhere;
+        }
+        for build_root in build_roots() {
+            let Ok(under) = file.strip_prefix(build_root) else {
+                continue;
+            };
+            let today = self.root.join(under);
+            let Some(relative) = self.relative_file(&today) else {
+                continue;
+            };
+            if today.exists() {
+                return Place::Project(relative);
+            }
+            if !file.exists() {
+                return Place::Lost {
+                    built_in: build_root.clone(),
+                };
+            }
+        }
+        Place::Elsewhere
+    }
+
     /// `file` relative to the workspace root when it is one of the
     /// project's source files, else `None`.
-    pub fn relative_file(&self, file: &Path) -> Option<String> {
-        let inside = |dirs: &[PathBuf]| dirs.iter().any(|dir| file.starts_with(dir));
-        if !inside(&self.members) || inside(&self.not_source) {
+    fn relative_file(&self, file: &Path) -> Option<String> {
+        let inside = self.members.iter().any(|dir| file.starts_with(dir));
+        if !inside || self.is_not_source(file) {
             return None;
         }
         let relative = file.strip_prefix(&self.root).unwrap_or(file);
         Some(relative.to_string_lossy().into_owned())
+    }
+
+    /// True when `file` lies in the target directory or cargo's home.
+    fn is_not_source(&self, file: &Path) -> bool {
+        self.not_source.iter().any(|dir| file.starts_with(dir))
     }
 
     /// True when `function` (a demangled path) belongs to one of the
@@ -110,6 +157,26 @@ impl ProjectSource {
         })
     }
 }
+
+/// Where a file named by a binary's debug info lies for today's checkout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// One of the project's source files, at this path relative to today's
+    /// workspace root (where the binary says, or its counterpart there).
+    Project(String),
+    /// A workspace member's file of a build made in `built_in`, another
+    /// directory, found neither there nor at the same place in today's
+    /// checkout: the binary is not from this checkout.
+    Lost {
+        /// The build root the binary names.
+        built_in: PathBuf,
+    },
+    /// Not the project's: std, dependencies, generated files.
+    Elsewhere,
+}
+
+/// Where rustc's own crates (std, core, alloc) say their files are.
+const STD_SOURCE: &str = "/rustc/";
 
 /// Cargo's home (`$CARGO_HOME`, else `~/.cargo`): registry and git sources.
 fn cargo_home() -> Option<PathBuf> {
@@ -161,16 +228,24 @@ mod tests {
         )
     }
 
+    /// Where `file` lies for `project`, which must tell without reading
+    /// the binary's build roots.
+    fn place(project: &ProjectSource, file: &str) -> Place {
+        project.place(Path::new(file), || {
+            unreachable!("build roots read for {file}")
+        })
+    }
+
     #[test]
     fn members_files_are_the_project_s_and_shown_from_the_root() {
         let project = project();
         assert_eq!(
-            project.relative_file(Path::new("/ws/tests/net.rs")),
-            Some("tests/net.rs".to_owned())
+            place(&project, "/ws/tests/net.rs"),
+            Place::Project("tests/net.rs".to_owned())
         );
         assert_eq!(
-            project.relative_file(Path::new("/ws/crates/server/src/lib.rs")),
-            Some("crates/server/src/lib.rs".to_owned())
+            place(&project, "/ws/crates/server/src/lib.rs"),
+            Place::Project("crates/server/src/lib.rs".to_owned())
         );
     }
 
@@ -183,8 +258,72 @@ mod tests {
             "/ws/target/debug/build/net-0123/out/generated.rs",
             "/elsewhere/src/lib.rs",
         ] {
-            assert_eq!(project.relative_file(Path::new(file)), None, "{file}");
+            assert_eq!(project.place(Path::new(file), || &[]), Place::Elsewhere, "{file}");
         }
+        // std's files never ask for the binary's build roots.
+        let std_file = "/rustc/90b35a6239c3d8bdabc530a6a0816f7ff89a0aaf/library/std/src/net/tcp.rs";
+        assert_eq!(place(&project, std_file), Place::Elsewhere);
+    }
+
+    /// A checkout in a temporary directory with `files`, and its project.
+    fn checkout(files: &[&str]) -> (tempfile::TempDir, ProjectSource) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        for file in files {
+            let path = dir.path().join(file);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("directories");
+            std::fs::write(&path, "").expect("a file");
+        }
+        let root = dir.path();
+        let project = ProjectSource::new(root, &[root.join("server")], vec!["server".into()]);
+        (dir, project)
+    }
+
+    #[test]
+    fn a_file_of_a_build_made_elsewhere_is_the_project_s_at_today_s_path() {
+        let (_dir, project) = checkout(&["server/src/lib.rs"]);
+        let old = [PathBuf::from("/old/checkout")];
+        assert_eq!(
+            project.place(Path::new("/old/checkout/server/src/lib.rs"), || &old),
+            Place::Project("server/src/lib.rs".to_owned())
+        );
+        // Not under that build root, outside today's members, or in the
+        // target directory: not the project's, as before.
+        for file in [
+            "/other/server/src/lib.rs",
+            "/old/checkout/tools/src/main.rs",
+            "/old/checkout/target/debug/build/out/generated.rs",
+        ] {
+            assert_eq!(
+                project.place(Path::new(file), || &old),
+                Place::Elsewhere,
+                "{file}"
+            );
+        }
+        // The build root of today's checkout adds nothing.
+        let today = [project.root.clone()];
+        let file = project.root.join("server/src/gone.rs");
+        assert_eq!(
+            project.place(&file, || &today),
+            Place::Project("server/src/gone.rs".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_member_s_file_found_neither_where_built_nor_today_is_lost() {
+        let (_dir, project) = checkout(&["server/src/lib.rs"]);
+        let old = [PathBuf::from("/old/checkout")];
+        assert_eq!(
+            project.place(Path::new("/old/checkout/server/src/removed.rs"), || &old),
+            Place::Lost {
+                built_in: PathBuf::from("/old/checkout")
+            }
+        );
+        // Still there where it was built (another worktree): that
+        // checkout's file, not today's, and not lost.
+        let (other, _) = checkout(&["server/src/only_there.rs"]);
+        let built_there = [other.path().to_path_buf()];
+        let file = other.path().join("server/src/only_there.rs");
+        assert_eq!(project.place(&file, || &built_there), Place::Elsewhere);
     }
 
     #[test]

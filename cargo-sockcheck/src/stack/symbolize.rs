@@ -7,13 +7,22 @@
 //! the ELF symbol table names what has no DWARF (libc, binaries built
 //! without debug info). Each file is loaded once and each address looked up
 //! once per [`Symbolizer`]: a suite's test processes share their binary.
+//! Each file's build roots (the compilation directories of its workspace
+//! packages) are read with it, for `project` to find today's counterpart
+//! of a file named by a build made in another checkout.
 
-use super::project::ProjectSource;
+use super::project::{Place, ProjectSource};
 use super::RawStack;
+use addr2line::gimli;
 use addr2line::Loader;
+use object::{Object, ObjectSection, ReadCache};
 use sockcheck::site::{Frame, Origin};
-use std::collections::HashMap;
-use std::path::Path;
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::collections::{BTreeSet, HashMap};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The note on an origin whose site (or, without a site, whose program)
@@ -29,10 +38,17 @@ pub struct Symbolizer {
 
 /// One mapped file's debug info and the frames already found in it.
 struct Module {
+    /// The file.
+    path: Arc<Path>,
     /// Its debug info and symbols, or why the file could not be read.
     loader: Result<Loader, String>,
     /// True when it has DWARF line tables (`.debug_line`).
     has_line_tables: bool,
+    /// Where its workspace packages were compiled (see [`build_roots`]),
+    /// read the first time a frame's file is not found by its path alone.
+    build_roots: OnceCell<Vec<PathBuf>>,
+    /// The build roots of project files it names that are found nowhere.
+    lost_in: BTreeSet<PathBuf>,
     /// Frames found at each looked-up address, innermost first.
     frames: HashMap<u64, Vec<Frame>>,
 }
@@ -82,19 +98,45 @@ impl Symbolizer {
             origin.with_note(notes.join("; "))
         }
     }
+
+    /// Once for a whole run, when frames named project files that are
+    /// found neither where the binary was built nor in today's checkout:
+    /// "sites come from a build made in /other/path: rebuild or check
+    /// --target-dir".
+    pub fn lost_sites_note(&self) -> Option<String> {
+        let built_in: BTreeSet<&PathBuf> = self
+            .modules
+            .values()
+            .flat_map(|module| &module.lost_in)
+            .collect();
+        if built_in.is_empty() {
+            return None;
+        }
+        let dirs: Vec<String> = built_in
+            .iter()
+            .map(|dir| dir.display().to_string())
+            .collect();
+        Some(format!(
+            "sites come from a build made in {}: rebuild or check --target-dir",
+            dirs.join(", ")
+        ))
+    }
 }
 
 impl Module {
     /// Loads `path`'s debug info and symbols; an unreadable file is kept as
     /// the reason, so that its frames stay unnamed instead of failing.
-    fn load(path: &Path) -> Module {
+    fn load(path: &Arc<Path>) -> Module {
         let loader = Loader::new(path).map_err(|error| error.to_string());
         let has_line_tables = loader
             .as_ref()
             .is_ok_and(|loader| loader.get_section_range(b".debug_line").is_some());
         Module {
+            path: Arc::clone(path),
+            build_roots: OnceCell::new(),
             loader,
             has_line_tables,
+            lost_in: BTreeSet::new(),
             frames: HashMap::new(),
         }
     }
@@ -102,12 +144,19 @@ impl Module {
     /// The frames at `address`, innermost (inlined) first; one unnamed
     /// frame when nothing is known of it.
     fn frames_at(&mut self, address: u64, project: &ProjectSource) -> &[Frame] {
-        let loader = &self.loader;
+        let (loader, lost_in) = (&self.loader, &mut self.lost_in);
+        let (path, roots) = (&self.path, &self.build_roots);
         self.frames.entry(address).or_insert_with(|| {
             let mut frames = match loader {
-                Ok(loader) => look_up(loader, address, project),
+                Ok(loader) => look_up(loader, address),
                 Err(_) => Vec::new(),
             };
+            let build_roots = || roots.get_or_init(|| build_roots(path)).as_slice();
+            for frame in &mut frames {
+                if let Some(built_in) = mark_project_frame(frame, project, build_roots) {
+                    lost_in.insert(built_in);
+                }
+            }
             if frames.is_empty() {
                 frames.push(Frame::default());
             }
@@ -118,7 +167,7 @@ impl Module {
 
 /// The inline chain at `address` from DWARF, its outermost function named
 /// from the symbol table where DWARF has no name (or no entry at all).
-fn look_up(loader: &Loader, address: u64, project: &ProjectSource) -> Vec<Frame> {
+fn look_up(loader: &Loader, address: u64) -> Vec<Frame> {
     let mut frames = Vec::new();
     if let Ok(mut chain) = loader.find_frames(address) {
         // A malformed entry ends the chain; the frames before it stand.
@@ -147,31 +196,100 @@ fn look_up(loader: &Loader, address: u64, project: &ProjectSource) -> Vec<Frame>
             }
         }
     }
-    for frame in &mut frames {
-        mark_project_frame(frame, project);
-    }
     frames
 }
 
-/// Marks `frame` as the project's and makes its file relative to the
-/// workspace root when it lies in the project's source; without a file,
-/// when its function belongs to one of the project's crates.
-fn mark_project_frame(frame: &mut Frame, project: &ProjectSource) {
-    let relative = frame
-        .file
-        .as_deref()
-        .and_then(|file| project.relative_file(Path::new(file)));
-    frame.in_project = match relative {
-        Some(relative) => {
-            frame.file = Some(relative);
-            true
-        }
-        None if frame.file.is_none() => frame
+/// Marks `frame` as the project's and makes its file relative to today's
+/// workspace root when it lies in the project's source (see
+/// [`ProjectSource::place`]); without a file, when its function belongs to
+/// one of the project's crates. Returns the build root of a project file
+/// found nowhere.
+fn mark_project_frame<'a>(
+    frame: &mut Frame,
+    project: &ProjectSource,
+    build_roots: impl FnOnce() -> &'a [PathBuf],
+) -> Option<PathBuf> {
+    let Some(file) = &frame.file else {
+        frame.in_project = frame
             .function
             .as_deref()
-            .is_some_and(|function| project.owns_function(function)),
-        None => false,
+            .is_some_and(|function| project.owns_function(function));
+        return None;
     };
+    match project.place(Path::new(file), build_roots) {
+        Place::Project(relative) => {
+            frame.file = Some(relative);
+            frame.in_project = true;
+            None
+        }
+        Place::Lost { built_in } => Some(built_in),
+        Place::Elsewhere => None,
+    }
+}
+
+/// The directories `path`'s workspace packages were compiled in: the
+/// `DW_AT_comp_dir` of each compilation unit named by a relative path.
+/// Cargo compiles a workspace's packages from the workspace root and names
+/// them relative to it; std and registry crates are named by absolute
+/// paths. Only the units' first entries are read; none when the file has
+/// no readable DWARF.
+fn build_roots(path: &Path) -> Vec<PathBuf> {
+    let Ok(file) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let cache = ReadCache::new(file);
+    let Ok(object) = object::File::parse(&cache) else {
+        return Vec::new();
+    };
+    let endian = if object.is_little_endian() {
+        gimli::RunTimeEndian::Little
+    } else {
+        gimli::RunTimeEndian::Big
+    };
+    // What a unit's name and compilation directory are read from; the
+    // other sections (line tables, ranges, locations) stay unread.
+    let needed = [
+        gimli::SectionId::DebugInfo,
+        gimli::SectionId::DebugAbbrev,
+        gimli::SectionId::DebugStr,
+        gimli::SectionId::DebugLineStr,
+    ];
+    let load = |id: gimli::SectionId| -> Result<Cow<[u8]>, gimli::Error> {
+        let data = needed
+            .contains(&id)
+            .then(|| object.section_by_name(id.name()))
+            .flatten()
+            .and_then(|section| section.uncompressed_data().ok());
+        Ok(data.unwrap_or(Cow::Borrowed(&[])))
+    };
+    let Ok(sections) = gimli::DwarfSections::load(load) else {
+        return Vec::new();
+    };
+    let dwarf = sections.borrow(|section| gimli::EndianSlice::new(section, endian));
+    let mut roots: Vec<PathBuf> = Vec::new();
+    let mut headers = dwarf.units();
+    while let Ok(Some(header)) = headers.next() {
+        let Ok(abbreviations) = header.abbreviations(&dwarf.debug_abbrev) else {
+            continue;
+        };
+        let mut entries = header.entries(&abbreviations);
+        let Ok(Some(unit)) = entries.next_dfs() else {
+            continue;
+        };
+        let string = |attribute| {
+            let value = unit.attr_value(attribute)?;
+            dwarf.attr_line_string(value).ok()
+        };
+        let (Some(name), Some(dir)) = (string(gimli::DW_AT_name), string(gimli::DW_AT_comp_dir))
+        else {
+            continue;
+        };
+        let dir = PathBuf::from(OsStr::from_bytes(dir.slice()));
+        if !name.slice().starts_with(b"/") && !roots.contains(&dir) {
+            roots.push(dir);
+        }
+    }
+    roots
 }
 
 /// A Rust symbol demangled without its hash (`std::net::tcp::TcpListener::bind`);
@@ -336,6 +454,9 @@ mod tests {
         let loader = Loader::new(binary).expect("the test binary loads");
         let load = start.elapsed();
         drop(loader);
+        let start = Instant::now();
+        let roots = build_roots(binary);
+        let roots_read = start.elapsed();
 
         let mut symbolizer = symbolizer();
         let start = Instant::now();
@@ -362,9 +483,32 @@ mod tests {
             symbolizer.modules.len()
         );
         println!("Loader::new of the test binary: {load:?}");
+        println!("its build roots ({roots:?}): {roots_read:?}");
         println!("first stack (loading every file, parsing DWARF lazily): {cold:?}");
         println!("second stack, same files, new addresses: {warm_new_addresses:?}");
         println!("a stack seen before (every address cached): {warm_cached:?}");
+    }
+
+    #[test]
+    fn this_test_binary_was_built_in_the_workspace_root_and_std_elsewhere() {
+        let (address, _) = an_address_and_its_line();
+        let binary = lookup_in_this_process(address).module;
+        let roots = build_roots(&binary);
+        let root = workspace_root();
+        let canonical = root.canonicalize().expect("the workspace root");
+        assert!(
+            roots.iter().any(|dir| *dir == root || *dir == canonical),
+            "{roots:?}"
+        );
+        // std and registry crates are named by absolute paths: not roots.
+        assert!(
+            roots.iter().all(|dir| !dir.starts_with("/rustc")),
+            "{roots:?}"
+        );
+        assert_eq!(
+            build_roots(Path::new("/nonexistent/binary")),
+            Vec::<PathBuf>::new()
+        );
     }
 
     #[test]

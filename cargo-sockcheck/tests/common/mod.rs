@@ -212,6 +212,18 @@ impl LeakyCopy {
         LeakyCopy { dir }
     }
 
+    /// A copy of this copy in another new directory, its files with the
+    /// same modification times: the same commit checked out elsewhere, for
+    /// which cargo finds nothing to rebuild in a target dir built here.
+    pub fn moved(&self) -> LeakyCopy {
+        let dir = tempfile::tempdir().unwrap();
+        for entry in ["Cargo.toml", "Cargo.lock", "src", "tests"] {
+            copy_tree(&self.path(entry), &dir.path().join(entry));
+            same_times(&self.path(entry), &dir.path().join(entry));
+        }
+        LeakyCopy { dir }
+    }
+
     /// `relative` inside the copy.
     pub fn path(&self, relative: &str) -> PathBuf {
         self.dir.path().join(relative)
@@ -252,5 +264,19 @@ fn copy_tree(from: &Path, to: &Path) {
         }
     } else {
         std::fs::copy(from, to).unwrap();
+    }
+}
+
+/// Gives the files under `to` the modification times of those under `from`.
+fn same_times(from: &Path, to: &Path) {
+    if from.is_dir() {
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            same_times(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        let modified = std::fs::metadata(from).unwrap().modified().unwrap();
+        let file = std::fs::File::options().write(true).open(to).unwrap();
+        file.set_modified(modified).unwrap();
     }
 }
