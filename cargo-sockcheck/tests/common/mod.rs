@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each test file uses its own part of this
 
 #[path = "../../../tests/schema/mod.rs"]
-mod schema;
+pub mod schema;
 
 use sockcheck::report::{Outcome, Report, TestRecord};
 use std::path::{Path, PathBuf};
