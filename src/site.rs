@@ -476,6 +476,11 @@ pub struct HoldingThread {
     pub tid: u32,
     /// Its name (`/proc/PID/task/TID/comm`).
     pub name: String,
+    /// True when the thread never named itself: `name` is the one it
+    /// inherited from its spawner (for a thread a test spawned, the test's
+    /// own name cut to 15 bytes), which says nothing of it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unnamed: bool,
     /// The system call it is blocked in, e.g. `accept4`.
     pub syscall: String,
     /// The thread creations that led to it, innermost first, as in
@@ -491,6 +496,7 @@ impl HoldingThread {
         HoldingThread {
             tid,
             name: name.into(),
+            unnamed: false,
             syscall: syscall.into(),
             spawned_by: Vec::new(),
         }
@@ -503,14 +509,38 @@ impl HoldingThread {
     }
 }
 
+impl HoldingThread {
+    /// Where its spawner's stack was in the project's source when it
+    /// started the thread: the innermost project frame of the innermost
+    /// spawn that has one.
+    pub fn spawn_site(&self) -> Option<&Frame> {
+        self.spawned_by.iter().find_map(|spawn| spawn.site.as_ref())
+    }
+}
+
 impl fmt::Display for HoldingThread {
-    /// `thread 'server' (tid 9471), blocked in accept4()`
+    /// `thread 'server' (tid 9471), blocked in accept4()`; with a spawn
+    /// site, `thread 'server' (tid 9471) spawned at tests/support/mod.rs:20:5,
+    /// blocked in accept4()`; a thread that never named itself is an
+    /// `unnamed thread (tid 9471) ...`, not shown under its spawner's name.
+    /// The alternate form (`{:#}`) leaves the tid out, for reports that
+    /// must not change from run to run.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "thread '{}' (tid {}), blocked in {}()",
-            self.name, self.tid, self.syscall
-        )
+        if self.unnamed {
+            f.write_str("unnamed thread")?;
+        } else {
+            write!(f, "thread '{}'", self.name)?;
+        }
+        if !f.alternate() {
+            write!(f, " (tid {})", self.tid)?;
+        }
+        if let Some(site) = self.spawn_site() {
+            match site.location() {
+                Some(location) => write!(f, " spawned at {location}")?,
+                None => write!(f, " spawned in {site}")?,
+            }
+        }
+        write!(f, ", blocked in {}()", self.syscall)
     }
 }
 
@@ -808,6 +838,29 @@ mod tests {
         assert_eq!(
             thread.to_string(),
             "thread 'server' (tid 9471), blocked in accept4()"
+        );
+        let spawner = Frame::function("support::serve")
+            .at("tests/support/mod.rs", 20, Some(5))
+            .in_project();
+        let spawns = vec![
+            Spawn::new("clone3", vec![Frame::function("std::thread::spawn")]),
+            Spawn::new("clone3", vec![spawner]),
+        ];
+        let spawned = HoldingThread::new(9471, "server", "accept4").spawned_by(spawns);
+        assert_eq!(
+            spawned.to_string(),
+            "thread 'server' (tid 9471) spawned at tests/support/mod.rs:20:5, blocked in accept4()",
+            "the innermost spawn with a project frame"
+        );
+        let mut inherited = spawned;
+        inherited.unnamed = true;
+        assert_eq!(
+            inherited.to_string(),
+            "unnamed thread (tid 9471) spawned at tests/support/mod.rs:20:5, blocked in accept4()"
+        );
+        assert_eq!(
+            format!("{inherited:#}"),
+            "unnamed thread spawned at tests/support/mod.rs:20:5, blocked in accept4()"
         );
     }
 }

@@ -357,7 +357,7 @@ fn markdown_and_json_of_a_rerun_show_stability() {
 /// connection opened through a helper, a socket from a build without debug
 /// info, and one opened outside the project's code.
 fn sites_report() -> Report {
-    use sockcheck::site::{Frame, HoldingThread, Origin};
+    use sockcheck::site::{Frame, HoldingThread, Origin, Spawn};
     let std_file = |file: &str, line| {
         Frame::function(format!("std::net::tcp::{file}")).at(
             "/rustc/0123456789abcdef0123456789abcdef01234567/library/std/src/net/tcp.rs",
@@ -380,7 +380,20 @@ fn sites_report() -> Report {
             Frame::function("core::ops::function::FnOnce::call_once"),
         ],
     ));
-    listener.held_by = vec![HoldingThread::new(9471, "server", "accept4")];
+    // The thread the test named, and one it spawned through a helper and
+    // never named (its name is only the test's, inherited).
+    let spawned_by = vec![Spawn::new(
+        "clone3",
+        vec![
+            Frame::function("std::thread::spawn"),
+            Frame::function("net::support::serve")
+                .at("tests/support/mod.rs", 20, Some(5))
+                .in_project(),
+        ],
+    )];
+    let mut unnamed = HoldingThread::new(9472, "leaks_listener_", "accept4").spawned_by(spawned_by);
+    unnamed.unnamed = true;
+    listener.held_by = vec![HoldingThread::new(9471, "server", "accept4"), unnamed];
 
     let mut through_helper = leak(
         LeakKind::CloseWait,

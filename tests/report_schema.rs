@@ -39,7 +39,9 @@ fn report_with_every_field() -> Report {
     );
     origin.spawned_by = vec![spawn.clone()];
     listener.opened = Some(origin);
-    listener.held_by = vec![HoldingThread::new(9471, "server", "accept4").spawned_by(vec![spawn])];
+    let mut holder = HoldingThread::new(9471, "leaks_listener", "accept4").spawned_by(vec![spawn]);
+    holder.unnamed = true;
+    listener.held_by = vec![holder];
     listener.stability = Some(Stability::of(3, 3));
 
     let mut flaky = leak(

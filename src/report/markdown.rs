@@ -219,7 +219,7 @@ fn write_leak_rows(test: &TestRecord, with_sites: bool, out: &mut dyn Write) -> 
             cell(&addresses(&leak.socket)),
         )?;
         if with_sites {
-            write!(out, " {} |", cell(&site(leak)))?;
+            write!(out, " {}{} |", cell(&site(leak)), cell(&holders(leak)))?;
         }
         writeln!(out)?;
     }
@@ -241,6 +241,17 @@ pub(crate) fn site(leak: &Leak) -> String {
     }
     let places: Vec<String> = places.iter().map(|place| code(place)).collect();
     places.join(" ← ")
+}
+
+/// `<br>held by `unnamed thread spawned at tests/support/mod.rs:20:5,
+/// blocked in accept4()`` per thread blocked on the socket, without tids
+/// (a report that is a pull-request comment must not change from run to
+/// run); empty when none is known.
+fn holders(leak: &Leak) -> String {
+    leak.held_by
+        .iter()
+        .map(|thread| format!("<br>held by {}", code(&format!("{thread:#}"))))
+        .collect()
 }
 
 /// A folded block with the last [`MAX_OUTPUT_LINES`] lines of `output`.

@@ -4,7 +4,7 @@
 //! record.
 
 use super::allowed::AllowedSockets;
-use super::holders::holding_threads;
+use super::holders::{holding_threads, Holder};
 use super::linger::{Linger, Look};
 use super::origins;
 use super::output::OutputCapture;
@@ -20,7 +20,6 @@ use crate::stack::capture::SiteCapture;
 use crate::stack::symbolize::Symbolizer;
 use anyhow::{anyhow, Context, Result};
 use sockcheck::report::TestRecord;
-use sockcheck::site::HoldingThread;
 use sockcheck::snapshot::process_sockets;
 use sockcheck::socket::Socket;
 use std::collections::{HashMap, HashSet};
@@ -70,7 +69,7 @@ struct Running {
     /// How long the exit was held, once the linger is over.
     lingered: Option<Duration>,
     /// Threads blocked on one of its sockets at the last look, by inode.
-    holders: HashMap<u64, Vec<HoldingThread>>,
+    holders: HashMap<u64, Vec<Holder>>,
     /// Its sockets a rule allows by where they were created, as decided so far.
     allowed: AllowedSockets,
     timed_out: bool,
@@ -86,8 +85,12 @@ struct Tracer<'a> {
     running: HashMap<Pid, Running>,
     tree: ProcessTree,
     spawner: Spawner,
-    /// Where each test's sockets and processes were created.
+    /// Where each test's sockets, processes and threads were created.
     sites: SiteCapture,
+    /// New tracees held at their first stop until the event that created
+    /// them is seen: a thread must not make a socket before the tracer
+    /// knows which thread spawned it.
+    awaiting_creation: HashSet<Pid>,
     /// Names the creation sites of leaks, caching each binary's debug info.
     symbolizer: &'a mut Symbolizer,
     results: Vec<Option<TestRecord>>,
@@ -107,6 +110,7 @@ impl<'a> Tracer<'a> {
             tree: ProcessTree::new(std::process::id() as Pid),
             spawner: Spawner::new(),
             sites: SiteCapture::new(),
+            awaiting_creation: HashSet::new(),
             symbolizer,
             results: vec![None; jobs.len()],
             exit_statuses: vec![None; jobs.len()],
@@ -209,7 +213,7 @@ impl<'a> Tracer<'a> {
         let started = self.spawner.start(&self.jobs[index])?;
         let now = Instant::now();
         self.tree.add_test(started.pid);
-        self.sites.started(started.pid);
+        self.sites.started(started.pid, self.jobs[index].libtest);
         self.running.insert(
             started.pid,
             Running {
@@ -249,20 +253,23 @@ impl<'a> Tracer<'a> {
             Stop::Ended(ended) => {
                 self.tree.ended(pid);
                 self.sites.ended(pid);
+                self.awaiting_creation.remove(&pid);
                 if self.running.contains_key(&pid) {
                     self.finish(pid, ended, progress);
                 }
             }
-            Stop::Attached => {
-                // A new thread or process of a test: the leader's exit stop
-                // is the one that matters.
-                let _ = ptrace::drop_exit_stop(pid);
-                resume(pid, 0);
+            Stop::Attached if !self.tree.is_placed(pid) => {
+                // Reported before the event that created it: it waits for it.
+                self.awaiting_creation.insert(pid);
             }
+            Stop::Attached => attach(pid),
             Stop::Spawned { child } => {
                 self.tree.adopt(pid, child, &Proc);
                 if let Some(test) = self.tree.owner_of(pid, &Proc) {
                     self.sites.spawned(test, pid, child);
+                }
+                if self.awaiting_creation.remove(&child) {
+                    attach(child);
                 }
                 resume(pid, 0);
             }
@@ -324,7 +331,7 @@ impl<'a> Tracer<'a> {
         running.linger = Linger::hold(thread, may_linger, leaking, policy.linger(), Instant::now());
         if running.linger.is_none() {
             if leaking {
-                running.look_for_holders(test);
+                running.look_for_holders(test, &self.sites);
             }
             release(test, thread);
         }
@@ -360,7 +367,7 @@ impl<'a> Tracer<'a> {
                     running.lingered = Some(linger.held(now));
                     running.linger = None;
                     if look == Look::Leaking {
-                        running.look_for_holders(pid);
+                        running.look_for_holders(pid, &self.sites);
                     }
                     release(pid, thread);
                 }
@@ -379,7 +386,7 @@ impl<'a> Tracer<'a> {
                 // The hung test is alive: what it holds now is what it leaked.
                 running.sockets = process_sockets(pid as u32).ok();
             }
-            running.look_for_holders(pid);
+            running.look_for_holders(pid, &self.sites);
             self.kill_tree(pid);
         }
         Ok(())
@@ -465,9 +472,10 @@ impl Running {
     /// Notes the threads of test process `test`, stopped or hung with
     /// leaks, that are blocked on one of the sockets of the last look:
     /// read before it is let go, while they are still where they were.
-    fn look_for_holders(&mut self, test: Pid) {
+    fn look_for_holders(&mut self, test: Pid, sites: &SiteCapture) {
         let inodes = self.sockets.iter().flatten().map(|s| s.inode).collect();
-        self.holders = holding_threads(test, &inodes);
+        self.holders =
+            holding_threads(test, &inodes, |thread| sites.thread_spawns(thread).cloned());
     }
 }
 
@@ -485,6 +493,13 @@ fn release(test: Pid, thread: Pid) {
         let _ = ptrace::drop_exit_stop(thread);
     }
     resume(thread, 0);
+}
+
+/// Lets a new thread or process of a test go on from its first stop: the
+/// leader's exit stop is the one that matters.
+fn attach(pid: Pid) {
+    let _ = ptrace::drop_exit_stop(pid);
+    resume(pid, 0);
 }
 
 /// Lets a tracee go on; a tracee that vanished meanwhile will report its end.

@@ -5,17 +5,32 @@
 //! A thread waiting in `epoll_wait` or `poll` names no socket and is not
 //! reported: nothing is said rather than something unsure.
 
-use crate::stack::syscalls;
+use crate::stack::{syscalls, RawSpawns};
 use sockcheck::site::HoldingThread;
 use sockcheck::snapshot::fd_socket_inode;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use super::ptrace::Pid;
 
+/// A thread blocked on a leaked socket, and the thread creations that led
+/// to it (raw, symbolized once the leak is reported).
+#[derive(Debug, Clone)]
+pub struct Holder {
+    /// The thread, its name as read.
+    pub thread: HoldingThread,
+    /// The creations that led to it; `None` for the test's own thread.
+    pub spawns: Option<Arc<RawSpawns>>,
+}
+
 /// The threads of `process` blocked on one of the sockets in `leaked`, by
-/// socket inode.
-pub fn holding_threads(process: Pid, leaked: &HashSet<u64>) -> HashMap<u64, Vec<HoldingThread>> {
-    let mut holders: HashMap<u64, Vec<HoldingThread>> = HashMap::new();
+/// socket inode; `spawns_of` tells the creations that led to a thread.
+pub fn holding_threads(
+    process: Pid,
+    leaked: &HashSet<u64>,
+    spawns_of: impl Fn(Pid) -> Option<Arc<RawSpawns>>,
+) -> HashMap<u64, Vec<Holder>> {
+    let mut holders: HashMap<u64, Vec<Holder>> = HashMap::new();
     if leaked.is_empty() {
         return holders;
     }
@@ -41,11 +56,10 @@ pub fn holding_threads(process: Pid, leaked: &HashSet<u64>) -> HashMap<u64, Vec<
             continue;
         };
         let name = std::fs::read_to_string(format!("{task}/comm")).unwrap_or_default();
-        holders.entry(inode).or_default().push(HoldingThread::new(
-            tid as u32,
-            name.trim_end(),
-            syscall,
-        ));
+        holders.entry(inode).or_default().push(Holder {
+            thread: HoldingThread::new(tid as u32, name.trim_end(), syscall),
+            spawns: spawns_of(tid),
+        });
     }
     holders
 }
@@ -99,7 +113,7 @@ mod tests {
         // looked at, not a timing assumption.
         let mut holders = HashMap::new();
         for _ in 0..1000 {
-            holders = holding_threads(own, &leaked);
+            holders = holding_threads(own, &leaked, |_| None);
             if !holders.is_empty() {
                 break;
             }
@@ -109,9 +123,10 @@ mod tests {
             .remove(&inode)
             .expect("the acceptor is blocked on the listener");
         assert_eq!(threads.len(), 1);
-        assert_eq!(threads[0].name, "acceptor");
-        assert!(threads[0].syscall.starts_with("accept"), "{:?}", threads[0]);
-        assert!(holding_threads(own, &HashSet::from([inode + 1])).is_empty());
+        assert_eq!(threads[0].thread.name, "acceptor");
+        let syscall = &threads[0].thread.syscall;
+        assert!(syscall.starts_with("accept"), "{syscall}");
+        assert!(holding_threads(own, &HashSet::from([inode + 1]), |_| None).is_empty());
         std::net::TcpStream::connect(address).unwrap();
         acceptor.join().unwrap().unwrap();
     }

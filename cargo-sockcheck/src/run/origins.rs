@@ -1,16 +1,22 @@
 //! What a finished test's leaks are told about where they come from: the
-//! call that opened each leaked socket (or started each leftover process),
-//! symbolized now that it is known to be leaked, and the threads that were
-//! blocked on it.
+//! call that opened each leaked socket (or started each leftover process)
+//! and the thread creations that led to it, symbolized now that it is
+//! known to be leaked, and the threads that were blocked on it, with where
+//! they were spawned.
 
+use super::holders::Holder;
 use super::ptrace::Pid;
 use crate::stack::capture::TestSites;
 use crate::stack::symbolize::Symbolizer;
-use crate::stack::RawStack;
+use crate::stack::{RawSpawns, RawStack};
 use sockcheck::leak::{Leak, LeakKind};
-use sockcheck::site::{HoldingThread, Origin};
+use sockcheck::site::{HoldingThread, Origin, Spawn};
 use std::collections::hash_map::{Entry, HashMap};
 use std::sync::Arc;
+
+/// Longest chain of thread creations written out: past it, a thread pool
+/// spawning itself would only repeat.
+const MAX_SPAWNS: usize = 64;
 
 /// Fills in `opened` and `held_by` of the leaks of test process `test`
 /// from what was recorded while it ran. A socket created before the test
@@ -20,30 +26,44 @@ pub fn annotate(
     leaks: &mut [Leak],
     test: Pid,
     sites: &TestSites,
-    holders: &HashMap<u64, Vec<HoldingThread>>,
+    holders: &HashMap<u64, Vec<Holder>>,
     symbolizer: &mut Symbolizer,
 ) {
     // Leaks opened by the same call (10,000 sockets from one loop) share
     // one stack: it is symbolized once and written out in full once; the
     // others keep the site and say where the stack is.
-    let mut origins: HashMap<*const RawStack, (Origin, Option<Origin>)> = HashMap::new();
+    let mut origins: HashMap<(*const RawStack, *const RawSpawns), (Origin, Option<Origin>)> =
+        HashMap::new();
     for leak in leaks {
         if let Some(threads) = holders.get(&leak.socket.inode) {
-            leak.held_by = threads.clone();
+            leak.held_by = threads
+                .iter()
+                .map(|holder| holding_thread(holder, symbolizer))
+                .collect();
         }
-        let stack = match leak.kind {
+        let inode = leak.socket.inode;
+        let process = leak.socket.pid as Pid;
+        let call = match leak.kind {
             // Where the test started the process that still holds it.
             LeakKind::Orphan => sites
-                .spawn(leak.socket.pid as Pid, test)
-                .or_else(|| sites.socket(leak.socket.inode)),
-            _ => sites.socket(leak.socket.inode),
+                .spawn(process, test)
+                .map(|stack| (stack, sites.spawn_spawns(process, test)))
+                .or_else(|| Some((sites.socket(inode)?, sites.socket_spawns(inode)))),
+            _ => sites
+                .socket(inode)
+                .map(|stack| (stack, sites.socket_spawns(inode))),
         };
-        let Some(stack) = stack else {
+        let Some((stack, spawns)) = call else {
             continue;
         };
-        leak.opened = Some(match origins.entry(Arc::as_ptr(stack)) {
+        let key = (
+            Arc::as_ptr(stack),
+            spawns.map_or(std::ptr::null(), Arc::as_ptr),
+        );
+        leak.opened = Some(match origins.entry(key) {
             Entry::Vacant(entry) => {
-                let origin = symbolizer.symbolize(stack);
+                let spawned_by = spawns_of(spawns.map(Arc::as_ref), symbolizer);
+                let origin = symbolizer.symbolize(stack).spawned_by(spawned_by);
                 entry.insert((origin.clone(), None));
                 origin
             }
@@ -55,11 +75,39 @@ pub fn annotate(
     }
 }
 
+/// The thread creations of `spawns`, symbolized, innermost first.
+fn spawns_of(spawns: Option<&RawSpawns>, symbolizer: &mut Symbolizer) -> Vec<Spawn> {
+    let stacks = spawns.into_iter().flat_map(RawSpawns::stacks);
+    stacks
+        .take(MAX_SPAWNS)
+        .map(|stack| {
+            let origin = symbolizer.symbolize(stack);
+            Spawn::new(origin.syscall, origin.stack)
+        })
+        .collect()
+}
+
+/// A holder as reported: where it was spawned, and whether its name is
+/// only the one it inherited from its spawner.
+fn holding_thread(holder: &Holder, symbolizer: &mut Symbolizer) -> HoldingThread {
+    let spawns = holder.spawns.as_deref();
+    let unnamed = spawns.is_some_and(|spawns| *spawns.inherited_name == holder.thread.name);
+    let mut thread = holder
+        .thread
+        .clone()
+        .spawned_by(spawns_of(spawns, symbolizer));
+    thread.unnamed = unnamed;
+    thread
+}
+
 /// `origin` for a further leak opened by the same call: the site and what
 /// limits it, and a pointer to the leak that has the whole stack.
 fn without_stack(origin: &Origin) -> Origin {
     let mut short = origin.clone();
     short.stack.clear();
+    for spawn in &mut short.spawned_by {
+        spawn.stack.clear();
+    }
     let pointer = SAME_STACK.to_owned();
     short.note = Some(match &origin.note {
         Some(note) => format!("{note}; {pointer}"),

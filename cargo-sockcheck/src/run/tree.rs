@@ -79,6 +79,12 @@ impl ProcessTree {
         first
     }
 
+    /// True when the test `tracee` belongs to is known: its creating event
+    /// (or its lineage) placed it.
+    pub fn is_placed(&self, tracee: Pid) -> bool {
+        self.owner.contains_key(&tracee)
+    }
+
     /// `parent` forked or cloned `child`: the child belongs to the parent's test.
     pub fn adopt(&mut self, parent: Pid, child: Pid, lineage: &impl Lineage) {
         self.unplaced.remove(&child);

@@ -1,16 +1,20 @@
 //! Creation-site capture: what the tracer records at a socket call's entry
-//! and exit stops and at each fork, so that once a test has ended the leaked
-//! sockets and leftover processes can be traced back to the call that made
-//! them.
+//! and exit stops and at each fork and thread clone, so that once a test
+//! has ended the leaked sockets and leftover processes can be traced back
+//! to the call that made them, through the threads that led to it.
 //!
 //! Only raw stacks are kept here (a few µs each); symbolizing waits until a
 //! socket turns out to be leaked.
+//!
+//! A libtest process's main thread only starts the test's own thread: its
+//! clones are not captured, so a test that spawns no thread pays nothing
+//! for spawn stacks (one `tgkill` tells its clone is a thread).
 
 use super::memory::RemoteMemory;
 use super::registers::Registers;
 use super::syscalls;
 use super::unwind::Unwinder;
-use super::RawStack;
+use super::{RawSpawns, RawStack};
 use crate::procinfo::{is_thread_of, thread_group};
 use sockcheck::snapshot::{fd_socket_inode, socket_inodes};
 use std::collections::{HashMap, HashSet};
@@ -33,6 +37,12 @@ pub struct SiteCapture {
     process_of: HashMap<Pid, Pid>,
     /// Threads between a socket call's entry and exit stops.
     pending: HashMap<Pid, PendingCall>,
+    /// Thread → the creations that led to it; absent for a test's own
+    /// thread (and its process's main thread).
+    spawns: HashMap<Pid, Arc<RawSpawns>>,
+    /// Test processes whose main thread is a libtest harness's: the
+    /// threads it starts are the tests' own.
+    harness_leaders: HashSet<Pid>,
     /// What was recorded, per test process.
     tests: HashMap<Pid, TestSites>,
 }
@@ -40,18 +50,26 @@ pub struct SiteCapture {
 /// A socket call whose result is not known yet.
 struct PendingCall {
     test: Pid,
-    stack: Arc<RawStack>,
+    call: RawCall,
     /// `socketpair`'s `int sv[2]`, where the two fds are written.
     fd_pair_at: Option<u64>,
+}
+
+/// A creating call as recorded: its stack, and the thread creations that
+/// led to the thread that made it (`None`: the test's own thread).
+#[derive(Clone)]
+struct RawCall {
+    stack: Arc<RawStack>,
+    spawns: Option<Arc<RawSpawns>>,
 }
 
 /// The creation stacks recorded for one test.
 #[derive(Default)]
 pub struct TestSites {
-    /// Socket inode → the stack of the call that created it.
-    sockets: HashMap<u64, Arc<RawStack>>,
-    /// Process → the process that started it and the stack of the call.
-    processes: HashMap<Pid, (Pid, Arc<RawStack>)>,
+    /// Socket inode → the call that created it.
+    sockets: HashMap<u64, RawCall>,
+    /// Process → the process that started it and the call.
+    processes: HashMap<Pid, (Pid, RawCall)>,
     /// Every distinct stack once: 10,000 sockets opened in one loop share one.
     stacks: HashSet<Arc<RawStack>>,
     prune_at: usize,
@@ -60,17 +78,33 @@ pub struct TestSites {
 impl TestSites {
     /// The stack of the call that created socket `inode`, if it was seen.
     pub fn socket(&self, inode: u64) -> Option<&Arc<RawStack>> {
-        self.sockets.get(&inode)
+        self.sockets.get(&inode).map(|call| &call.stack)
+    }
+
+    /// The thread creations that led to the thread that created socket
+    /// `inode`; `None` when it was the test's own thread (or not seen).
+    pub fn socket_spawns(&self, inode: u64) -> Option<&Arc<RawSpawns>> {
+        self.sockets.get(&inode)?.spawns.as_ref()
     }
 
     /// The stack of the fork (or clone) in test process `test` that
     /// started `process` or its ancestor.
     pub fn spawn(&self, process: Pid, test: Pid) -> Option<&Arc<RawStack>> {
+        self.spawn_call(process, test).map(|call| &call.stack)
+    }
+
+    /// The thread creations that led to the thread of test process `test`
+    /// that started `process` or its ancestor.
+    pub fn spawn_spawns(&self, process: Pid, test: Pid) -> Option<&Arc<RawSpawns>> {
+        self.spawn_call(process, test)?.spawns.as_ref()
+    }
+
+    fn spawn_call(&self, process: Pid, test: Pid) -> Option<&RawCall> {
         let mut current = process;
         for _ in 0..MAX_GENERATIONS {
-            let (parent, stack) = self.processes.get(&current)?;
+            let (parent, call) = self.processes.get(&current)?;
             if *parent == test {
-                return Some(stack);
+                return Some(call);
             }
             current = *parent;
         }
@@ -86,8 +120,8 @@ impl TestSites {
         stack
     }
 
-    fn add_socket(&mut self, inode: u64, stack: Arc<RawStack>, test: Pid) {
-        self.sockets.insert(inode, stack);
+    fn add_socket(&mut self, inode: u64, call: RawCall, test: Pid) {
+        self.sockets.insert(inode, call);
         if self.sockets.len() >= self.prune_at.max(FIRST_PRUNE_AT) {
             self.prune(test);
         }
@@ -133,11 +167,12 @@ impl SiteCapture {
         let process = self.process_of(thread);
         let raw = self.unwinder.unwind(process, thread, syscall, &registers);
         let stack = self.tests.entry(test).or_default().intern(raw);
+        let spawns = self.spawns.get(&thread).cloned();
         self.pending.insert(
             thread,
             PendingCall {
                 test,
-                stack,
+                call: RawCall { stack, spawns },
                 fd_pair_at,
             },
         );
@@ -174,24 +209,31 @@ impl SiteCapture {
         let sites = self.tests.entry(call.test).or_default();
         for fd in fds {
             if let Some(inode) = fd_socket_inode(thread as u32, fd) {
-                sites.add_socket(inode, Arc::clone(&call.stack), call.test);
+                sites.add_socket(inode, call.call.clone(), call.test);
             }
         }
     }
 
     /// Test process `test` started: it is its own process (so its first
-    /// clone needs no look at `/proc`).
-    pub fn started(&mut self, test: Pid) {
+    /// clone needs no look at `/proc`). When `harness` (a libtest test
+    /// binary), the threads its main thread starts are the tests' own.
+    pub fn started(&mut self, test: Pid, harness: bool) {
         self.process_of.insert(test, test);
+        if harness {
+            self.harness_leaders.insert(test);
+        }
     }
 
     /// `thread` of test `test` forked, vforked or cloned `child` and is
-    /// stopped at that event: records the stack when `child` is a new
-    /// process (a new thread only joins its process).
+    /// stopped at that event: records the stack of the call, for a new
+    /// process, and for a new thread unless `thread` is a harness's main
+    /// thread starting a test's own thread.
     pub fn spawned(&mut self, test: Pid, thread: Pid, child: Pid) {
         let process = self.process_of(thread);
+        let harness_thread = self.harness_leaders.contains(&thread);
+        let new_thread = is_thread_of(process, child);
         // The common case, libtest's test thread, in one syscall.
-        if is_thread_of(process, child) {
+        if harness_thread && new_thread {
             self.process_of.insert(child, process);
             return;
         }
@@ -201,15 +243,57 @@ impl SiteCapture {
         let Some(syscall) = syscalls::creating_a_process(registers.syscall_number()) else {
             return;
         };
-        if is_new_thread(syscall, &registers, thread) {
+        if new_thread || is_new_thread(syscall, &registers, thread) {
             self.process_of.insert(child, process);
+            if !harness_thread {
+                self.thread_spawned(test, process, thread, child, syscall, &registers);
+            }
             return;
         }
         self.process_of.insert(child, child);
         let raw = self.unwinder.unwind(process, thread, syscall, &registers);
         let sites = self.tests.entry(test).or_default();
         let stack = sites.intern(raw);
-        sites.processes.insert(child, (process, stack));
+        // The child's first thread goes on from the fork: its stack holds
+        // the forking thread's, and past it the same creations led to it.
+        let spawns = self.spawns.get(&thread).cloned();
+        if let Some(spawns) = &spawns {
+            self.spawns.insert(child, Arc::clone(spawns));
+        }
+        sites
+            .processes
+            .insert(child, (process, RawCall { stack, spawns }));
+    }
+
+    /// `thread` of `process` started thread `child` with `syscall`: records
+    /// the spawner's stack and name as the first link of `child`'s chain.
+    fn thread_spawned(
+        &mut self,
+        test: Pid,
+        process: Pid,
+        thread: Pid,
+        child: Pid,
+        syscall: &'static str,
+        registers: &Registers,
+    ) {
+        let raw = self.unwinder.unwind(process, thread, syscall, registers);
+        let stack = self.tests.entry(test).or_default().intern(raw);
+        let inherited_name = thread_name(process, thread).into();
+        let outer = self.spawns.get(&thread).cloned();
+        self.spawns.insert(
+            child,
+            Arc::new(RawSpawns {
+                stack,
+                inherited_name,
+                outer,
+            }),
+        );
+    }
+
+    /// The creations that led to `thread`, while it lives; `None` for a
+    /// test's own thread.
+    pub fn thread_spawns(&self, thread: Pid) -> Option<&Arc<RawSpawns>> {
+        self.spawns.get(&thread)
     }
 
     /// Process `process` replaced its program: what it had mapped is gone.
@@ -221,6 +305,8 @@ impl SiteCapture {
     pub fn ended(&mut self, tracee: Pid) {
         self.pending.remove(&tracee);
         self.process_of.remove(&tracee);
+        self.spawns.remove(&tracee);
+        self.harness_leaders.remove(&tracee);
         self.unwinder.forget(tracee);
     }
 
@@ -238,6 +324,13 @@ impl SiteCapture {
         self.process_of.insert(thread, process);
         process
     }
+}
+
+/// The name (`comm`) of `thread` of `process`; empty when it is gone.
+fn thread_name(process: Pid, thread: Pid) -> String {
+    let comm = std::fs::read_to_string(format!("/proc/{process}/task/{thread}/comm"));
+    comm.map(|name| name.trim_end_matches('\n').to_owned())
+        .unwrap_or_default()
 }
 
 /// True when a clone call (stopped at its event) made a thread, not a
@@ -288,15 +381,24 @@ mod tests {
         let in_test = sites.intern(stack(10));
         let in_child = sites.intern(stack(20));
         // test 100 started 200, which started the daemon 300.
-        sites.processes.insert(200, (100, Arc::clone(&in_test)));
-        sites.processes.insert(300, (200, in_child));
+        sites
+            .processes
+            .insert(200, (100, call(Arc::clone(&in_test))));
+        sites.processes.insert(300, (200, call(in_child)));
         assert!(Arc::ptr_eq(sites.spawn(300, 100).unwrap(), &in_test));
         assert!(Arc::ptr_eq(sites.spawn(200, 100).unwrap(), &in_test));
         assert!(sites.spawn(400, 100).is_none());
         // A loop in made-up data ends instead of spinning.
-        sites.processes.insert(500, (600, stack_arc()));
-        sites.processes.insert(600, (500, stack_arc()));
+        sites.processes.insert(500, (600, call(stack_arc())));
+        sites.processes.insert(600, (500, call(stack_arc())));
         assert!(sites.spawn(500, 100).is_none());
+    }
+
+    fn call(stack: Arc<RawStack>) -> RawCall {
+        RawCall {
+            stack,
+            spawns: None,
+        }
     }
 
     fn stack_arc() -> Arc<RawStack> {
@@ -310,10 +412,10 @@ mod tests {
         let inode = fd_socket_inode(own as u32, std::os::fd::AsRawFd::as_raw_fd(&open)).unwrap();
         let mut sites = TestSites::default();
         let kept = sites.intern(stack(1));
-        sites.add_socket(inode, Arc::clone(&kept), own);
+        sites.add_socket(inode, call(Arc::clone(&kept)), own);
         for fake_inode in 1..FIRST_PRUNE_AT as u64 {
             let closed = sites.intern(stack(2));
-            sites.add_socket(u64::MAX - fake_inode, closed, own);
+            sites.add_socket(u64::MAX - fake_inode, call(closed), own);
         }
         // The prune ran when the limit was reached: only the open socket
         // and its stack are left.

@@ -13,6 +13,10 @@
 //! (`elf`) placed where `maps` says; `syscalls` names the calls involved;
 //! `symbolize` turns a raw stack into an origin, with `project` telling the
 //! project's own source from the rest.
+//!
+//! A thread's creation (its `clone`) is captured the same way, so that a
+//! socket made on a spawned thread is traced back through the threads that
+//! led to it ([`RawSpawns`]), up to the test's own thread.
 
 #[cfg(target_os = "linux")]
 pub mod capture;
@@ -63,4 +67,28 @@ pub struct RawStack {
     /// without unwind info, an unreadable stack, the frame limit), or left
     /// out frames it could not place in a file.
     pub truncated: bool,
+}
+
+/// The thread creations that led to a thread, as raw stacks, innermost
+/// first: the `clone` that started it, then the one that started its
+/// spawner, and so on up to the test's own thread. Threads spawned by the
+/// same thread share the rest of the chain.
+#[derive(Debug)]
+pub struct RawSpawns {
+    /// The stack of the spawning thread at the `clone` that started the thread.
+    pub stack: Arc<RawStack>,
+    /// The spawner's name then (`comm`): the thread's own name until it
+    /// names itself.
+    pub inherited_name: Box<str>,
+    /// The creations that led to the spawner; `None` when the spawner is
+    /// the test's own thread.
+    pub outer: Option<Arc<RawSpawns>>,
+}
+
+impl RawSpawns {
+    /// Every creation's stack, innermost first.
+    pub fn stacks(&self) -> impl Iterator<Item = &Arc<RawStack>> {
+        std::iter::successors(Some(self), |spawns| spawns.outer.as_deref())
+            .map(|spawns| &spawns.stack)
+    }
 }
