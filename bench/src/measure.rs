@@ -394,3 +394,38 @@ fn failed(cmd: &Cmd, how: &str, log: &Path) -> Box<dyn std::error::Error> {
     )
     .into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn walls(seconds: &[f64]) -> Vec<Sample> {
+        seconds
+            .iter()
+            .map(|&wall| Sample {
+                wall: Duration::from_secs_f64(wall),
+                others_cpu: 0.0,
+                cpu: 0.0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn median_ratio_is_the_median_of_each_round_s_ratio() {
+        // Rounds' ratios 0.5, 2, 3: the median is 2, where the ratio of
+        // the medians (3 / 2) would be 1.5.
+        let (a, b) = (walls(&[1.0, 10.0, 3.0]), walls(&[2.0, 5.0, 1.0]));
+        assert_eq!(median_ratio(&a, &b), 2.0);
+        // An even count averages the middle two: (0.5 + 2) / 2.
+        let (a, b) = (walls(&[1.0, 10.0]), walls(&[2.0, 5.0]));
+        assert_eq!(median_ratio(&a, &b), 1.25);
+        assert!(median_ratio(&[], &[]).is_nan());
+    }
+
+    #[test]
+    fn the_median_wall_time_is_the_middle_one() {
+        let samples = walls(&[3.0, 1.0, 2.0]);
+        assert_eq!(median(&samples), Duration::from_secs(2));
+        assert_eq!(median(&[]), Duration::ZERO);
+    }
+}

@@ -1,7 +1,7 @@
 //! End to end: `cargo sockcheck` as a CI gate on the leaky fixture: the
 //! Markdown and JUnit reports, GitHub's job summary and annotations, the
 //! baseline, configuration files, shards and their merge, and `exec` under
-//! `cargo test` and `cargo nextest`.
+//! `cargo test` (under `cargo nextest`: tests/nextest.rs).
 
 mod common;
 
@@ -437,61 +437,6 @@ fn exec_writes_a_report_of_the_command_s_leaks() {
         .collect();
     assert_eq!(kinds, ["close-wait:CLOSE_WAIT"], "{report:#?}");
     assert_eq!(report.tests[0].binary, "bash");
-}
-
-#[test]
-fn exec_as_a_nextest_wrapper_script_fails_the_leaking_tests() {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let has_nextest = Command::new(&cargo)
-        .args(["nextest", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_nextest {
-        eprintln!("cargo-nextest is not installed: skipped");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("nextest.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "experimental = [\"wrapper-scripts\"]\n\n\
-             [scripts.wrapper.sockcheck]\n\
-             command = ['{}', 'sockcheck', 'exec', '--']\n\n\
-             [[profile.default.scripts]]\n\
-             filter = 'all()'\n\
-             platform = 'cfg(target_os = \"linux\")'\n\
-             run-wrapper = 'sockcheck'\n",
-            env!("CARGO_BIN_EXE_cargo-sockcheck")
-        ),
-    )
-    .unwrap();
-    let output = Command::new(&cargo)
-        .args(["nextest", "run", "--no-fail-fast", "--manifest-path"])
-        .arg(fixture("leaky"))
-        .arg("--target-dir")
-        .arg(fixture_target_dir())
-        .arg("--config-file")
-        .arg(&config)
-        .args([
-            "-E",
-            "test(=leaks_close_wait_ipv4) | test(=clean_round_trip)",
-        ])
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .output()
-        .unwrap();
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        stderr(&output)
-    );
-    assert!(!output.status.success(), "{all}");
-    assert!(all.contains("2 tests run: 1 passed, 1 failed"), "{all}");
-    assert!(
-        all.contains("error close-wait: tcp 127.0.0.1:"),
-        "the leak is named: {all}"
-    );
 }
 
 #[test]

@@ -417,7 +417,7 @@ fn github_annotations_land_on_the_site_s_file_and_line() {
 fn without_debug_info_the_site_is_a_function_and_lines_are_said_to_need_it() {
     // The leaky fixture built without debug info (its own target dir, so
     // the other tests' debug build is not replaced).
-    let target = repo_root().join("target/fixtures-without-debug-info");
+    let target = target_dir().join("fixtures-without-debug-info");
     let output = on_project_command(
         &fixture("leaky"),
         &target,

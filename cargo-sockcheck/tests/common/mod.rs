@@ -23,10 +23,22 @@ pub fn fixture(name: &str) -> PathBuf {
         .join("Cargo.toml")
 }
 
+/// The target dir cargo builds these tests in (`CARGO_TARGET_DIR`,
+/// `--target-dir`, `build.target-dir` or the workspace's `target/`): the
+/// one the built `cargo-sockcheck` lies in. Never the source tree unless
+/// cargo's own is there, and one per checkout.
+pub fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_cargo-sockcheck"))
+        .ancestors()
+        .nth(2)
+        .expect("the binary lies in TARGET/PROFILE/")
+        .to_path_buf()
+}
+
 /// One target dir for every fixture build, so each fixture is built once per
-/// test run however many tests use it.
+/// test run however many tests use it: `fixtures/` in [`target_dir`].
 pub fn fixture_target_dir() -> PathBuf {
-    repo_root().join("target/fixtures")
+    target_dir().join("fixtures")
 }
 
 /// `cargo sockcheck ARGS` with the built binary, as cargo would call it.
