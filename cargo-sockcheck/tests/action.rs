@@ -477,7 +477,7 @@ fn run_sh_runs_sockcheck_writes_the_reports_and_outputs_the_counts() {
             "warnings=0".to_owned(),
         ]
     );
-    for file in ["report.md", "junit.xml"] {
+    for file in ["report.md", "junit.xml", "report.sarif"] {
         assert!(job.path("out").join(file).is_file(), "no {file}");
     }
 
@@ -539,6 +539,8 @@ fn run_sh_splits_args_as_a_shell_and_keeps_its_flags_before_the_test_args() {
         "OUT/report.md",
         "--junit",
         "OUT/junit.xml",
+        "--sarif",
+        "OUT/report.sarif",
     ];
     let mut expected = vec!["--skip", "it's", "a b", "c d"];
     expected.extend(own);
@@ -589,11 +591,18 @@ fn action_yml_runs_these_scripts_and_declares_what_they_write() {
         .collect();
     assert_eq!(
         scripts,
-        ["cache-key.sh", "install.sh", "run.sh", "comment.sh"]
+        [
+            "cache-key.sh",
+            "install.sh",
+            "run.sh",
+            "comment.sh",
+            "sarif.sh"
+        ]
     );
     let step_script = |step: &str| match step {
         "run" => "run.sh",
         "comment" => "comment.sh",
+        "sarif" => "sarif.sh",
         other => panic!("outputs of an unexpected step {other}"),
     };
     let mut checked = 0;
@@ -616,4 +625,34 @@ fn action_yml_runs_these_scripts_and_declares_what_they_write() {
         checked += 1;
     }
     assert!(checked >= 10, "{checked} outputs checked");
+}
+
+#[test]
+fn the_sarif_is_uploaded_from_the_repository_s_own_branches_not_from_forks() {
+    // The repository's own pull request, with a SARIF written.
+    let job = Job::new();
+    std::fs::write(job.path("out/report.sarif"), "{}").unwrap();
+    job.run("sarif.sh");
+    assert_eq!(job.outputs(), ["upload=true"]);
+    assert!(job.read("step-summary.md").is_empty());
+
+    // A fork's read-only token cannot upload: skipped, saying why.
+    let job = Job::new();
+    std::fs::write(job.path("out/report.sarif"), "{}").unwrap();
+    job.pull_request("someone/app-fork");
+    let output = job.run("sarif.sh");
+    assert_eq!(job.outputs(), ["upload=false"]);
+    assert!(String::from_utf8_lossy(&output.stdout)
+        .starts_with("::notice title=sockcheck::This pull request comes from a fork"));
+    assert!(job.read("step-summary.md").contains(
+        "did not upload its SARIF to code scanning: this pull request comes from a fork"
+    ));
+
+    // sockcheck could not run: nothing to upload, and a warning.
+    let job = Job::new();
+    let output = job.run("sarif.sh");
+    assert_eq!(job.outputs(), ["upload=false"]);
+    assert!(
+        String::from_utf8_lossy(&output.stdout).starts_with("::warning title=sockcheck::No SARIF")
+    );
 }

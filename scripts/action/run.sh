@@ -63,7 +63,8 @@ if ! split_args "${INPUT_ARGS:-}"; then
 fi
 # The action's own flags go before any `--`, after which the arguments are
 # the test binaries'.
-own=(--report "$out/report.json" --markdown "$out/report.md" --junit "$out/junit.xml")
+own=(--report "$out/report.json" --markdown "$out/report.md" --junit "$out/junit.xml"
+  --sarif "$out/report.sarif")
 if [[ -n "${INPUT_BASELINE:-}" ]]; then
   own+=(--baseline "$INPUT_BASELINE")
 fi
