@@ -94,8 +94,9 @@ pub struct Options {
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub timeout: Option<Duration>,
 
-    /// Run each test binary whole first; only binaries that fail or leak are
-    /// rerun one test per process to pin the leaks on their tests.
+    /// Run each test binary whole first; only binaries that fail or leave a
+    /// socket open (allowed ones too) are rerun one test per process, to
+    /// pin each socket on its test.
     #[arg(long)]
     pub fast: bool,
 

@@ -1,5 +1,13 @@
 //! `--fast`: run each test binary whole, as `cargo test` does, and pay for
 //! one process per test only where a binary fails or leaves sockets open.
+//!
+//! A binary counts as clean only when it passed and its process left no
+//! socket open at all, allowed ones included: a socket the whole run
+//! allows (a pool, a server one test made and the others share) may be a
+//! leak of the test that opens it when that test runs alone, and allowed
+//! sockets are counted per test. So `--fast` reaches per-test mode's
+//! verdicts, save for a test whose socket another test of its binary
+//! closes before the binary exits.
 
 use crate::cargo::TestBinary;
 use crate::list::TestCase;
@@ -27,7 +35,7 @@ pub fn whole_binaries_first<'a>(
     for (binary, record) in whole_binaries.iter().zip(&first.records) {
         let of_binary = (0..tests.len()).filter(|&i| tests[i].binary == *binary);
         match record {
-            Some(r) if r.outcome == Outcome::Passed && r.leaks.is_empty() => {
+            Some(r) if left_nothing_open(r) => {
                 for i in of_binary {
                     let clean =
                         TestRecord::new(&binaries[*binary].name, &tests[i].name, Outcome::Passed);
@@ -56,4 +64,10 @@ pub fn whole_binaries_first<'a>(
         exit_statuses,
         ..second
     }
+}
+
+/// True when a whole binary's run passed and its process had no socket
+/// open at exit, leaking or allowed: its tests need no run of their own.
+fn left_nothing_open(record: &TestRecord) -> bool {
+    record.outcome == Outcome::Passed && record.leaks.is_empty() && record.allowed.is_empty()
 }

@@ -282,14 +282,6 @@ fn a_build_failure_shows_cargo_s_errors_and_exits_2() {
 }
 
 #[test]
-fn fast_mode_gives_the_same_verdicts_as_one_process_per_test() {
-    let per_test = json_report(&on_fixture("leaky", &["--format", "json"]));
-    let fast = on_fixture("leaky", &["--format", "json", "--fast"]);
-    assert_eq!(verdicts(&json_report(&fast)), verdicts(&per_test));
-    assert_eq!(status(&fast), ExitStatus::TestFailed.code());
-}
-
-#[test]
 fn fast_mode_on_clean_tests_runs_each_binary_once() {
     let output = on_fixture("leaky", &["--format", "json", "--fast", "clean"]);
     let report = json_report(&output);
