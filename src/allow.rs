@@ -36,6 +36,8 @@ enum Matcher {
     Function(glob::Pattern),
     Crate(String),
     File(glob::Pattern),
+    /// Made by a static's initializer: [`shared_initializer`].
+    Shared,
 }
 
 /// One rule: sockets whose creation stack has a matching frame are allowed,
@@ -119,9 +121,40 @@ impl AllowSocket {
         matches!(self.matcher, Matcher::File(_))
     }
 
-    /// True when a frame of `origin`'s stack matches.
+    /// True when a frame of `origin`'s chain ([`Origin::chain`], across
+    /// spawn boundaries) matches.
     pub fn matches(&self, origin: &Origin) -> bool {
-        origin.stack.iter().any(|frame| self.matches_frame(frame))
+        match self.matcher {
+            Matcher::Shared => shared_initializer(origin).is_some(),
+            _ => origin.chain().any(|frame| self.matches_frame(frame)),
+        }
+    }
+
+    /// Why a socket created at `origin` that this rule matches may stay
+    /// open: the rule's reason, or for a socket shared by design where its
+    /// static was initialized.
+    pub fn reason_for(&self, origin: Option<&Origin>) -> String {
+        match (&self.matcher, origin.and_then(shared_initializer)) {
+            (Matcher::Shared, Some(initializer)) => {
+                let place = initializer
+                    .location()
+                    .or_else(|| initializer.function.clone())
+                    .unwrap_or_default();
+                let mut reason =
+                    format!("made once per process by the static initialized at {place}");
+                if let (Some(_), Some(function)) = (&initializer.file, initializer.short_function())
+                {
+                    reason.push_str(&format!(" ({function})"));
+                }
+                reason
+            }
+            _ => self.reason.clone(),
+        }
+    }
+
+    /// True for the rule of sockets shared by design ([`shared_statics`]).
+    pub fn is_shared(&self) -> bool {
+        self.matcher == Matcher::Shared
     }
 
     fn matches_frame(&self, frame: &Frame) -> bool {
@@ -132,6 +165,7 @@ impl AllowSocket {
                 .is_some_and(|f| function_forms(f).any(|form| glob.matches(form))),
             Matcher::Crate(name) => frame.crate_name().is_some_and(|c| crate_key(&c) == *name),
             Matcher::File(glob) => frame.file.as_deref().is_some_and(|f| glob.matches(f)),
+            Matcher::Shared => false,
         }
     }
 }
@@ -144,6 +178,7 @@ impl fmt::Display for AllowSocket {
             Matcher::Function(glob) => write!(f, "function {}", glob.as_str()),
             Matcher::Crate(name) => write!(f, "crate {name}"),
             Matcher::File(glob) => write!(f, "file {}", glob.as_str()),
+            Matcher::Shared => f.write_str("shared static"),
         }
     }
 }
@@ -262,6 +297,94 @@ pub fn known_pools() -> &'static [AllowSocket] {
     &KNOWN
 }
 
+/// The rule for sockets shared by design: those whose creation chain
+/// passes through a static's initialization ([`shared_initializer`]). Each
+/// test process makes such a socket once and keeps it for the tests after
+/// it (under `cargo test`, the whole binary's); one process per test makes
+/// it in every test that touches it, by design. On unless `shared` is
+/// judged ([`Policy::set`](crate::policy::Policy::set)).
+pub fn shared_statics() -> &'static AllowSocket {
+    static SHARED: LazyLock<AllowSocket> = LazyLock::new(|| AllowSocket {
+        built_in: true,
+        ..AllowSocket::new(
+            Matcher::Shared,
+            "made once per process by a static's initializer",
+        )
+    });
+    &SHARED
+}
+
+/// The frame that initialized a static on the way to the call, when the
+/// chain (innermost to outermost, across spawns) passes through a one-time
+/// initialization: `std::sync::Once`, `OnceLock`, `LazyLock`, `OnceCell`
+/// (std's, once_cell's, tokio's), once_cell's `Lazy`, lazy_static, a
+/// thread-local's lazy init. The initializer is the last frame outside
+/// std and socket plumbing before the first such frame (`echo::SERVER::{{closure}}`).
+///
+/// A thread that runs an executor's tasks (a tokio worker) is not followed
+/// to where it was spawned: a runtime kept in a static spawns its workers
+/// once, but the tasks they run, and their sockets, are each test's own.
+pub fn shared_initializer(origin: &Origin) -> Option<&Frame> {
+    let stacks =
+        std::iter::once(&origin.stack).chain(origin.spawned_by.iter().map(|spawn| &spawn.stack));
+    let mut initializer = None;
+    for stack in stacks {
+        for frame in stack {
+            if frame.function.as_deref().is_some_and(initializes_once) {
+                return initializer;
+            }
+            if !frame.is_plumbing() {
+                initializer = Some(frame);
+            }
+        }
+        if stack.iter().any(runs_tasks) {
+            break;
+        }
+    }
+    None
+}
+
+/// True for a frame of an executor running a task it was handed.
+fn runs_tasks(frame: &Frame) -> bool {
+    const EXECUTORS: [&str; 5] = [
+        "tokio::runtime::task::",
+        "async_task::",
+        "async_executor::",
+        "futures_executor::",
+        "rayon_core::",
+    ];
+    let path = frame.function.as_deref().unwrap_or_default();
+    let path = path.trim_start_matches('<');
+    EXECUTORS.iter().any(|executor| path.starts_with(executor))
+}
+
+/// True for a function of the machinery that runs an initializer once.
+fn initializes_once(function: &str) -> bool {
+    let path = function.trim_start_matches('<');
+    let initializing = [
+        "::get_or_init",
+        "::get_or_try_init",
+        "::initialize",
+        "::try_init",
+        "::force",
+    ]
+    .iter()
+    .any(|method| path.contains(method));
+    let lazy_type = [
+        "OnceLock",
+        "OnceCell",
+        "LazyLock",
+        "thread_local",
+        "std::thread::local::",
+    ]
+    .iter()
+    .any(|name| path.contains(name));
+    path.contains("::once::Once::call")
+        || path.starts_with("once_cell::")
+        || path.starts_with("lazy_static::")
+        || (lazy_type && initializing)
+}
+
 /// A socket left open at the end of a test that a rule allows: shown in
 /// the report with its reason, never counted as an error or a warning.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -279,20 +402,26 @@ pub struct AllowedSocket {
     pub rule: String,
     /// Why it may stay open.
     pub reason: String,
-    /// True when the rule is one of [`known_pools`].
+    /// True when the rule is built in: one of [`known_pools`], or
+    /// [`shared_statics`].
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub built_in: bool,
+    /// True when it is shared by design: made once per process by a
+    /// static's initializer, named in `reason` ([`shared_statics`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shared: bool,
 }
 
 impl AllowedSocket {
     fn new(leak: Leak, rule: &AllowSocket) -> AllowedSocket {
         AllowedSocket {
             kind: leak.kind,
+            reason: rule.reason_for(leak.opened.as_ref()),
             socket: leak.socket,
             opened: leak.opened,
             rule: rule.to_string(),
-            reason: rule.reason.clone(),
             built_in: rule.built_in,
+            shared: rule.is_shared(),
         }
     }
 }
@@ -520,6 +649,7 @@ fn leaks_word(n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::site::Spawn;
 
     const REGISTRY: &str = "/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f";
 
@@ -781,6 +911,85 @@ mod tests {
             None,
             "nothing to break out of a string"
         );
+    }
+
+    /// A stack through `static SERVER: LazyLock<…>`'s initializer, as a
+    /// debug build unwinds it.
+    fn lazy_lock_server() -> Origin {
+        Origin::new(
+            "socket",
+            vec![
+                Frame::function("__libc_socket"),
+                Frame::function("std::net::tcp::TcpListener::bind"),
+                Frame::function("echo::SERVER::{{closure}}")
+                    .at("tests/echo.rs", 13, Some(20))
+                    .in_project(),
+                Frame::function("core::ops::function::FnOnce::call_once"),
+                Frame::function("std::sync::lazy_lock::LazyLock<T,F>::force::{{closure}}"),
+                Frame::function("std::sync::poison::once::Once::call_once::{{closure}}"),
+                Frame::function("std::sys::sync::once::futex::Once::call"),
+                Frame::function("std::sync::lazy_lock::LazyLock<T,F>::force"),
+                Frame::function("echo::uses_server")
+                    .at("tests/echo.rs", 30, Some(10))
+                    .in_project(),
+            ],
+        )
+    }
+
+    #[test]
+    fn a_socket_made_by_a_static_s_initializer_is_shared_and_says_where() {
+        let origin = lazy_lock_server();
+        assert_eq!(shared_initializer(&origin), Some(&origin.stack[2]));
+        let rule = shared_statics();
+        assert!(rule.matches(&origin) && rule.is_shared() && rule.is_built_in());
+        assert_eq!(rule.to_string(), "shared static");
+        assert_eq!(
+            rule.reason_for(Some(&origin)),
+            "made once per process by the static initialized at tests/echo.rs:13:20 (SERVER)"
+        );
+        for machinery in [
+            "<std::sync::once_lock::OnceLock<T>>::get_or_init",
+            "once_cell::imp::OnceCell<T>::initialize",
+            "lazy_static::lazy::Lazy<T>::get",
+            "std::sys::thread_local::native::lazy::Storage<T,D>::initialize",
+            "std::sync::once::Once::call_once",
+        ] {
+            assert!(initializes_once(machinery), "{machinery}");
+        }
+        assert!(!initializes_once("tokio::runtime::Builder::build"));
+        assert!(
+            !rule.matches(&test_listener()),
+            "a plain test socket is not shared"
+        );
+
+        // A static's initializer that binds on a thread it spawns: found
+        // through the spawn.
+        let stack = origin.stack[..2]
+            .iter()
+            .cloned()
+            .chain([Frame::function("echo::SERVER::{{closure}}::{{closure}}")
+                .at("tests/echo.rs", 15, None)
+                .in_project()])
+            .collect();
+        let spawned = Origin::new("socket", stack).spawned_by(vec![Spawn::new(
+            "clone3",
+            [Frame::function("std::thread::spawn")]
+                .into_iter()
+                .chain(origin.stack[2..].iter().cloned())
+                .collect(),
+        )]);
+        assert_eq!(
+            shared_initializer(&spawned).and_then(|f| f.line),
+            Some(13),
+            "{spawned:#?}"
+        );
+        // But not through a worker that runs tasks: its sockets are the
+        // tasks' own, whoever spawned the runtime.
+        let mut worker = spawned.clone();
+        worker.stack.push(Frame::function(
+            "tokio::runtime::task::harness::Harness<T,S>::poll",
+        ));
+        assert_eq!(shared_initializer(&worker), None);
     }
 
     #[test]

@@ -37,9 +37,12 @@
 //! and may include more), so that a workspace or an organisation keeps one
 //! list; the including file's own keys go on top of what it includes.
 //!
-//! The kinds under `levels` are those of [`LeakKind`]: `close-wait`,
-//! `listen`, `established`, `reset`, `udp`, `unix-datagram`, `orphan`. An unknown key or a bad value
-//! is an error naming the file, the line and the key.
+//! The kinds under `levels` are those of [`LeakKind`](crate::leak::LeakKind): `close-wait`,
+//! `listen`, `established`, `reset`, `udp`, `unix-datagram`, `orphan`;
+//! and `shared`, the sockets shared by design (made once per process by a
+//! static's initializer), allowed by default: `shared = "deny"` judges them
+//! as the leaks they are ([`Judged`]). An unknown key or a bad value is an
+//! error naming the file, the line and the key.
 //!
 //! **Precedence**, highest first: the command line (`--deny`/`--warn`/
 //! `--allow KIND`, applied by the caller to [`Config::policy`] with
@@ -50,8 +53,7 @@
 //! sources.
 
 use crate::allow::AllowSocket;
-use crate::leak::LeakKind;
-use crate::policy::{Level, Policy};
+use crate::policy::{Judged, Level, Policy};
 use serde::{Deserialize, Deserializer};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -108,9 +110,10 @@ impl<'de> Deserialize<'de> for Glob {
     }
 }
 
-/// A leak kind as a table key, read as a string so that errors can name it.
+/// A leak kind (or `shared`) as a table key, read as a string so that
+/// errors can name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct KindKey(LeakKind);
+struct KindKey(Judged);
 
 impl<'de> Deserialize<'de> for KindKey {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -161,7 +164,7 @@ struct Metadata {
 /// from the `parse_*` functions with [`Config::layer`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Config {
-    levels: BTreeMap<LeakKind, Level>,
+    levels: BTreeMap<Judged, Level>,
     allow_listen_ports: BTreeSet<u16>,
     allow_listen_paths: Vec<glob::Pattern>,
     linger: Option<Duration>,
@@ -415,8 +418,8 @@ impl Config {
     /// The policy this configuration sets (defaults for anything not set).
     pub fn policy(&self) -> Policy {
         let mut policy = Policy::default();
-        for (kind, level) in &self.levels {
-            policy.set_level(*kind, *level);
+        for (judged, level) in &self.levels {
+            policy.set(*judged, *level);
         }
         for port in &self.allow_listen_ports {
             policy.allow_listen_port(*port);
@@ -496,6 +499,7 @@ fn deserialize<'de, T: Deserialize<'de>>(text: &'de str, origin: &str) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::leak::LeakKind;
     use crate::leak::Severity;
     use crate::socket::{State, UnixType};
     use crate::testing::{listener, unix};
@@ -802,6 +806,16 @@ udp = "allow"
         assert_eq!(reason(&off, &mockito_stack()), None);
         let on_again = off.layer(Config::parse_sockcheck_toml("known-pools = true", "p").unwrap());
         assert!(reason(&on_again, &mockito_stack()).is_some());
+    }
+
+    #[test]
+    fn shared_sockets_are_judged_when_the_levels_say_so() {
+        let default = Config::parse_sockcheck_toml("", "sockcheck.toml").unwrap();
+        assert_eq!(default.policy().shared_level(), Level::Allow);
+        let denied =
+            Config::parse_sockcheck_toml("[levels]\nshared = \"deny\"\n", "sockcheck.toml")
+                .unwrap();
+        assert_eq!(denied.policy().shared_level(), Level::Deny);
     }
 
     #[test]

@@ -3,11 +3,13 @@
 //! wait for asynchronous cleanup.
 
 use crate::allow::{self, AllowSocket};
-use crate::leak::{Leak, LeakKind, Severity};
+use crate::leak::{Leak, LeakKind, Severity, UnknownLeakKind};
 use crate::site::Origin;
 use crate::socket::{Address, Socket};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
 /// How a leak kind is treated: the three levels of `--deny`, `--warn`, `--allow`.
@@ -35,10 +37,66 @@ impl Level {
     }
 }
 
+/// What a level is set for: a kind of leak, or the sockets shared by
+/// design (made once per process by a static's initializer, see
+/// [`allow::shared_initializer`]). Written as the kind's name or `shared`
+/// (`--deny shared`, `[levels] shared = "deny"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Judged {
+    /// A kind of leak.
+    Kind(LeakKind),
+    /// Sockets shared by design: listed as allowed by default; `deny` judges
+    /// them as the leaks they are, `warn` as warnings.
+    Shared,
+}
+
+impl FromStr for Judged {
+    type Err = UnknownJudged;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "shared" => Ok(Judged::Shared),
+            _ => s
+                .parse()
+                .map(Judged::Kind)
+                .map_err(|UnknownLeakKind(name)| UnknownJudged(name)),
+        }
+    }
+}
+
+/// Error for a name that is neither a leak kind nor `shared`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownJudged(pub String);
+
+impl fmt::Display for UnknownJudged {
+    /// ``unknown leak kind `x` (expected one of: close-wait, …, orphan, or shared)``
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = LeakKind::ALL.iter().map(|k| k.name()).collect();
+        write!(
+            f,
+            "unknown leak kind `{}` (expected one of: {}, or shared)",
+            self.0,
+            names.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownJudged {}
+
+impl fmt::Display for Judged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Judged::Kind(kind) => kind.fmt(f),
+            Judged::Shared => f.write_str("shared"),
+        }
+    }
+}
+
 /// The rules that turn held sockets into leaks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     levels: BTreeMap<LeakKind, Level>,
+    shared: Level,
     allowed_listen_ports: BTreeSet<u16>,
     allowed_listen_paths: Vec<glob::Pattern>,
     allow_sockets: Vec<AllowSocket>,
@@ -70,6 +128,7 @@ impl Default for Policy {
     fn default() -> Self {
         Policy {
             levels: BTreeMap::new(),
+            shared: Level::Allow,
             allowed_listen_ports: BTreeSet::new(),
             allowed_listen_paths: Vec::new(),
             allow_sockets: Vec::new(),
@@ -84,6 +143,25 @@ impl Policy {
     pub fn set_level(&mut self, kind: LeakKind, level: Level) -> &mut Self {
         self.levels.insert(kind, level);
         self
+    }
+
+    /// Sets how `what` is treated: a kind's level, or what becomes of the
+    /// sockets shared by design.
+    pub fn set(&mut self, what: Judged, level: Level) -> &mut Self {
+        match what {
+            Judged::Kind(kind) => self.set_level(kind, level),
+            Judged::Shared => {
+                self.shared = level;
+                self
+            }
+        }
+    }
+
+    /// How sockets shared by design are treated: `Allow` (the default)
+    /// lists them as allowed; `Deny` judges them as the leaks they are,
+    /// `Warn` as warnings.
+    pub fn shared_level(&self) -> Level {
+        self.shared
     }
 
     /// Lets a unix listener whose address matches `pattern` stay open: a
@@ -119,14 +197,16 @@ impl Policy {
     }
 
     /// Every rule in force, in the order they are tried: the configured
-    /// ones, then the known pools unless they are switched off.
+    /// ones, then the known pools unless they are switched off, then the
+    /// rule for sockets shared by design unless they are judged.
     pub fn socket_rules(&self) -> impl Iterator<Item = &AllowSocket> + Clone {
         let known: &[AllowSocket] = if self.known_pools {
             allow::known_pools()
         } else {
             &[]
         };
-        self.allow_sockets.iter().chain(known)
+        let shared = (self.shared == Level::Allow).then(allow::shared_statics);
+        self.allow_sockets.iter().chain(known).chain(shared)
     }
 
     /// The rule that allows a socket created at `origin`, if one does.
@@ -181,5 +261,26 @@ impl Policy {
             Level::Warn => Some(Severity::Warning),
             Level::Allow => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_is_judged_like_a_kind_and_allowed_by_default() {
+        assert_eq!("shared".parse::<Judged>(), Ok(Judged::Shared));
+        assert_eq!("udp".parse::<Judged>(), Ok(Judged::Kind(LeakKind::Udp)));
+        let err = "sharde".parse::<Judged>().unwrap_err().to_string();
+        assert!(err.ends_with("unix-datagram, orphan, or shared)"), "{err}");
+
+        let mut policy = Policy::default();
+        assert_eq!(policy.shared_level(), Level::Allow);
+        assert!(policy.socket_rules().any(AllowSocket::is_shared));
+        policy.set(Judged::Shared, Level::Deny);
+        assert!(!policy.socket_rules().any(AllowSocket::is_shared));
+        policy.set(Judged::Kind(LeakKind::Udp), Level::Allow);
+        assert_eq!(policy.level(LeakKind::Udp), Level::Allow);
     }
 }

@@ -5,8 +5,7 @@
 use crate::partition::Partition;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use sockcheck::allow::AllowSocket;
-use sockcheck::leak::LeakKind;
-use sockcheck::policy::Level;
+use sockcheck::policy::{Judged, Level};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -237,26 +236,28 @@ fn parse_allow_from(text: &str) -> Result<AllowSocket, String> {
     AllowSocket::parse_flag(text).map_err(|e| e.to_string())
 }
 
-/// How bad each kind of leak is, on top of the configuration.
+/// How bad each kind of leak is, on top of the configuration. `shared`
+/// names the sockets shared by design (made once per process by a
+/// static's initializer), allowed by default.
 #[derive(Debug, Args)]
 pub struct SeverityOptions {
-    /// Report leaks of KIND as errors (repeatable).
+    /// Report leaks of KIND (or `shared`) as errors (repeatable).
     #[arg(long, value_name = "KIND")]
-    pub deny: Vec<LeakKind>,
+    pub deny: Vec<Judged>,
 
-    /// Report leaks of KIND as warnings (repeatable).
+    /// Report leaks of KIND (or `shared`) as warnings (repeatable).
     #[arg(long, value_name = "KIND")]
-    pub warn: Vec<LeakKind>,
+    pub warn: Vec<Judged>,
 
-    /// Do not report leaks of KIND (repeatable).
+    /// Do not report leaks of KIND (or `shared`: list them as allowed) (repeatable).
     #[arg(long, value_name = "KIND")]
-    pub allow: Vec<LeakKind>,
+    pub allow: Vec<Judged>,
 }
 
 impl SeverityOptions {
     /// The levels the flags set, in the order they apply: `--deny` wins
     /// over `--warn`, which wins over `--allow`, for a kind named twice.
-    pub fn levels(&self) -> impl Iterator<Item = (LeakKind, Level)> + '_ {
+    pub fn levels(&self) -> impl Iterator<Item = (Judged, Level)> + '_ {
         let allow = self.allow.iter().map(|&kind| (kind, Level::Allow));
         let warn = self.warn.iter().map(|&kind| (kind, Level::Warn));
         let deny = self.deny.iter().map(|&kind| (kind, Level::Deny));
@@ -543,7 +544,10 @@ mod exec_tests {
             panic!("not exec")
         };
         assert_eq!(exec.command, ["/bin/test-bin", "--exact", "x"]);
-        assert_eq!(exec.gate.severity.deny, [LeakKind::Udp]);
+        assert_eq!(
+            exec.gate.severity.deny,
+            [Judged::Kind(sockcheck::leak::LeakKind::Udp)]
+        );
     }
 
     #[test]

@@ -154,8 +154,8 @@ pub fn policy(gate: &GateOptions) -> Policy {
 
 /// Puts the command line's levels and linger on top of `policy`.
 fn apply(gate: &GateOptions, policy: &mut Policy) {
-    for (kind, level) in gate.severity.levels() {
-        policy.set_level(kind, level);
+    for (judged, level) in gate.severity.levels() {
+        policy.set(judged, level);
     }
     if let Some(ms) = gate.linger {
         policy.set_linger(Duration::from_millis(ms));

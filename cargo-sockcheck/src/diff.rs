@@ -17,8 +17,8 @@ use crate::report::read;
 use anyhow::{anyhow, Context, Result};
 use sockcheck::baseline::Baseline;
 use sockcheck::diff::{self, Diff};
-use sockcheck::leak::Severity;
-use sockcheck::policy::Level;
+use sockcheck::leak::{LeakKind, Severity};
+use sockcheck::policy::{Judged, Level};
 use sockcheck::report::Report;
 use std::io::Write;
 
@@ -65,7 +65,15 @@ pub fn compare_reports(options: DiffOptions) -> Result<ExitStatus> {
 /// that severity, allowed kinds are dropped, the others keep the severity
 /// their run gave them (which its configuration decided).
 fn with_severities(report: Report, flags: &SeverityOptions) -> Report {
-    let levels: Vec<_> = flags.levels().collect();
+    // Kinds only: `shared` decides what a run sets aside as allowed, and a
+    // diff compares leaks.
+    let levels: Vec<(LeakKind, Level)> = flags
+        .levels()
+        .filter_map(|(judged, level)| match judged {
+            Judged::Kind(kind) => Some((kind, level)),
+            Judged::Shared => None,
+        })
+        .collect();
     if levels.is_empty() {
         return report;
     }
@@ -124,9 +132,9 @@ mod tests {
     #[test]
     fn severity_flags_rejudge_only_the_kinds_they_name() {
         let flags = SeverityOptions {
-            deny: vec![LeakKind::Udp],
-            warn: vec![LeakKind::CloseWait],
-            allow: vec![LeakKind::Established],
+            deny: vec![Judged::Kind(LeakKind::Udp)],
+            warn: vec![Judged::Kind(LeakKind::CloseWait)],
+            allow: vec![Judged::Kind(LeakKind::Established)],
         };
         let judged = with_severities(report(), &flags);
         assert_eq!(
@@ -148,9 +156,9 @@ mod tests {
         };
         assert_eq!(with_severities(report(), &none), report());
         let both = SeverityOptions {
-            deny: vec![LeakKind::Udp],
+            deny: vec![Judged::Kind(LeakKind::Udp)],
             warn: vec![],
-            allow: vec![LeakKind::Udp],
+            allow: vec![Judged::Kind(LeakKind::Udp)],
         };
         assert_eq!(
             severities(&with_severities(report(), &both))[1],

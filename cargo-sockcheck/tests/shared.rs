@@ -179,3 +179,77 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// The tests whose server lives in a static, with the file and marker of
+/// the line that binds it.
+const SHARED: [(&str, &str); 4] = [
+    ("first_uses_the_shared_server", "tests/shared.rs"),
+    ("second_uses_the_shared_server", "tests/shared.rs"),
+    ("third_uses_the_shared_server", "tests/shared.rs"),
+    ("uses_a_helper_crate_s_once_lock", "lockhelper/src/lib.rs"),
+];
+
+#[test]
+fn a_server_kept_in_a_static_is_shared_by_design_listed_and_judged_only_when_asked() {
+    let output = on_fixture(
+        "shared",
+        &["--format", "json", "shared_server", "once_lock"],
+    );
+    let report = json_report(&output);
+    let err = stderr(&output);
+    assert_eq!(status(&output), 0, "{err}");
+    let lazy_lock = format!(
+        "made once per process by the static initialized at {}20 (SERVER)",
+        place("tests/shared.rs", "shared: lazylock")
+    );
+    for (name, file) in SHARED {
+        let test = record(&report, "shared", name);
+        // One shared socket per process, listed with where its static was
+        // made; no leak, no linger.
+        assert_eq!(test.leaks, [], "{name}: {test:#?}");
+        let [socket] = &test.allowed[..] else {
+            panic!("{name}: one shared socket expected: {test:#?}");
+        };
+        assert!(socket.shared && socket.built_in, "{socket:#?}");
+        assert_eq!(
+            (socket.kind, socket.rule.as_str()),
+            (LeakKind::Listen, "shared static")
+        );
+        assert!(socket.reason.contains(file), "{name}: {}", socket.reason);
+        if file == "tests/shared.rs" {
+            assert_eq!(socket.reason, lazy_lock);
+        }
+        assert_eq!(test.linger_ms, None, "{name}");
+    }
+    assert_eq!(
+        (report.summary.leaking_tests, report.summary.allowed),
+        (0, 4)
+    );
+
+    // `--deny shared`: the same sockets are the leaks they are.
+    let denied = on_fixture(
+        "shared",
+        &[
+            "--format",
+            "json",
+            "--deny",
+            "shared",
+            "shared_server",
+            "once_lock",
+        ],
+    );
+    let report = json_report(&denied);
+    assert_eq!(status(&denied), 1, "{}", stderr(&denied));
+    for (name, _) in SHARED {
+        assert_eq!(verdicts_of(&report, name), ["listen:error"], "{name}");
+    }
+}
+
+/// `kind:severity` of each leak of test `name`.
+fn verdicts_of(report: &Report, name: &str) -> Vec<String> {
+    record(report, "shared", name)
+        .leaks
+        .iter()
+        .map(|leak| format!("{}:{}", leak.kind, leak.severity))
+        .collect()
+}

@@ -240,6 +240,8 @@ pub struct AllowedGroup<'a> {
     pub reason: &'a str,
     /// True when the rule is built in (a known pool).
     pub built_in: bool,
+    /// True when the sockets are shared by design (a static's).
+    pub shared: bool,
     /// How many sockets, in all.
     pub count: usize,
     /// `239 listen, 2 established`: how many of each kind.
@@ -250,7 +252,9 @@ impl std::fmt::Display for AllowedGroup<'_> {
     /// `239 listen: mockito's mock servers serve until the process exits (built in)`
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.kinds, self.reason)?;
-        if self.built_in {
+        if self.shared {
+            f.write_str(" (shared by design; --deny shared judges them)")?;
+        } else if self.built_in {
             f.write_str(" (built in)")?;
         }
         Ok(())
@@ -259,19 +263,22 @@ impl std::fmt::Display for AllowedGroup<'_> {
 
 /// The allowed sockets of `report`, grouped by reason, most first (ties by reason).
 pub fn allowed_groups(report: &Report) -> Vec<AllowedGroup<'_>> {
-    let mut groups: Vec<(&str, bool, Vec<&AllowedSocket>)> = Vec::new();
+    // By (reason, built in, shared).
+    type Key<'a> = (&'a str, bool, bool);
+    let mut groups: Vec<(Key, Vec<&AllowedSocket>)> = Vec::new();
     for socket in report.tests.iter().flat_map(|t| &t.allowed) {
-        let key = (socket.reason.as_str(), socket.built_in);
-        match groups.iter_mut().find(|(r, b, _)| (*r, *b) == key) {
-            Some((_, _, sockets)) => sockets.push(socket),
-            None => groups.push((key.0, key.1, vec![socket])),
+        let key = (socket.reason.as_str(), socket.built_in, socket.shared);
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, sockets)) => sockets.push(socket),
+            None => groups.push((key, vec![socket])),
         }
     }
     let mut groups: Vec<AllowedGroup> = groups
         .into_iter()
-        .map(|(reason, built_in, sockets)| AllowedGroup {
+        .map(|((reason, built_in, shared), sockets)| AllowedGroup {
             reason,
             built_in,
+            shared,
             count: sockets.len(),
             kinds: listing::count_kinds(sockets.iter().map(|s| s.kind)),
         })

@@ -8,8 +8,8 @@ use crate::stack::capture::TestSites;
 use crate::stack::symbolize::Symbolizer;
 use crate::stack::RawStack;
 use sockcheck::allow::{self, AllowSocket};
-use sockcheck::leak::{classify, Holder, Leak};
-use sockcheck::policy::{lingers_for, Policy};
+use sockcheck::leak::{classify, Holder, Leak, Severity};
+use sockcheck::policy::{lingers_for, Level, Policy};
 use sockcheck::report::TestRecord;
 use sockcheck::socket::Socket;
 use std::collections::hash_map::{Entry, HashMap};
@@ -89,5 +89,18 @@ impl AllowedSockets {
         let mut rules = rules.into_iter();
         let allowed = allow::set_aside_by(&mut record.leaks, |_: &Leak| rules.next().flatten());
         record.allowed.extend(allowed);
+        // `--warn shared`: what is shared by design stays a leak, a warning.
+        if policy.shared_level() == Level::Warn {
+            for leak in &mut record.leaks {
+                if leak
+                    .opened
+                    .as_ref()
+                    .and_then(allow::shared_initializer)
+                    .is_some()
+                {
+                    leak.severity = Severity::Warning;
+                }
+            }
+        }
     }
 }

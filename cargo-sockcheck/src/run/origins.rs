@@ -11,7 +11,7 @@ use crate::stack::symbolize::Symbolizer;
 use crate::stack::{RawSpawns, RawStack};
 use sockcheck::leak::{Leak, LeakKind};
 use sockcheck::site::{HoldingThread, Origin, Spawn};
-use std::collections::hash_map::{Entry, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Longest chain of thread creations written out: past it, a thread pool
@@ -30,10 +30,9 @@ pub fn annotate(
     symbolizer: &mut Symbolizer,
 ) {
     // Leaks opened by the same call (10,000 sockets from one loop) share
-    // one stack: it is symbolized once and written out in full once; the
-    // others keep the site and say where the stack is.
-    let mut origins: HashMap<(*const RawStack, *const RawSpawns), (Origin, Option<Origin>)> =
-        HashMap::new();
+    // one stack: it is symbolized once. Each leak keeps the whole origin, so
+    // that a reader of one leak never has to find another's stack.
+    let mut origins: HashMap<(*const RawStack, *const RawSpawns), Origin> = HashMap::new();
     for leak in leaks {
         if let Some(threads) = holders.get(&leak.socket.inode) {
             leak.held_by = threads
@@ -60,18 +59,11 @@ pub fn annotate(
             Arc::as_ptr(stack),
             spawns.map_or(std::ptr::null(), Arc::as_ptr),
         );
-        leak.opened = Some(match origins.entry(key) {
-            Entry::Vacant(entry) => {
-                let spawned_by = spawns_of(spawns.map(Arc::as_ref), symbolizer);
-                let origin = symbolizer.symbolize(stack).spawned_by(spawned_by);
-                entry.insert((origin.clone(), None));
-                origin
-            }
-            Entry::Occupied(mut entry) => {
-                let (full, short) = entry.get_mut();
-                short.get_or_insert_with(|| without_stack(full)).clone()
-            }
+        let origin = origins.entry(key).or_insert_with(|| {
+            let spawned_by = spawns_of(spawns.map(Arc::as_ref), symbolizer);
+            symbolizer.symbolize(stack).spawned_by(spawned_by)
         });
+        leak.opened = Some(origin.clone());
     }
 }
 
@@ -99,23 +91,3 @@ fn holding_thread(holder: &Holder, symbolizer: &mut Symbolizer) -> HoldingThread
     thread.unnamed = unnamed;
     thread
 }
-
-/// `origin` for a further leak opened by the same call: the site and what
-/// limits it, and a pointer to the leak that has the whole stack.
-fn without_stack(origin: &Origin) -> Origin {
-    let mut short = origin.clone();
-    short.stack.clear();
-    for spawn in &mut short.spawned_by {
-        spawn.stack.clear();
-    }
-    let pointer = SAME_STACK.to_owned();
-    short.note = Some(match &origin.note {
-        Some(note) => format!("{note}; {pointer}"),
-        None => pointer,
-    });
-    short
-}
-
-/// The note on the origin of a leak whose call stack is written out with
-/// an earlier leak of the same test.
-const SAME_STACK: &str = "same call stack as the first leak of this test opened here";
