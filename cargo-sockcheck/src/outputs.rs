@@ -4,9 +4,11 @@
 //! per leak site. The formats a code host reads give paths from the
 //! repository root ([`crate::repository`]).
 //!
-//! Files are written atomically (a temporary file, then a rename), and
-//! checked writable before any test runs, so a typo in a path costs a
-//! second, not a whole run.
+//! Files are written atomically (a temporary file, then a rename; through
+//! symlinks, which stay links), devices and FIFOs in place (`--report
+//! /dev/null` leaves `/dev/null` a device), and every path is checked
+//! before any test runs, its missing directories created, so a typo in a
+//! path costs a second, not a whole run.
 //!
 //! On GitHub Actions (`GITHUB_ACTIONS=true`) the `::error`/`::warning`
 //! workflow commands go to **stderr**: the runner reads workflow commands
@@ -292,12 +294,40 @@ pub fn write_json_report(report: &Report, path: &Path) -> Result<()> {
 }
 
 /// Fails early, before any test runs, when a report could not be written
-/// to `path` at the end.
+/// to `path` at the end: a directory, a path that names no file, a place
+/// this process may not write. Creates the missing directories of a new
+/// file (`target/sockcheck/report.json` on a fresh checkout). A device
+/// or FIFO is not opened, only its permission asked.
 pub fn check_writable(path: &Path) -> Result<()> {
-    let probe = path.with_file_name(format!(".sockcheck-probe-{}", std::process::id()));
-    std::fs::File::create(&probe)
-        .and_then(|_| std::fs::remove_file(&probe))
-        .with_context(|| format!("cannot write the report to {}", path.display()))
+    let cannot = || format!("cannot write the report to {}", path.display());
+    let checked = report::output_file(path).and_then(|file| match file {
+        report::OutputFile::InPlace(device) => may_write_into(&device),
+        report::OutputFile::Replace(file) => {
+            let dir = file.parent().unwrap_or(Path::new("."));
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            std::fs::create_dir_all(dir)?;
+            let probe = dir.join(format!(".sockcheck-probe-{}", std::process::id()));
+            std::fs::File::create(&probe).and_then(|_| std::fs::remove_file(&probe))
+        }
+    });
+    checked.with_context(cannot)
+}
+
+/// Whether this process may write into `device`, asked without opening
+/// it: opening a FIFO would hand its reader an early end of file.
+fn may_write_into(device: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(device.as_os_str().as_bytes())?;
+    // SAFETY: access() only reads the NUL-terminated path.
+    if unsafe { libc::access(path.as_ptr(), libc::W_OK) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ use crate::leak::{Leak, Severity};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Version of the JSON report layout; bumped only for breaking changes.
 pub const SCHEMA: u32 = 1;
@@ -308,13 +308,74 @@ pub fn visible(text: &str) -> Cow<'_, str> {
     Cow::Owned(shown)
 }
 
-/// Writes `contents` to `path` so that readers see the old file or the whole
-/// new one, never a part: a temporary file beside it, then a rename.
+/// Where a report file asked for as `path` is written, and how: see
+/// [`output_file`].
+#[doc(hidden)] // a helper of `cargo sockcheck`, not API
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputFile {
+    /// A regular file, or none yet: written beside, then renamed over. The
+    /// path is the file itself, past any symlinks, so a link stays a link.
+    Replace(PathBuf),
+    /// A device, a FIFO or a socket (`/dev/null`, `/dev/stdout`, a pipe):
+    /// written into as it is, never replaced.
+    InPlace(PathBuf),
+}
+
+/// What writing to `path` means: [`OutputFile::InPlace`] for an existing
+/// file that is not a regular one, else [`OutputFile::Replace`] of the file
+/// `path` names through its symlinks (dangling ones too). A directory, or
+/// a path that names no file (`/`), is an error.
+#[doc(hidden)] // a helper of `cargo sockcheck`, not API
+pub fn output_file(path: &Path) -> io::Result<OutputFile> {
+    let not_a_file = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, what.to_owned());
+    match std::fs::metadata(path) {
+        Ok(metadata) if metadata.is_dir() => {
+            Err(not_a_file("it is a directory: name a file in it"))
+        }
+        Ok(metadata) if !metadata.is_file() => Ok(OutputFile::InPlace(path.to_owned())),
+        Ok(_) => Ok(OutputFile::Replace(std::fs::canonicalize(path)?)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            // No file yet, or a symlink to none: the file it would be.
+            let mut target = path.to_owned();
+            for _ in 0..40 {
+                let Ok(link) = std::fs::read_link(&target) else {
+                    break;
+                };
+                target = target.parent().map_or(link.clone(), |dir| dir.join(&link));
+            }
+            if target.file_name().is_none() {
+                return Err(not_a_file("the path names no file"));
+            }
+            Ok(OutputFile::Replace(target))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes `contents` to `path` as [`output_file`] says: a regular file so
+/// that readers see the old file or the whole new one, never a part (a
+/// temporary file beside it, then a rename), its missing directories
+/// created; a device or a FIFO in place.
 #[doc(hidden)] // a helper of `cargo sockcheck`, not API
 pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
+    let path = match output_file(path)? {
+        OutputFile::InPlace(path) => {
+            return std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)?
+                .write_all(contents)
+        }
+        OutputFile::Replace(path) => path,
+    };
+    let (Some(dir), Some(file_name)) = (path.parent(), path.file_name()) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the path names no file",
+        ));
+    };
+    if !dir.as_os_str().is_empty() {
+        std::fs::create_dir_all(dir)?;
+    }
     let mut temp_name = std::ffi::OsString::from(".");
     temp_name.push(file_name);
     temp_name.push(format!(".{}.tmp", std::process::id()));
@@ -323,7 +384,7 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
         file.write_all(contents)?;
         file.sync_all()
     });
-    match written.and_then(|()| std::fs::rename(&temp, path)) {
+    match written.and_then(|()| std::fs::rename(&temp, &path)) {
         Ok(()) => Ok(()),
         Err(e) => {
             let _ = std::fs::remove_file(&temp);
