@@ -343,7 +343,7 @@ impl Baseline {
 
     /// Reads the baseline in `path`; errors name the file.
     pub fn load(path: &Path) -> Result<Baseline, BaselineError> {
-        let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Io {
+        let text = crate::input::read_to_string(path).map_err(|source| BaselineError::Io {
             path: path.to_owned(),
             source,
         })?;

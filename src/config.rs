@@ -35,7 +35,8 @@
 //! `include = ["../org/sockcheck.toml"]` reads other files first (paths
 //! relative to the file that names them, written like `sockcheck.toml`,
 //! and may include more), so that a workspace or an organisation keeps one
-//! list; the including file's own keys go on top of what it includes.
+//! list; the including file's own keys go on top of what it includes. A
+//! file included more than once is read once, where it is first included.
 //!
 //! The kinds under `levels` are those of [`LeakKind`](crate::leak::LeakKind): `close-wait`,
 //! `listen`, `established`, `reset`, `udp`, `unix-datagram`, `orphan`;
@@ -55,7 +56,7 @@
 use crate::allow::AllowSocket;
 use crate::policy::{Judged, Level, Policy};
 use serde::{Deserialize, Deserializer};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -315,17 +316,24 @@ impl Config {
 
     /// This configuration layered on top of the files its `include` names
     /// (relative to `file`, the file it was read from), read recursively;
-    /// `key_prefix` is where its keys live in `file`, for errors.
+    /// `key_prefix` is where its keys live in `file`, for errors. A file
+    /// included more than once (a DAG of includes, not a tree) is read and
+    /// layered once, where it is first included, so however the files
+    /// include each other the work grows with the number of files.
     fn with_includes(self, file: &Path, key_prefix: &str) -> Result<Config, ConfigError> {
         let mut chain = vec![file.canonicalize().unwrap_or_else(|_| file.to_owned())];
-        self.with_includes_in(file, key_prefix, &mut chain)
+        let mut seen = HashSet::new();
+        self.with_includes_in(file, key_prefix, &mut chain, &mut seen)
     }
 
+    /// [`Config::with_includes`] with the `chain` of files that led here
+    /// (a cycle is an error) and the files `seen` already (skipped).
     fn with_includes_in(
         mut self,
         file: &Path,
         key_prefix: &str,
         chain: &mut Vec<PathBuf>,
+        seen: &mut HashSet<PathBuf>,
     ) -> Result<Config, ConfigError> {
         let includes = std::mem::take(&mut self.includes);
         let dir = file.parent().unwrap_or(Path::new("."));
@@ -338,8 +346,6 @@ impl Config {
                 key: Some(format!("{key_prefix}include[{index}]")),
                 message,
             };
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| bad_include(format!("cannot read {}: {e}", path.display())))?;
             let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
             if chain.contains(&canonical) {
                 return Err(bad_include(format!(
@@ -352,9 +358,14 @@ impl Config {
                         .join(" -> ")
                 )));
             }
+            if !seen.insert(canonical.clone()) {
+                continue;
+            }
+            let text = crate::input::read_to_string(&path)
+                .map_err(|e| bad_include(format!("cannot read {}: {e}", path.display())))?;
             let included = Config::parse_sockcheck_toml(&text, &path.display().to_string())?;
             chain.push(canonical);
-            let included = included.with_includes_in(&path, "", chain)?;
+            let included = included.with_includes_in(&path, "", chain, seen)?;
             chain.pop();
             base = base.layer(included);
         }
@@ -467,7 +478,7 @@ impl Config {
 
 /// The contents of `path`, or `None` when it does not exist.
 fn read(path: &Path) -> Result<Option<String>, ConfigError> {
-    match std::fs::read_to_string(path) {
+    match crate::input::read_to_string(path) {
         Ok(text) => Ok(Some(text)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(ConfigError::Io {
@@ -936,6 +947,64 @@ udp = "allow"
         let (origin, line, key, _) = invalid(Config::load(&root, None).unwrap_err());
         assert_eq!(origin, root.join("a.toml").display().to_string());
         assert_eq!((line, key.as_deref()), (Some(1), Some("lingr")));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn includes_form_a_dag_each_file_read_once() {
+        // 40 files, each including the next twice and a shared leaf: as a
+        // tree that is 2^40 reads; as a DAG, 41.
+        let root = scratch("include-dag");
+        std::fs::write(root.join("Cargo.toml"), "[workspace]\n").unwrap();
+        std::fs::write(
+            root.join("leaf.toml"),
+            "allow-tests = [{ pattern = \"leaf\", reason = \"r\" }]\n",
+        )
+        .unwrap();
+        let name = |n: usize| {
+            if n == 0 {
+                "sockcheck.toml".to_owned()
+            } else {
+                format!("{n}.toml")
+            }
+        };
+        for n in 0..40 {
+            let next = name(n + 1);
+            std::fs::write(
+                root.join(name(n)),
+                format!(
+                    "include = [\"{next}\", \"{next}\", \"leaf.toml\"]\n\
+                     allow-tests = [{{ pattern = \"t{n}\", reason = \"r\" }}]\n"
+                ),
+            )
+            .unwrap();
+        }
+        std::fs::write(root.join(name(40)), "include = [\"leaf.toml\"]\n").unwrap();
+        let config = Config::load(&root, None).unwrap();
+        let mut names: Vec<String> = config
+            .allow_tests()
+            .iter()
+            .map(|t| t.pattern().to_owned())
+            .collect();
+        assert_eq!(names.len(), 41, "each file once: {names:?}");
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), 41);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn an_include_that_is_not_a_regular_file_is_refused_in_one_line() {
+        let root = scratch("include-fifo");
+        std::fs::write(root.join("Cargo.toml"), "[workspace]\n").unwrap();
+        std::fs::write(root.join("sockcheck.toml"), "include = [\"/dev/zero\"]\n").unwrap();
+        let (_, _, key, message) = invalid(Config::load(&root, None).unwrap_err());
+        assert_eq!(key.as_deref(), Some("include[0]"));
+        assert_eq!(
+            message,
+            "cannot read /dev/zero: not a regular file (a FIFO, a device or a directory): \
+             give the path of a file"
+        );
         std::fs::remove_dir_all(&root).unwrap();
     }
 

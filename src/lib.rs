@@ -92,7 +92,8 @@
 //! what sockcheck reports are `#[non_exhaustive]`, because the JSON report
 //! only ever grows and the types grow with it: read their fields, build
 //! them with their constructors. The configuration files, the baseline and
-//! the comparison of two reports (`config`, `baseline`, `diff`), and the
+//! the comparison of two reports (`config`, `baseline`, `diff`), how
+//! those files are read (`input`: regular files, of bounded size), and the
 //! renderers' shared wording (`report::listing`, `report::words`), are
 //! helpers of `cargo sockcheck`, public only so that it can use them, and
 //! hidden from these docs; so is `testing`, made-up sockets for tests. (The
@@ -113,6 +114,8 @@ pub mod config;
 pub mod diff;
 pub mod guard;
 pub mod harness;
+#[doc(hidden)]
+pub mod input;
 pub mod leak;
 pub mod policy;
 pub mod report;

@@ -38,7 +38,7 @@ pub fn merge_reports(options: ReportOptions) -> Result<ExitStatus> {
 
 /// Reads one JSON report; errors name the file and fit on one line.
 pub fn read(path: &Path) -> Result<Report> {
-    let text = std::fs::read_to_string(path)
+    let text = sockcheck::input::read_to_string(path)
         .with_context(|| format!("cannot read report {}", path.display()))?;
     json::parse(&text).map_err(|error| match error {
         json::ParseError::Schema(_) => anyhow!("{}: {error}", path.display()),

@@ -2,6 +2,8 @@
 //! devices and FIFOs as they are (`--report /dev/null` as root leaves
 //! `/dev/null` a device), into directories created as needed, and never
 //! to a path that cannot be a file, which is refused before any test runs.
+//! And the files read (a baseline, reports to merge): regular files only,
+//! so a FIFO or `/dev/zero` is one line of error, not a hang.
 
 mod common;
 
@@ -158,4 +160,35 @@ fn a_path_that_cannot_be_a_file_is_refused_before_any_test_runs() {
             String::from_utf8_lossy(&output.stdout)
         );
     }
+}
+
+#[test]
+fn a_baseline_or_report_that_is_not_a_regular_file_is_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let fifo_name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo reads the NUL-terminated path; nothing of ours is written.
+    assert_eq!(unsafe { libc::mkfifo(fifo_name.as_ptr(), 0o600) }, 0);
+    let fifo = fifo.to_str().unwrap();
+    let refused = "not a regular file (a FIFO, a device or a directory): give the path of a file";
+    for (args, what) in [
+        (
+            vec!["--baseline", fifo],
+            format!("cannot read baseline {fifo}"),
+        ),
+        (
+            vec!["--baseline", "/dev/zero"],
+            "cannot read baseline /dev/zero".to_owned(),
+        ),
+    ] {
+        let output = merge_with(dir.path(), &args);
+        assert_eq!(status(&output), 2, "{}", stderr(&output));
+        assert_eq!(stderr(&output).trim(), format!("error: {what}: {refused}"));
+    }
+    let output = sockcheck(&["report", "--merge", "/dev/zero"]);
+    assert_eq!(status(&output), 2, "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output).trim(),
+        format!("error: cannot read report /dev/zero: {refused}")
+    );
 }
