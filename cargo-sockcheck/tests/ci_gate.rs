@@ -11,14 +11,27 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// A TCP port on loopback that is free now and outside the kernel's
-/// ephemeral range, so the baseline and `allow-listen-ports` see it as fixed.
-fn free_fixed_port() -> u16 {
-    let start = 20_000 + (std::process::id() % 10_000) as u16;
-    (start..32_000)
-        .chain(20_000..start)
-        .find(|&port| TcpListener::bind(("127.0.0.1", port)).is_ok())
-        .expect("a free port below the ephemeral range")
+/// Runs `scenario` with a TCP port that lies outside the kernel's
+/// ephemeral range (read from the system, as sockcheck reads it), so that
+/// the baseline and `allow-listen-ports` see it as fixed, and that is free
+/// when picked. The scenario binds it later, in a test process; if
+/// something else took it meanwhile, the scenario says so (false) and runs
+/// again with another port.
+fn with_a_fixed_port(mut scenario: impl FnMut(u16) -> bool) {
+    let ephemeral = sockcheck::baseline::PortRange::system();
+    let offset = (std::process::id() % 20_000) as u16;
+    let free = (10_000..=u16::MAX)
+        .cycle()
+        .skip(usize::from(offset))
+        .take(usize::from(u16::MAX - 10_000))
+        .filter(|&port| !ephemeral.contains(port))
+        .filter(|&port| TcpListener::bind(("127.0.0.1", port)).is_ok());
+    for port in free.take(5) {
+        if scenario(port) {
+            return;
+        }
+    }
+    panic!("5 fixed ports in a row were taken before the test could bind them");
 }
 
 fn path_str(path: &Path) -> &str {
@@ -441,15 +454,39 @@ fn exec_writes_a_report_of_the_command_s_leaks() {
 
 #[test]
 fn config_files_allow_a_port_and_a_test_per_package_and_the_command_line_wins() {
-    let port = free_fixed_port();
+    // The port comes from the environment, so a retry with another port
+    // needs no rebuild.
     let copy = LeakyCopy::new();
     copy.append(
         "tests/net.rs",
-        &format!(
-            "#[test]\nfn leaks_fixed_port_listener() {{\n    \
-             std::mem::forget(TcpListener::bind(\"127.0.0.1:{port}\").unwrap());\n}}\n"
-        ),
+        "#[test]\nfn leaks_fixed_port_listener() {\n    \
+         let port: u16 = std::env::var(\"FIXED_PORT\").unwrap().parse().unwrap();\n    \
+         std::mem::forget(TcpListener::bind((\"127.0.0.1\", port)).unwrap());\n}\n",
     );
+    with_a_fixed_port(|port| config_files_allow_a_port_in(&copy, port));
+}
+
+/// The scenario of the test above with `port`; false when the port was
+/// taken before the fixture's test could bind it.
+fn config_files_allow_a_port_in(copy: &LeakyCopy, port: u16) -> bool {
+    // Unconfigured, also when an earlier port's attempt configured it.
+    std::fs::remove_file(copy.path("sockcheck.toml")).ok();
+    copy.write(
+        "Cargo.toml",
+        &std::fs::read_to_string(copy.path("Cargo.toml"))
+            .unwrap()
+            .replace("[package.metadata.sockcheck.levels]\nudp = \"deny\"\n", ""),
+    );
+    let run = |args: &[&str]| {
+        let output = on_project_command(&copy.path("Cargo.toml"), &copy.path("target"), args)
+            .env("FIXED_PORT", port.to_string())
+            .output()
+            .unwrap();
+        let report = json_report(&output);
+        let bound = record(&report, "net", "leaks_fixed_port_listener").outcome
+            == sockcheck::report::Outcome::Passed;
+        (output, bound)
+    };
     let tests = [
         "--format",
         "json",
@@ -465,7 +502,10 @@ fn config_files_allow_a_port_and_a_test_per_package_and_the_command_line_wins() 
         )
     };
 
-    let plain = copy.sockcheck(&tests);
+    let (plain, bound) = run(&tests);
+    if !bound {
+        return false;
+    }
     assert_eq!(
         verdicts(&json_report(&plain)),
         [
@@ -489,7 +529,10 @@ fn config_files_allow_a_port_and_a_test_per_package_and_the_command_line_wins() 
         "Cargo.toml",
         "[package.metadata.sockcheck.levels]\nudp = \"deny\"\n",
     );
-    let configured = copy.sockcheck(&tests);
+    let (configured, bound) = run(&tests);
+    if !bound {
+        return false;
+    }
     assert_eq!(
         verdicts(&json_report(&configured)),
         [
@@ -509,7 +552,10 @@ fn config_files_allow_a_port_and_a_test_per_package_and_the_command_line_wins() 
         stderr(&configured)
     );
 
-    let overridden = copy.sockcheck(&[&tests[..], &["--warn", "udp"]].concat());
+    let (overridden, bound) = run(&[&tests[..], &["--warn", "udp"]].concat());
+    if !bound {
+        return false;
+    }
     assert_eq!(
         verdicts(&json_report(&overridden))[2],
         row("leaks_udp", &["udp:warning"])
@@ -520,6 +566,7 @@ fn config_files_allow_a_port_and_a_test_per_package_and_the_command_line_wins() 
         "{}",
         stderr(&overridden)
     );
+    true
 }
 
 #[test]

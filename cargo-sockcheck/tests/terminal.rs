@@ -126,7 +126,7 @@ fn ctrl_c_on_a_terminal_ends_the_run_cleanly() {
             "hangs_with_a_child",
         ],
     );
-    command.env("CHAOS_SLEEP_SECS", "1005");
+    command.env("CHAOS_SLEEP_SECS", tagged("1005"));
     let (mut child, mut terminal) = spawn_on_terminal(command, &[]);
     // Once `passes` has finished the hanging test runs, and the status line names it.
     let screen = read_until(&mut terminal, |screen| {
@@ -136,6 +136,16 @@ fn ctrl_c_on_a_terminal_ends_the_run_cleanly() {
         screen.contains("chaos::passes"),
         "no progress seen:\n{screen}"
     );
+    // The hung test's child is up: found by its tag, so the check after
+    // the interrupt can only pass by its death.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while sleepers("1005").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hung test's child never showed up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     // SAFETY: plain kill(2) of our own child.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     let rest = read_until(&mut terminal, |_| false);
@@ -147,6 +157,11 @@ fn ctrl_c_on_a_terminal_ends_the_run_cleanly() {
     );
     assert!(has_status_line(&screen, 2), "{screen}");
     assert!(rest.contains("interrupted by signal 2"), "{rest}");
+    assert_eq!(
+        sleepers("1005"),
+        Vec::<u32>::new(),
+        "the hung test's child was killed"
+    );
 }
 
 #[test]
@@ -239,6 +254,9 @@ fn colour_can_be_forced_into_a_pipe_and_the_flag_beats_the_environment() {
         stderr(&flag_wins)
     );
     assert!(!has_colour(&all), "{all}");
+    // The run happened, with the leak it reports in colour otherwise.
+    assert_eq!(status(&flag_wins), ExitStatus::Clean.code(), "{all}");
+    assert!(all.contains("warning udp: udp 127.0.0.1:"), "{all}");
 }
 
 #[test]
@@ -272,6 +290,18 @@ fn output_is_shown_when_and_where_asked_without_libtest_s_framing() {
 
     let never = on_fixture("leaky", &["fails_and_leaks", "--failure-output", "never"]);
     assert!(!String::from_utf8_lossy(&never.stdout).contains("fails on purpose"));
+    // It ran and failed: the output was there to hide.
+    assert_eq!(
+        status(&never),
+        ExitStatus::TestFailed.code(),
+        "{}",
+        stderr(&never)
+    );
+    assert!(
+        without_times(&String::from_utf8_lossy(&never.stdout)).contains(" 1 failed"),
+        "{}",
+        String::from_utf8_lossy(&never.stdout)
+    );
 
     // The JSON report keeps both outputs, without the framing.
     let json = on_fixture(

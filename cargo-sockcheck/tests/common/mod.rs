@@ -199,6 +199,28 @@ pub fn process_alive(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
+/// The sleep length the chaos fixture's leftover process is started with
+/// for `secs` (`CHAOS_SLEEP_SECS`): tagged with this process's id, so that
+/// another run of this suite on the same host neither finds nor is found
+/// by ours.
+pub fn tagged(secs: &str) -> String {
+    format!("{secs}.{}", std::process::id())
+}
+
+/// Live processes whose command line is exactly `sleep SECS` (tagged).
+pub fn sleepers(secs: &str) -> Vec<u32> {
+    let wanted = format!("sleep\0{}\0", tagged(secs));
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == wanted.as_bytes())
+                && process_alive(*pid)
+        })
+        .collect()
+}
+
 /// A copy of a fixture (the leaky one unless named) in a temporary
 /// directory, to change. It builds in its own target dir: a changed copy
 /// must not overwrite the binaries of the shared fixture build that other
