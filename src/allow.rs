@@ -130,6 +130,14 @@ impl AllowSocket {
         }
     }
 
+    /// True when this rule matches the test's own frame of `origin` (the
+    /// outermost of its [trail](Origin::trail)): then it matches whatever
+    /// that test opens.
+    pub fn matches_test_frame(&self, origin: &Origin) -> bool {
+        let trail = origin.trail();
+        trail.last().is_some_and(|test| self.matches_frame(test))
+    }
+
     /// Why a socket created at `origin` that this rule matches may stay
     /// open: the rule's reason, or for a socket shared by design where its
     /// static was initialized.
@@ -435,6 +443,102 @@ impl fmt::Display for AllowedSocket {
             self.kind, self.socket, self.reason
         )
     }
+}
+
+/// How one rule in force was used over a run: JSON `rules`, and the
+/// summary's word on rules that matched nothing or too much.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RuleUse {
+    /// The rule as written (`function mockito::server::*`).
+    pub rule: String,
+    /// Its reason, as written.
+    pub reason: String,
+    /// True for a built-in rule (a known pool, sockets shared by design).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub built_in: bool,
+    /// Sockets it allowed.
+    pub hits: usize,
+    /// Of those, the ones it matched at the test's own frame: a rule that
+    /// matches a test function (a `file` rule naming a test file) allows
+    /// everything that test opens. Absent when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub test_frame_hits: usize,
+    /// True when a configured rule matched nothing in a run of every test:
+    /// a rule for code that is gone, or a pattern that never matched.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl RuleUse {
+    /// What the summary says of this rule, when it says anything: that it
+    /// is stale, or that it allows whole tests.
+    pub fn warning(&self) -> Option<String> {
+        if self.stale {
+            Some(format!(
+                "`{}` ({}) matched no socket in a run of every test: remove it, or fix its pattern",
+                self.rule, self.reason
+            ))
+        } else if self.test_frame_hits > 0 {
+            Some(format!(
+                "`{}` allowed {} at the tests' own frames: it allows everything those tests \
+                 open; name the helper, the static or the crate that keeps the socket instead",
+                self.rule,
+                crate::report::words::counted(self.test_frame_hits, "socket")
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+/// How each of `rules` (deduplicated by how they are written) was used by
+/// the `allowed` sockets of a run; `full_run` when every test ran, so that
+/// a configured rule that matched nothing is stale.
+pub fn rule_uses<'a>(
+    rules: impl IntoIterator<Item = &'a AllowSocket>,
+    allowed: impl IntoIterator<Item = &'a AllowedSocket> + Clone,
+    full_run: bool,
+) -> Vec<RuleUse> {
+    let mut uses: Vec<RuleUse> = Vec::new();
+    for rule in rules {
+        let written = rule.to_string();
+        if uses
+            .iter()
+            .any(|u| u.rule == written && u.built_in == rule.built_in)
+        {
+            continue;
+        }
+        let mine: Vec<&AllowedSocket> = allowed
+            .clone()
+            .into_iter()
+            .filter(|a| a.rule == written && a.built_in == rule.built_in)
+            .collect();
+        let test_frame_hits = if rule.is_shared() {
+            0
+        } else {
+            mine.iter()
+                .filter(|a| {
+                    a.opened
+                        .as_ref()
+                        .is_some_and(|o| rule.matches_test_frame(o))
+                })
+                .count()
+        };
+        uses.push(RuleUse {
+            reason: rule.reason.clone(),
+            built_in: rule.built_in,
+            hits: mine.len(),
+            test_frame_hits,
+            stale: full_run && !rule.built_in && mine.is_empty(),
+            rule: written,
+        });
+    }
+    uses
 }
 
 /// The first rule of `rules` that matches `origin`, if any.
@@ -990,6 +1094,50 @@ mod tests {
             "tokio::runtime::task::harness::Harness<T,S>::poll",
         ));
         assert_eq!(shared_initializer(&worker), None);
+    }
+
+    #[test]
+    fn rule_uses_count_hits_and_name_stale_rules_and_rules_on_test_frames() {
+        let test_file = AllowSocket::file("tests/*.rs", "shared server").unwrap();
+        let gone = AllowSocket::function("net::gone::*", "old helper").unwrap();
+        let mut leaks = vec![
+            leak(Some(Origin::new("socket", test_listener().stack))),
+            leak(Some(mockito_listener())),
+        ];
+        let rules = [&test_file, &gone].into_iter().chain(known_pools());
+        let allowed = set_aside(&mut leaks, rules.clone());
+        assert_eq!(allowed.len(), 2);
+
+        let uses = rule_uses(rules.clone(), &allowed, true);
+        let by_rule = |written: &str| uses.iter().find(|u| u.rule == written).unwrap();
+        let file = by_rule("file tests/*.rs");
+        assert_eq!((file.hits, file.test_frame_hits, file.stale), (1, 1, false));
+        assert_eq!(
+            file.warning().as_deref(),
+            Some(
+                "`file tests/*.rs` allowed 1 socket at the tests' own frames: it allows \
+                 everything those tests open; name the helper, the static or the crate that \
+                 keeps the socket instead"
+            )
+        );
+        let stale = by_rule("function net::gone::*");
+        assert!(stale.stale && stale.hits == 0);
+        assert_eq!(
+            stale.warning().as_deref(),
+            Some(
+                "`function net::gone::*` (old helper) matched no socket in a run of every \
+                 test: remove it, or fix its pattern"
+            )
+        );
+        let mockito = by_rule("function mockito::server::Server::bind_server*");
+        assert_eq!(
+            (mockito.hits, mockito.stale, mockito.warning()),
+            (1, false, None)
+        );
+        let httptest = by_rule("function httptest::server_pool::*");
+        assert!(!httptest.stale, "a built-in rule is never stale");
+        // Not every test ran: nothing is stale.
+        assert!(rule_uses(rules, &allowed, false).iter().all(|u| !u.stale));
     }
 
     #[test]

@@ -105,6 +105,17 @@ fn report_with_every_field() -> Report {
     ]);
     report.interrupted = true;
     report.duration_ms = Some(2_345);
+    let test_file = allow::AllowSocket::file("tests/net.rs", "the suite's server").unwrap();
+    let gone = allow::AllowSocket::function("net::gone::*", "an old helper").unwrap();
+    let rules = [&test_file, &gone]
+        .into_iter()
+        .chain(allow::known_pools())
+        .chain([allow::shared_statics()]);
+    let allowed = report.tests.iter().flat_map(|t| &t.allowed);
+    report.rules = allow::rule_uses(rules, allowed, true);
+    // A rule of each shape: stale, used, and one that matches tests' frames.
+    report.rules[0].test_frame_hits = 1;
+    assert!(report.rules[1].stale && report.rules[2].hits == 1);
     report
 }
 

@@ -175,6 +175,10 @@ pub fn check_tests(options: Options) -> Result<ExitStatus> {
     let mut report = Report::new(records);
     report.interrupted = result.interrupted_by.is_some() || result.fatal.is_some();
     report.duration_ms = Some(u64::try_from(took.as_millis()).unwrap_or(u64::MAX));
+    // Every test ran: a configured rule that matched nothing is stale.
+    let full_run = !narrowed(&selection) && options.partition.is_none() && !report.interrupted;
+    let allowed = report.tests.iter().flat_map(|test| &test.allowed);
+    report.rules = allow::rule_uses(config.socket_rules(), allowed, full_run);
     drop(reporter);
     let rules: Vec<&AllowSocket> = config
         .workspace_policy()

@@ -23,6 +23,7 @@ use crate::cli::GateOptions;
 use crate::list::TestCase;
 use anyhow::{anyhow, Result};
 use cargo_metadata::Metadata;
+use sockcheck::allow::AllowSocket;
 use sockcheck::config::{Config, FlakyLevel};
 use sockcheck::leak::LeakKind;
 use sockcheck::policy::{Level, Policy};
@@ -134,6 +135,19 @@ impl RunConfig {
                 reasons.join("; ")
             )
         })
+    }
+
+    /// Every allow-sockets rule in force in some package (or the
+    /// workspace), each once: what a run's `rules` report on.
+    pub fn socket_rules(&self) -> Vec<&AllowSocket> {
+        let mut rules: Vec<&AllowSocket> = Vec::new();
+        let policies = std::iter::once(&self.workspace).chain(self.packages.values());
+        for rule in policies.flat_map(|package| package.policy.socket_rules()) {
+            if !rules.contains(&rule) {
+                rules.push(rule);
+            }
+        }
+        rules
     }
 
     /// True when leaks seen only in some reruns keep their severity: when the

@@ -253,3 +253,49 @@ fn verdicts_of(report: &Report, name: &str) -> Vec<String> {
         .map(|leak| format!("{}:{}", leak.kind, leak.severity))
         .collect()
 }
+
+#[test]
+fn a_full_run_counts_each_rule_s_hits_and_names_the_stale_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let output = on_fixture("shared", &["--report", json.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    let report = report_file(&json);
+    let hits = |rule: &str| {
+        let found = report.rules.iter().find(|u| u.rule == rule);
+        found.unwrap_or_else(|| panic!("{rule}: {:#?}", report.rules))
+    };
+    let gone = hits("function shared::gone::*");
+    assert!(gone.stale && gone.hits == 0, "{gone:#?}");
+    assert_eq!(hits("shared static").hits, 4);
+    assert!(!hits("shared static").stale);
+    assert!(
+        text.contains(
+            "Rules `function shared::gone::*` (the old shared server) matched no socket in a run \
+             of every test: remove it, or fix its pattern"
+        ),
+        "{text}"
+    );
+
+    // The same rule is not called stale when only some tests ran.
+    let some = on_fixture("shared", &["--format", "json", "shared_server"]);
+    let report = json_report(&some);
+    assert!(report.rules.iter().all(|u| !u.stale), "{:#?}", report.rules);
+}
+
+#[test]
+fn a_file_rule_naming_a_test_file_is_said_to_allow_whole_tests() {
+    let name = "a_declared_pool_is_allowed_and_a_leak_beside_it_fails";
+    let output = on_fixture(
+        "shared",
+        &["--exact", name, "--allow-from", "file=tests/shared.rs"],
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains(
+            "Rules `file tests/shared.rs` allowed 1 socket at the tests' own frames: it allows \
+             everything those tests open"
+        ),
+        "{text}"
+    );
+}

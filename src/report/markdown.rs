@@ -15,7 +15,7 @@
 use super::listing::{count_by_kind, kinds_present, Capped, MAX_LISTED};
 use super::words::counted;
 use super::{allowed_groups, visible, Report, TestRecord};
-use crate::allow::proposed_rules;
+use crate::allow::{proposed_rules, RuleUse};
 use crate::leak::Leak;
 use crate::socket::Socket;
 use std::io::{self, Write};
@@ -61,7 +61,8 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             s.passed,
             s.ignored
         )?;
-        return write_allowed(report, out);
+        write_allowed(report, out)?;
+        return write_rule_warnings(report, out);
     }
     writeln!(
         out,
@@ -75,6 +76,7 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         counted(s.warnings, "warning"),
     )?;
     write_allowed(report, out)?;
+    write_rule_warnings(report, out)?;
 
     let leaking: Vec<&TestRecord> = report.leaking_tests().collect();
     if !leaking.is_empty() {
@@ -196,6 +198,22 @@ fn write_allowed(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)?;
     for group in groups {
         writeln!(out, "- {}", inline(&group.to_string()))?;
+    }
+    Ok(())
+}
+
+/// One line per allow-sockets rule that matched nothing in a full run or
+/// that allows whole tests.
+fn write_rule_warnings(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let warnings: Vec<String> = report.rules.iter().filter_map(RuleUse::warning).collect();
+    if warnings.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "Allow rules to look at:")?;
+    writeln!(out)?;
+    for warning in warnings {
+        writeln!(out, "- {}", inline(&warning))?;
     }
     Ok(())
 }

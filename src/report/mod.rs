@@ -28,7 +28,7 @@ pub mod text;
 #[doc(hidden)]
 pub mod words;
 
-use crate::allow::AllowedSocket;
+use crate::allow::{AllowedSocket, RuleUse};
 use crate::leak::{Leak, Severity};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -202,6 +202,10 @@ pub struct Report {
     /// not known: merged reports, the harness's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+    /// Every allow-sockets rule in force and how much it was used
+    /// (`cargo sockcheck` only); absent when there were none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RuleUse>,
 }
 
 impl Report {
@@ -213,6 +217,7 @@ impl Report {
             tests,
             interrupted: false,
             duration_ms: None,
+            rules: Vec::new(),
         }
     }
 
@@ -224,11 +229,36 @@ impl Report {
 
 /// Joins the reports of several shards (or runs) into one: tests in the
 /// order given, summary recomputed, interrupted if any part was.
+/// A rule's uses add up across the parts; it is stale only if it is in
+/// every part.
 pub fn merge(reports: Vec<Report>) -> Report {
     let interrupted = reports.iter().any(|r| r.interrupted);
+    let parts = reports.len();
+    let mut rules: Vec<(RuleUse, usize)> = Vec::new();
+    for rule in reports.iter().flat_map(|r| &r.rules) {
+        let same = |(known, _): &&mut (RuleUse, usize)| {
+            (&known.rule, known.built_in) == (&rule.rule, rule.built_in)
+        };
+        match rules.iter_mut().find(same) {
+            Some((known, seen)) => {
+                known.hits += rule.hits;
+                known.test_frame_hits += rule.test_frame_hits;
+                known.stale &= rule.stale;
+                *seen += 1;
+            }
+            None => rules.push((rule.clone(), 1)),
+        }
+    }
     let tests = reports.into_iter().flat_map(|r| r.tests).collect();
     Report {
         interrupted,
+        rules: rules
+            .into_iter()
+            .map(|(mut rule, seen)| {
+                rule.stale &= seen == parts;
+                rule
+            })
+            .collect(),
         ..Report::new(tests)
     }
 }

@@ -10,7 +10,7 @@
 use super::listing::{count_by_kind, kinds_present, Capped};
 use super::words::counted;
 use super::{allowed_groups, visible, Outcome, Report, TestRecord};
-use crate::allow::proposed_rules;
+use crate::allow::{proposed_rules, RuleUse};
 use crate::leak::{Leak, Severity};
 use anstyle::{AnsiColor, Style};
 use std::fmt::Display;
@@ -227,6 +227,9 @@ pub fn write_summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     for group in allowed_groups(report) {
         let group = group.to_string();
         writeln!(out, "{} {}", heading("Allowed"), visible(&group))?;
+    }
+    for warning in report.rules.iter().filter_map(RuleUse::warning) {
+        writeln!(out, "{} {warning}", heading("Rules"))?;
     }
     for rule in proposed_rules(report.tests.iter().flat_map(|t| &t.leaks)) {
         writeln!(
