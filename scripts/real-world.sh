@@ -16,6 +16,9 @@
 #             sockcheck --linger 0, cargo nextest run, cargo test --tests
 #   summary   tables from the reports and timings (also written to
 #             $RW_DIR/results/summary.md)
+#   platforms one run per suite as on GitHub Actions with --sarif and
+#             --gitlab: annotations printed (by level) against one per
+#             leak, SARIF results, Code Quality issues (not part of `all`)
 #
 # Environment:
 #   RW_DIR        where crates, their build dirs and results go (default
@@ -397,6 +400,38 @@ for crate in crates:
 PY
 }
 
+# platforms: what code hosts get from one run of each suite.
+platforms() {
+  [ -x "$SOCKCHECK" ] || die "no cargo-sockcheck at $SOCKCHECK: run the build step"
+  local line name features skips out
+  for line in "${CRATES[@]}"; do
+    name="$(field "$line" 0)"; features="$(field "$line" 2)"; skips="$(field "$line" 3)"
+    selected "$name" || continue
+    out="$RESULTS/$name"
+    mkdir -p "$out"
+    log "platforms: $name"
+    GITHUB_ACTIONS=true run_sockcheck "$name" "$features" "$skips" "$out/platforms.json" \
+      --sarif "$out/platforms.sarif" --gitlab "$out/platforms-gitlab.json" >/dev/null
+    python3 - "$name" "$out" <<'PY'
+import json, sys
+name, out = sys.argv[1], sys.argv[2]
+report = json.load(open(f"{out}/platforms.json"))
+levels = {"error": 0, "warning": 0, "notice": 0}
+for line in open(f"{out}/platforms.json.log"):
+    for level in levels:
+        levels[level] += line.startswith(f"::{level} ")
+failed = report["summary"]["failed"]
+leaks = report["summary"]["errors"] + report["summary"]["warnings"]
+results = len(json.load(open(f"{out}/platforms.sarif"))["runs"][0]["results"])
+issues = len(json.load(open(f"{out}/platforms-gitlab.json")))
+print(f"{name}: {leaks} leaks in {report['summary']['leaking_tests']} tests, {failed} failed tests; "
+      f"annotations: {levels['error']} error, {levels['warning']} warning, {levels['notice']} notice "
+      f"(one per leak and failed test would be {leaks + failed}); "
+      f"SARIF results: {results}; Code Quality issues: {issues}")
+PY
+  done
+}
+
 # --- main --------------------------------------------------------------------
 
 STEP="${1:-all}"
@@ -410,5 +445,6 @@ case "$STEP" in
   verdicts) verdicts ;;
   timing) timing ;;
   summary) summary ;;
-  *) die "unknown step '$STEP' (all|fetch|build|verdicts|timing|summary)" ;;
+  platforms) platforms ;;
+  *) die "unknown step '$STEP' (all|fetch|build|verdicts|timing|summary|platforms)" ;;
 esac

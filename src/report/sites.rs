@@ -76,7 +76,8 @@ pub struct SiteGroup<'a> {
     pub key: SiteKey,
     /// The kind, when the grouping is per site and kind.
     pub kind: Option<LeakKind>,
-    /// The leaks, each with its test, in report order.
+    /// The leaks, each with its test, sorted by test name (a test's own
+    /// leaks in report order).
     pub leaks: Vec<(&'a TestRecord, &'a Leak)>,
 }
 
@@ -105,7 +106,7 @@ impl<'a> SiteGroup<'a> {
         self.leaks.first().and_then(|(_, leak)| leak.site())
     }
 
-    /// The tests that leak here, each once (`binary::name`), in report order.
+    /// The tests that leak here, each once (`binary::name`), sorted.
     pub fn tests(&self) -> Vec<String> {
         let mut tests: Vec<String> = Vec::new();
         for (test, _) in &self.leaks {
@@ -182,8 +183,9 @@ fn key_of(test: &TestRecord, leak: &Leak) -> SiteKey {
 }
 
 /// The leaks of `report` grouped `by` site (and kind): the most severe
-/// first, then those with the most tests, then by site and kind, so the
-/// order is the same for the same report.
+/// first, then those with the most tests, then by site and kind; within a
+/// group, by test name. The order is the same for the same leaks, whatever
+/// order the tests ran in.
 pub fn group(report: &Report, by: By) -> Vec<SiteGroup<'_>> {
     let mut groups: Vec<SiteGroup> = Vec::new();
     for test in &report.tests {
@@ -199,6 +201,11 @@ pub fn group(report: &Report, by: By) -> Vec<SiteGroup<'_>> {
                 }),
             }
         }
+    }
+    // Tests by name, whatever order they finished in, so the same leaks
+    // give the same bytes from run to run.
+    for group in &mut groups {
+        group.leaks.sort_by_cached_key(|(test, _)| test.full_name());
     }
     groups.sort_by(|a, b| {
         a.severity()
@@ -351,6 +358,22 @@ mod tests {
         let frames = groups[0].test_frames();
         assert_eq!(frames.len(), 1);
         assert_eq!(frames[0].line, Some(90));
+    }
+
+    #[test]
+    fn a_group_lists_its_tests_by_name_whatever_order_they_ran_in() {
+        let test = |name: &str, port| {
+            record(
+                "net",
+                name,
+                Outcome::Passed,
+                vec![at("tests/a.rs", 3, "net::f", port)],
+            )
+        };
+        let report = Report::new(vec![test("b", 40001), test("a", 40002)]);
+        let groups = group(&report, By::Site);
+        assert_eq!(groups[0].tests(), ["net::a", "net::b"]);
+        assert_eq!(groups[0].leaks[0].0.name, "a");
     }
 
     #[test]
