@@ -47,6 +47,9 @@ pub struct AllowSocket {
     matcher: Matcher,
     reason: String,
     built_in: bool,
+    /// The crate that declared the rule in its own `Cargo.toml`, whose
+    /// frames alone it matches ([`AllowSocket::declared_by`]).
+    scope: Option<String>,
 }
 
 /// Why a rule could not be made: a glob that does not parse, an empty name.
@@ -102,7 +105,16 @@ impl AllowSocket {
             matcher,
             reason: reason.into(),
             built_in: false,
+            scope: None,
         }
+    }
+
+    /// The same rule as declared by crate `name` for itself, in its
+    /// `[package.metadata.sockcheck] allow-sockets`: it matches only frames
+    /// of that crate, so a dependency cannot allow anyone else's sockets.
+    pub fn declared_by(mut self, name: &str) -> AllowSocket {
+        self.scope = Some(crate_key(name));
+        self
     }
 
     /// Why sockets matching this rule may stay open.
@@ -166,6 +178,11 @@ impl AllowSocket {
     }
 
     fn matches_frame(&self, frame: &Frame) -> bool {
+        if let Some(scope) = &self.scope {
+            if frame.crate_name().map(|c| crate_key(&c)).as_ref() != Some(scope) {
+                return false;
+            }
+        }
         match &self.matcher {
             Matcher::Function(glob) => frame
                 .function
@@ -187,6 +204,10 @@ impl fmt::Display for AllowSocket {
             Matcher::Crate(name) => write!(f, "crate {name}"),
             Matcher::File(glob) => write!(f, "file {}", glob.as_str()),
             Matcher::Shared => f.write_str("shared static"),
+        }?;
+        match &self.scope {
+            Some(scope) => write!(f, " (declared by crate {scope})"),
+            None => Ok(()),
         }
     }
 }
@@ -1138,6 +1159,29 @@ mod tests {
         assert!(!httptest.stale, "a built-in rule is never stale");
         // Not every test ran: nothing is stale.
         assert!(rule_uses(rules, &allowed, false).iter().all(|u| !u.stale));
+    }
+
+    #[test]
+    fn a_rule_a_crate_declares_matches_only_its_own_frames() {
+        let own = AllowSocket::function("mockito::*", "pool")
+            .unwrap()
+            .declared_by("mockito");
+        assert!(own.matches(&mockito_listener()));
+        assert_eq!(
+            own.to_string(),
+            "function mockito::* (declared by crate mockito)"
+        );
+        // A dependency that tries to allow another crate's sockets, or
+        // everything, matches nothing outside itself.
+        let greedy = AllowSocket::in_crate("net", "all of them")
+            .unwrap()
+            .declared_by("mockito");
+        assert!(!greedy.matches(&test_listener()));
+        let everything = AllowSocket::function("*", "all")
+            .unwrap()
+            .declared_by("minipool");
+        assert!(!everything.matches(&mockito_listener()));
+        assert!(!everything.matches(&test_listener()));
     }
 
     #[test]

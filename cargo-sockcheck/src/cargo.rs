@@ -69,9 +69,10 @@ pub fn cargo_program() -> OsString {
     std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
 }
 
-/// `cargo metadata --no-deps`, read on a thread of its own while the tests
-/// build: the two cargo runs take about as long each, and the build needs
-/// no metadata until its binaries are named.
+/// `cargo metadata`, read on a thread of its own while the tests build: the
+/// two cargo runs take about as long each, and the build needs no metadata
+/// until its binaries are named. With the dependencies: they can declare
+/// the sockets they keep (`config::declared_rules`).
 pub struct PendingMetadata(std::thread::JoinHandle<Result<Metadata>>);
 
 impl PendingMetadata {
@@ -81,15 +82,27 @@ impl PendingMetadata {
     pub fn start(manifest_path: Option<&Path>) -> Result<PendingMetadata> {
         check_manifest(manifest_path)?;
         let mut command = MetadataCommand::new();
-        command.cargo_path(cargo_program()).no_deps();
+        command.cargo_path(cargo_program());
         if let Some(path) = manifest_path {
             command.manifest_path(path);
         }
         Ok(PendingMetadata(std::thread::spawn(move || {
-            command
-                .exec()
-                .map_err(|e| anyhow::anyhow!("{}", one_line(&e.to_string())))
-                .context("cannot read the workspace (`cargo metadata` failed)")
+            // The dependencies may be out of reach (offline, another
+            // platform's crates not fetched): the workspace alone then.
+            let full = command.exec();
+            full.or_else(|e| {
+                let bare = command.no_deps().exec();
+                if bare.is_ok() {
+                    eprintln!(
+                        "sockcheck: warning: dependencies' declared allow-sockets rules are \
+                         not read: `cargo metadata` could not resolve them ({})",
+                        one_line(&e.to_string())
+                    );
+                }
+                bare
+            })
+            .map_err(|e| anyhow::anyhow!("{}", one_line(&e.to_string())))
+            .context("cannot read the workspace (`cargo metadata` failed)")
         })))
     }
 

@@ -14,6 +14,11 @@
 //! no socket (its leftover processes are still killed). The run says on
 //! stderr how many tests the configuration allows.
 //!
+//! A dependency can declare the sockets it keeps on purpose in its own
+//! `[package.metadata.sockcheck] allow-sockets` (the same rules), read from
+//! `cargo metadata` and applied to its own frames only, after the
+//! project's rules and the command line's.
+//!
 //! `flaky` (how leaks seen only in some runs of `--rerun-leaks` count)
 //! applies to the whole run: `deny` if any tested package's configuration
 //! says so, so one package cannot loosen the gate for another.
@@ -49,9 +54,14 @@ struct PackageConfig {
 }
 
 impl PackageConfig {
-    fn new(config: Config, gate: &GateOptions) -> PackageConfig {
+    /// `config` with the command line on top, then the rules `declared` by
+    /// dependencies for themselves.
+    fn new(config: Config, gate: &GateOptions, declared: &[AllowSocket]) -> PackageConfig {
         let mut policy = config.policy();
         apply(gate, &mut policy);
+        for rule in declared {
+            policy.allow_socket(rule.clone());
+        }
         PackageConfig { config, policy }
     }
 }
@@ -67,12 +77,18 @@ impl RunConfig {
             Config::load(root, manifest)
                 .map_err(|e| anyhow!("invalid sockcheck configuration: {e}"))
         };
-        let workspace = PackageConfig::new(load(None)?, gate);
+        let declared = declared_rules(metadata);
+        let workspace = PackageConfig::new(load(None)?, gate, &declared);
         let mut packages = HashMap::new();
-        for package in &metadata.packages {
+        // The members' own configuration; a dependency's is not ours to
+        // apply, beyond the rules it declares for itself.
+        for package in metadata.workspace_packages() {
             let manifest = package.manifest_path.as_std_path();
             let dir = manifest.parent().unwrap_or(root).to_path_buf();
-            packages.insert(dir, PackageConfig::new(load(Some(manifest))?, gate));
+            packages.insert(
+                dir,
+                PackageConfig::new(load(Some(manifest))?, gate, &declared),
+            );
         }
         let mut allow_all = Policy::default();
         for kind in LeakKind::ALL {
@@ -157,6 +173,40 @@ impl RunConfig {
             .iter()
             .any(|binary| self.of(binary).config.flaky() == FlakyLevel::Deny)
     }
+}
+
+/// The `allow-sockets` rules the dependencies (packages outside the
+/// workspace) declare for themselves in `[package.metadata.sockcheck]`,
+/// each scoped to its crate's frames ([`AllowSocket::declared_by`]). A
+/// dependency's other keys are not read. A declaration that does not parse
+/// is skipped with a warning: it is not the project's to fix.
+fn declared_rules(metadata: &Metadata) -> Vec<AllowSocket> {
+    let members: Vec<&cargo_metadata::PackageId> = metadata.workspace_members.iter().collect();
+    let mut rules = Vec::new();
+    for package in &metadata.packages {
+        if members.contains(&&package.id) {
+            continue;
+        }
+        let Some(declared) = package.metadata.pointer("/sockcheck/allow-sockets") else {
+            continue;
+        };
+        match serde_json::from_value::<Vec<AllowSocket>>(declared.clone()) {
+            Ok(declared) => {
+                let name = package
+                    .targets
+                    .iter()
+                    .find(|target| target.is_lib())
+                    .map_or(package.name.as_str(), |target| target.name.as_str());
+                rules.extend(declared.into_iter().map(|rule| rule.declared_by(name)));
+            }
+            Err(e) => eprintln!(
+                "sockcheck: warning: {} {}'s [package.metadata.sockcheck] allow-sockets is \
+                 ignored: {e}",
+                package.name, package.version
+            ),
+        }
+    }
+    rules
 }
 
 /// The policy the command line alone asks for (no configuration files).

@@ -299,3 +299,42 @@ fn a_file_rule_naming_a_test_file_is_said_to_allow_whole_tests() {
         "{text}"
     );
 }
+
+#[test]
+fn a_pool_a_dependency_declares_in_its_cargo_toml_is_allowed_and_a_leak_beside_it_fails() {
+    let name = "a_declared_pool_is_allowed_and_a_leak_beside_it_fails";
+    let (report, err) = run_one(name, &[]);
+    let test = record(&report, "shared", name);
+    let [allowed] = &test.allowed[..] else {
+        panic!("one allowed socket expected: {test:#?}\n{err}");
+    };
+    assert_eq!(
+        (
+            allowed.rule.as_str(),
+            allowed.reason.as_str(),
+            allowed.built_in
+        ),
+        (
+            "function declared::pool::* (declared by crate declared)",
+            "declared's servers serve until the process exits",
+            false
+        )
+    );
+    // The test's own listener beside it is still a leak, at its line.
+    assert_eq!(verdicts_of(&report, name), ["listen:error"], "{err}");
+    let site = test.leaks[0].site().expect("a site");
+    assert_eq!(
+        format!(
+            "{}:{}:",
+            site.file.as_deref().unwrap_or(""),
+            site.line.unwrap_or(0)
+        ),
+        place("tests/shared.rs", "trail: beside")
+    );
+    let rule = report
+        .rules
+        .iter()
+        .find(|u| u.rule == allowed.rule)
+        .expect("the declared rule is reported");
+    assert_eq!(rule.hits, 1);
+}
