@@ -70,6 +70,9 @@ TOKIO_UDS_TESTS="uds_cred uds_datagram uds_socket uds_split uds_stream unix_shut
 TOKIO_SIGNAL_TESTS="signal_ctrl_c signal_drop_recv signal_drop_rt signal_drop_signal signal_multi_rt signal_no_rt signal_notify_both signal_twice signal_usr1"
 # httptest: HTTP mocking; its tests' servers come from a static ServerPool
 #   and are kept for the life of the process (a built-in allowed entry).
+# mockito-0: mockito's older major version (0.x, still widely used): one
+#   global server per process, started on first use and never stopped
+#   (issue 20: recognized as shared by design, without a rule).
 CRATES=(
   "tiny_http|0.12.0|||thread-based"
   "hyper-util|0.1.21|--features full|test_socks_v5_with_locally_resolved_domain_works|tokio"
@@ -79,6 +82,7 @@ CRATES=(
   "wiremock|0.6.5|||pooled servers"
   "tokio-signal|1.54.1|--features full$(printf ' --test %s' $TOKIO_SIGNAL_TESTS)||tokio, signals|tokio"
   "httptest|0.16.4|||pooled servers"
+  "mockito-0|0.32.5|||one global server|mockito"
 )
 
 log() { printf '== %s\n' "$*" >&2; }
@@ -116,8 +120,11 @@ fetch() {
   mkdir -p "$scratch/src"
   for line in "${CRATES[@]}"; do
     version="$(field "$line" 1)"
-    local dep
-    dep="$(crate_of "$line") = \"=$version\""
+    local dep crate
+    # Keyed by crate and version: two major versions of one crate can be
+    # fetched side by side.
+    crate="$(crate_of "$line")"
+    dep="${crate}_${version//[.-]/_} = { package = \"$crate\", version = \"=$version\" }"
     case "$deps" in *"$dep"*) ;; *) deps+="$dep"$'\n' ;; esac
   done
   cat >"$scratch/Cargo.toml" <<EOF
