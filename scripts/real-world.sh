@@ -82,7 +82,7 @@ CRATES=(
   "wiremock|0.6.5|||pooled servers"
   "tokio-signal|1.54.1|--features full$(printf ' --test %s' $TOKIO_SIGNAL_TESTS)||tokio, signals|tokio"
   "httptest|0.16.4|||pooled servers"
-  "mockito-0|0.32.5|||one global server|mockito"
+  "mockito-0|0.31.1|||one global server|mockito"
 )
 
 log() { printf '== %s\n' "$*" >&2; }

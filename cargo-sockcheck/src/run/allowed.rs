@@ -22,6 +22,10 @@ use std::sync::Arc;
 pub struct AllowedSockets {
     decided: HashMap<u64, Option<AllowSocket>>,
     by_stack: HashMap<Arc<RawStack>, Option<AllowSocket>>,
+    /// The allowed sockets of the first look, at the test's exit: the ones
+    /// reported, whatever closed while the linger waited for other leaks,
+    /// so that the count does not depend on the linger.
+    at_exit: Option<Vec<Leak>>,
 }
 
 impl AllowedSockets {
@@ -58,17 +62,32 @@ impl AllowedSockets {
         sites: Option<&TestSites>,
         symbolizer: &mut Symbolizer,
     ) -> bool {
-        let mut leaks = classify(sockets, Holder::Test, policy);
-        leaks.retain(|leak| {
-            self.rule_for(leak.socket.inode, policy, sites, symbolizer)
-                .is_none()
-        });
+        let (allowed, leaks): (Vec<Leak>, Vec<Leak>) = classify(sockets, Holder::Test, policy)
+            .into_iter()
+            .partition(|leak| {
+                self.rule_for(leak.socket.inode, policy, sites, symbolizer)
+                    .is_some()
+            });
+        self.at_exit.get_or_insert(allowed);
         lingers_for(&leaks)
     }
 
-    /// Moves the allowed leaks of `record` to its `allowed`: a leak of the
-    /// test's own process by the stack recorded for its socket, an orphan
-    /// by the origin it was given (where its process was started).
+    /// Puts back into `record` the allowed sockets seen at the test's exit
+    /// that closed while the linger waited, so that they are set aside and
+    /// counted as in a run without linger.
+    pub fn restore_at_exit(&mut self, record: &mut TestRecord) {
+        for leak in self.at_exit.take().unwrap_or_default() {
+            let inode = leak.socket.inode;
+            if !record.leaks.iter().any(|kept| kept.socket.inode == inode) {
+                record.leaks.push(leak);
+            }
+        }
+    }
+
+    /// Moves the allowed leaks of `record` to its `allowed`: by the origin
+    /// each was given (its whole chain, spawns included; for an orphan,
+    /// where its process was started), else by the stack recorded for its
+    /// socket.
     pub fn set_aside(
         &mut self,
         record: &mut TestRecord,
@@ -78,11 +97,11 @@ impl AllowedSockets {
     ) {
         let mut rules: Vec<Option<AllowSocket>> = Vec::with_capacity(record.leaks.len());
         for leak in &record.leaks {
-            let rule = match sites.socket(leak.socket.inode) {
-                Some(_) => self
+            let rule = match &leak.opened {
+                Some(origin) => policy.allowed_by(Some(origin)).cloned(),
+                None => self
                     .rule_for(leak.socket.inode, policy, Some(sites), symbolizer)
                     .cloned(),
-                None => policy.allowed_by(leak.opened.as_ref()).cloned(),
             };
             rules.push(rule);
         }

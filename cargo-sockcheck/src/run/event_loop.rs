@@ -440,6 +440,8 @@ impl<'a> Tracer<'a> {
         };
         let policy = job.policy_or(self.settings);
         let mut record = verdict::record(&job.binary, &job.name, finished, policy);
+        let mut allowed = running.allowed;
+        allowed.restore_at_exit(&mut record);
         let sites = self.sites.take(test);
         origins::annotate(
             &mut record.leaks,
@@ -448,7 +450,6 @@ impl<'a> Tracer<'a> {
             &running.holders,
             self.symbolizer,
         );
-        let mut allowed = running.allowed;
         allowed.set_aside(&mut record, policy, &sites, self.symbolizer);
         progress.finished(&record);
         self.results[running.test] = Some(record);
