@@ -290,6 +290,7 @@ fn without_closure(function: &str) -> Option<&str> {
 /// | crate | what | matched by |
 /// |---|---|---|
 /// | mockito | every mock server's listener and the connections it accepts: a server thread serves until the process exits (pooled by `Server::new`; `Server::new_with_opts` never stops its thread either) | function `mockito::server::Server::bind_server*` |
+/// | mockito 0.x (0.31 and older) | the one global server `mockito::server_url()` starts on first use, serving until the process exits | function `mockito::server::try_start*` |
 /// | wiremock | the listeners of `MockServer::start()`'s static pool | function `wiremock::mock_server::pool::*` |
 /// | httptest | the listeners of a `static ServerPool` | function `httptest::server_pool::*` |
 /// | tokio | the signal driver's socketpair, made once per process | function `tokio::signal::registry::globals*` |
@@ -299,6 +300,10 @@ pub fn known_pools() -> &'static [AllowSocket] {
             (
                 "mockito::server::Server::bind_server*",
                 "mockito's mock servers serve until the process exits",
+            ),
+            (
+                "mockito::server::try_start*",
+                "mockito 0.x's global server serves until the process exits",
             ),
             (
                 "wiremock::mock_server::pool::*",
