@@ -16,6 +16,29 @@ pub fn parent(pid: Pid) -> Option<Pid> {
     status_field(pid, "PPid:")
 }
 
+/// How many threads process `pid` has (a main thread that has exited
+/// while others run still counts); `None` when it is gone.
+pub fn threads(pid: Pid) -> Option<Pid> {
+    status_field(pid, "Threads:")
+}
+
+/// True when a thread of `process` is in `execve` (or `execveat`): its
+/// other threads are being ended for the exec, and the process goes on as
+/// the new program.
+pub fn is_execing(process: Pid) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{process}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|task| {
+        let syscall = std::fs::read_to_string(task.path().join("syscall")).unwrap_or_default();
+        let number = syscall
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok());
+        matches!(number, Some(libc::SYS_execve | libc::SYS_execveat))
+    })
+}
+
 /// True when thread `tid` belongs to process `process`: a signal 0 sent
 /// with `tgkill` reaches it. One syscall, against reading `/proc`.
 pub fn is_thread_of(process: Pid, tid: Pid) -> bool {
@@ -68,6 +91,7 @@ mod tests {
             Some(std::os::unix::process::parent_id() as Pid)
         );
         assert!(is_thread_of(own, tid));
+        assert!(threads(own).is_some_and(|n| n >= 1));
         assert!(!is_dead(own));
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let pid = child.id() as Pid;

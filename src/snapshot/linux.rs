@@ -33,12 +33,33 @@ pub(super) fn own_sockets() -> Result<Vec<Socket>, SnapshotError> {
 }
 
 pub(super) fn process_sockets(pid: u32) -> Result<Vec<Socket>, SnapshotError> {
-    let fds = socket_fds(&format!("/proc/{pid}/fd"))?;
+    sockets_in(pid, &format!("/proc/{pid}/fd"), || pidfd_open(pid, 0))
+}
+
+/// The sockets in the fd table of thread `tid` of process `pid`: the
+/// process's own table, or one the thread made its own
+/// (`unshare(CLONE_FILES)`, a `clone` without `CLONE_FILES`).
+pub(super) fn thread_sockets(pid: u32, tid: u32) -> Result<Vec<Socket>, SnapshotError> {
+    let dir = format!("/proc/{pid}/task/{tid}/fd");
+    sockets_in(pid, &dir, || pidfd_open(tid, PIDFD_THREAD))
+}
+
+/// `PIDFD_THREAD` (Linux 6.9): a pidfd for a thread, not only a process.
+const PIDFD_THREAD: libc::c_uint = libc::O_EXCL as libc::c_uint;
+
+/// The sockets listed in fd directory `dir` of process `pid`, each asked
+/// through a duplicate taken with the pidfd `open` makes.
+fn sockets_in(
+    pid: u32,
+    dir: &str,
+    open: impl FnOnce() -> io::Result<OwnedFd>,
+) -> Result<Vec<Socket>, SnapshotError> {
+    let fds = socket_fds(dir)?;
     if fds.is_empty() {
         return Ok(Vec::new());
     }
     let access = |source| SnapshotError::Access { pid, source };
-    let pidfd = pidfd_open(pid).map_err(access)?;
+    let pidfd = open().map_err(access)?;
     let mut sockets = Vec::with_capacity(fds.len());
     for &(fd, inode) in &fds {
         match pidfd_getfd(&pidfd, fd) {
@@ -312,9 +333,9 @@ fn unix_address(name: &[u8]) -> UnixAddress {
     }
 }
 
-fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
+fn pidfd_open(pid: u32, flags: libc::c_uint) -> io::Result<OwnedFd> {
     // SAFETY: plain syscall; on success it returns a new fd that we own.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, flags) };
     owned(fd)
 }
 

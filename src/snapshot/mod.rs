@@ -188,6 +188,15 @@ pub fn process_sockets(pid: u32) -> Result<Vec<Socket>, SnapshotError> {
     Backend::from_env()?.process_sockets(pid)
 }
 
+/// Linux: the sockets in the fd table of thread `tid` of process `pid`,
+/// which differs from the process's own when the thread unshared it
+/// (`unshare(CLONE_FILES)`). Needs Linux 6.9 (`PIDFD_THREAD`) to describe
+/// them; the caller needs ptrace access.
+#[cfg(target_os = "linux")]
+pub fn thread_sockets(pid: u32, tid: u32) -> Result<Vec<Socket>, SnapshotError> {
+    linux::thread_sockets(pid, tid)
+}
+
 /// Linux: the inodes of the sockets process `pid` holds, each once, read
 /// from its fd links alone (no socket is asked anything): cheap enough for
 /// a tracer to call while the process runs. The caller needs ptrace access.

@@ -6,6 +6,7 @@
 use super::allowed::AllowedSockets;
 use super::holders::{holding_threads, Holder};
 use super::linger::{Linger, Look};
+use super::look::{self, Holdings};
 use super::origins;
 use super::output::OutputCapture;
 use super::ptrace::{self, Event, Pid};
@@ -20,7 +21,6 @@ use crate::stack::capture::SiteCapture;
 use crate::stack::symbolize::Symbolizer;
 use anyhow::{anyhow, Context, Result};
 use sockcheck::report::TestRecord;
-use sockcheck::snapshot::process_sockets;
 use sockcheck::socket::Socket;
 use std::collections::{HashMap, HashSet};
 use std::os::fd::AsRawFd;
@@ -66,6 +66,12 @@ struct Running {
     sockets: Option<Vec<Socket>>,
     /// Set while the exiting thread is held for the linger.
     linger: Option<Linger>,
+    /// Its main thread, held at its exit stop after ending without
+    /// `exit_group` while other threads still ran: its fd table stays
+    /// readable until the last of them is gone.
+    held_exit: Option<Pid>,
+    /// Why what it holds could not be read, when it could not.
+    unreadable: Option<String>,
     /// How long the exit was held, once the linger is over.
     lingered: Option<Duration>,
     /// Threads blocked on one of its sockets at the last look, by inode.
@@ -224,6 +230,8 @@ impl<'a> Tracer<'a> {
                 output: started.output,
                 sockets: None,
                 linger: None,
+                held_exit: None,
+                unreadable: None,
                 lingered: None,
                 holders: HashMap::new(),
                 allowed: AllowedSockets::default(),
@@ -293,6 +301,11 @@ impl<'a> Tracer<'a> {
             Stop::ExitGroup => self.look_at_exit(pid, true)?,
             // Death by a signal skips exit_group: this is the last look.
             Stop::DyingBySignal => self.look_at_exit(pid, false)?,
+            // Only a test's main thread still has this stop, and only until
+            // its sockets are read: its process is ending without
+            // exit_group (`exit` of its last threads, or exit_group
+            // refused by a filter of the test's own).
+            Stop::Exiting => self.look_at_exit_without_exit_group(pid),
             Stop::Resume(signal) => resume(pid, signal),
         }
         Ok(())
@@ -314,14 +327,21 @@ impl<'a> Tracer<'a> {
             resume(thread, 0);
             return Ok(());
         };
-        let Some(sockets) = sockets_of_live(test)? else {
-            // Killed meanwhile (SIGKILL from outside): its end will be reported.
-            return Ok(());
-        };
         let running = self
             .running
             .get_mut(&test)
             .context("lost track of a test")?;
+        let sockets = match look::sockets_of(test) {
+            Holdings::Sockets(sockets) => sockets,
+            // Killed meanwhile (SIGKILL from outside): its end will be reported.
+            Holdings::Gone => return Ok(()),
+            Holdings::Unreadable(why) => {
+                running.unreadable = Some(why);
+                running.sockets = Some(Vec::new());
+                release(test, thread);
+                return Ok(());
+            }
+        };
         let policy = self.jobs[running.test].policy_or(self.settings);
         let sites = self.sites.of(test);
         let leaking = running
@@ -338,6 +358,30 @@ impl<'a> Tracer<'a> {
         Ok(())
     }
 
+    /// The main thread of a test is at its exit stop without `exit_group`
+    /// (see [`Stop::Exiting`]): its sockets are read now, and read again
+    /// once its other threads are gone, the main thread held at this stop
+    /// meanwhile so that its fd table stays readable.
+    fn look_at_exit_without_exit_group(&mut self, thread: Pid) {
+        // Ended by another thread's exec: the process goes on as the new
+        // program, whose own exit is the one to read.
+        let test = self
+            .exiting_test(thread)
+            .filter(|&test| !procinfo::is_execing(test));
+        let sites = &self.sites;
+        let Some((test, running)) = test.and_then(|t| Some((t, self.running.get_mut(&t)?))) else {
+            resume(thread, 0);
+            return;
+        };
+        running.look(test);
+        running.look_for_holders(test, sites);
+        if procinfo::threads(test).is_some_and(|threads| threads > 1) {
+            running.held_exit = Some(thread);
+        } else {
+            resume(thread, 0);
+        }
+    }
+
     /// Timeouts and linger looks that are due.
     fn check_clocks(&mut self) -> Result<()> {
         let now = Instant::now();
@@ -345,9 +389,13 @@ impl<'a> Tracer<'a> {
         for (&pid, running) in &mut self.running {
             if let Some(linger) = running.linger.as_mut().filter(|l| l.is_due(now)) {
                 // A process killed while held keeps the sockets of the last look.
-                let look = match sockets_of_live(pid)? {
-                    None => Look::Vanished,
-                    Some(sockets) => {
+                let look = match look::sockets_of(pid) {
+                    Holdings::Gone => Look::Vanished,
+                    Holdings::Unreadable(why) => {
+                        running.unreadable = Some(why);
+                        Look::Vanished
+                    }
+                    Holdings::Sockets(sockets) => {
                         let policy = self.jobs[running.test].policy_or(self.settings);
                         let sites = self.sites.of(pid);
                         let leaking =
@@ -372,6 +420,13 @@ impl<'a> Tracer<'a> {
                     release(pid, thread);
                 }
             }
+            let others_gone = || procinfo::threads(pid).is_none_or(|threads| threads <= 1);
+            if let Some(main_thread) = running.held_exit.filter(|_| others_gone()) {
+                // The last of its other threads is gone: the final look.
+                running.held_exit = None;
+                running.look(pid);
+                resume(main_thread, 0);
+            }
             if running.deadline.is_some_and(|d| now >= d) && !running.timed_out {
                 timed_out.push(pid);
             }
@@ -382,9 +437,9 @@ impl<'a> Tracer<'a> {
             };
             running.timed_out = true;
             running.deadline = None;
-            if running.sockets.is_none() {
+            if running.sockets.is_none() || running.held_exit.is_some() {
                 // The hung test is alive: what it holds now is what it leaked.
-                running.sockets = process_sockets(pid as u32).ok();
+                running.look(pid);
             }
             running.look_for_holders(pid, &self.sites);
             self.kill_tree(pid);
@@ -422,7 +477,7 @@ impl<'a> Tracer<'a> {
         let Some(running) = self.running.remove(&test) else {
             return;
         };
-        let orphans = self.reap_orphans(test);
+        let (orphans, unreadable_orphan) = self.reap_orphans(test);
         if running.abandoned && !running.timed_out {
             return;
         }
@@ -435,6 +490,7 @@ impl<'a> Tracer<'a> {
             libtest: job.libtest,
             sockets: running.sockets,
             orphans,
+            unreadable: running.unreadable.or(unreadable_orphan),
             duration: running.started.elapsed(),
             lingered: running.lingered,
         };
@@ -457,19 +513,40 @@ impl<'a> Tracer<'a> {
     }
 
     /// Processes the finished test started that are still alive: their
-    /// sockets are orphan leaks; they are killed.
-    fn reap_orphans(&mut self, test: Pid) -> Vec<Socket> {
+    /// sockets are orphan leaks; they are killed. Also says why one of
+    /// them could not be read, if one could not.
+    fn reap_orphans(&mut self, test: Pid) -> (Vec<Socket>, Option<String>) {
         let mut sockets = Vec::new();
+        let mut unreadable = None;
         for process in self.tree.take_leftovers(test, &Proc) {
-            sockets.extend(process_sockets(process as u32).unwrap_or_default());
+            match look::sockets_of(process) {
+                Holdings::Sockets(held) => sockets.extend(held),
+                Holdings::Gone => {}
+                Holdings::Unreadable(why) => {
+                    unreadable.get_or_insert(format!("leftover process {process}: {why}"));
+                }
+            }
             ptrace::kill(process, libc::SIGKILL);
             self.tree.mark_dying(process);
         }
-        sockets
+        (sockets, unreadable)
     }
 }
 
 impl Running {
+    /// Reads what test process `test` holds now into `sockets` (or why it
+    /// cannot be read into `unreadable`); a process gone keeps the last look.
+    fn look(&mut self, test: Pid) {
+        match look::sockets_of(test) {
+            Holdings::Sockets(sockets) => self.sockets = Some(sockets),
+            Holdings::Gone => {}
+            Holdings::Unreadable(why) => {
+                self.unreadable = Some(why);
+                self.sockets.get_or_insert_with(Vec::new);
+            }
+        }
+    }
+
     /// Notes the threads of test process `test`, stopped or hung with
     /// leaks, that are blocked on one of the sockets of the last look:
     /// read before it is let go, while they are still where they were.
@@ -512,17 +589,6 @@ fn resume(pid: Pid, signal: libc::c_int) {
 /// vanished meanwhile will report its end.
 fn resume_to_syscall_exit(pid: Pid) {
     let _ = ptrace::resume_to_syscall_exit(pid);
-}
-
-/// The sockets of process `pid`, or `None` when it is gone: a process can
-/// be killed from outside while it is held stopped. Any other failure
-/// (no /proc, no access) is fatal.
-fn sockets_of_live(pid: Pid) -> Result<Option<Vec<Socket>>> {
-    match process_sockets(pid as u32) {
-        Ok(sockets) => Ok(Some(sockets)),
-        Err(_) if procinfo::is_dead(pid) => Ok(None),
-        Err(error) => Err(anyhow!(error)),
-    }
 }
 
 #[cfg(test)]

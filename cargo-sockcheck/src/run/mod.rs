@@ -7,15 +7,17 @@
 //! following forks. A test process stops at the entry of `exit_group` (a
 //! seccomp filter installed before exec): its sockets are read there, while
 //! its other threads still run, and read again until the leaks are gone or
-//! the linger runs out. A process killed by a signal is read at its
-//! `PTRACE_EVENT_EXIT` stop instead.
+//! the linger runs out. A process killed by a signal, or ending without
+//! `exit_group`, is read at its main thread's `PTRACE_EVENT_EXIT` stop
+//! instead; one that cannot be read is failed as `unreadable`.
 //!
 //! The parts, one module each: `spawn` starts a test process traced,
 //! `stops` tells what a ptrace stop means, `tree` keeps each test's
 //! processes and threads, `linger` decides how long an exiting test is
 //! held, `verdict` turns a finished test into its record, and
 //! `event_loop` drives them all; `output` keeps a test's output and
-//! `framing` takes libtest's lines off it, `holders` finds the threads
+//! `framing` takes libtest's lines off it, `look` reads what a test process
+//! holds (or why it cannot), `holders` finds the threads
 //! blocked on a leaked socket, `origins` tells each leak where it was
 //! opened (from `stack::capture`'s records), `allowed` decides which leaks
 //! an allow-sockets rule allows by their stack (not waited for, set aside),
@@ -26,6 +28,7 @@ mod event_loop;
 mod framing;
 mod holders;
 mod linger;
+mod look;
 mod origins;
 mod output;
 mod ptrace;

@@ -22,7 +22,8 @@ const OPTIONS: libc::c_int = libc::PTRACE_O_TRACEEXIT
 
 /// In the child, before exec: become traced by the parent and make
 /// `exit_group` and the socket-creating calls stop for the tracer (seccomp
-/// `SECCOMP_RET_TRACE`).
+/// `SECCOMP_RET_TRACE`); refuse the ways out of the trace (see
+/// [`tracing_filter`]).
 ///
 /// # Safety
 ///
@@ -69,32 +70,58 @@ pub mod traced {
 
 /// BPF, for calls of the native architecture: `exit_group` → trace with
 /// [`traced::EXIT_GROUP`]; a socket-creating call → trace with
-/// [`traced::CREATES_SOCKET`]; anything else → allow. Built on the stack:
-/// it runs between fork and exec.
-fn tracing_filter() -> [libc::sock_filter; 7 + CREATING_SOCKETS.len()] {
+/// [`traced::CREATES_SOCKET`]; `clone` with `CLONE_UNTRACED` → `EPERM` (a
+/// child the tracer would never see); `clone3` → `ENOSYS`, since its flags
+/// lie in memory a filter cannot read (glibc then falls back to `clone`,
+/// which is checked); anything else → allow. Built on the stack: it runs
+/// between fork and exec.
+fn tracing_filter() -> [libc::sock_filter; 13 + CREATING_SOCKETS.len()] {
     const LOAD: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
     const JUMP_EQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+    const JUMP_SET: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
     const RETURN: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
     const CALLS: usize = CREATING_SOCKETS.len();
-    // Where the three verdicts are; a jump skips `jt`/`jf` instructions.
-    const ALLOW: usize = 4 + CALLS;
+    // seccomp_data: nr, arch, instruction_pointer, args[6]; the low half
+    // of args[0] first (both architectures are little-endian).
+    const NR: u32 = 0;
+    const ARCH: u32 = 4;
+    const FIRST_ARGUMENT: u32 = 16;
+    // Where the checks after the socket calls, and the verdicts, are; a
+    // jump skips `jt`/`jf` instructions.
+    const CLONE3: usize = 4 + CALLS;
+    const CLONE: usize = CLONE3 + 1;
+    const ALLOW: usize = CLONE + 3;
     const TRACE_EXIT: usize = ALLOW + 1;
     const TRACE_SOCKET: usize = ALLOW + 2;
+    const REFUSE: usize = ALLOW + 3;
+    const NO_CLONE3: usize = ALLOW + 4;
     let op = |code, jt: usize, jf: usize, k| libc::sock_filter {
         code,
         jt: jt as u8,
         jf: jf as u8,
         k,
     };
-    let mut filter = [op(RETURN, 0, 0, libc::SECCOMP_RET_ALLOW); 7 + CALLS];
-    filter[0] = op(LOAD, 0, 0, 4); // seccomp_data.arch
-    filter[1] = op(JUMP_EQ, 0, ALLOW - 2, AUDIT_ARCH);
-    filter[2] = op(LOAD, 0, 0, 0); // seccomp_data.nr
-    filter[3] = op(JUMP_EQ, TRACE_EXIT - 4, 0, libc::SYS_exit_group as u32);
+    // A jump at `at` to `to`.
+    let to = |at: usize, to: usize| to - at - 1;
+    let mut filter = [op(RETURN, 0, 0, libc::SECCOMP_RET_ALLOW); 13 + CALLS];
+    filter[0] = op(LOAD, 0, 0, ARCH);
+    filter[1] = op(JUMP_EQ, 0, to(1, ALLOW), AUDIT_ARCH);
+    filter[2] = op(LOAD, 0, 0, NR);
+    filter[3] = op(JUMP_EQ, to(3, TRACE_EXIT), 0, libc::SYS_exit_group as u32);
     for (i, (number, _)) in CREATING_SOCKETS.iter().enumerate() {
         let at = 4 + i;
-        filter[at] = op(JUMP_EQ, TRACE_SOCKET - at - 1, 0, *number as u32);
+        filter[at] = op(JUMP_EQ, to(at, TRACE_SOCKET), 0, *number as u32);
     }
+    filter[CLONE3] = op(JUMP_EQ, to(CLONE3, NO_CLONE3), 0, libc::SYS_clone3 as u32);
+    filter[CLONE] = op(JUMP_EQ, 0, to(CLONE, ALLOW), libc::SYS_clone as u32);
+    filter[CLONE + 1] = op(LOAD, 0, 0, FIRST_ARGUMENT);
+    filter[CLONE + 2] = op(
+        JUMP_SET,
+        to(CLONE + 2, REFUSE),
+        0,
+        libc::CLONE_UNTRACED as u32,
+    );
+    filter[ALLOW] = op(RETURN, 0, 0, libc::SECCOMP_RET_ALLOW);
     filter[TRACE_EXIT] = op(RETURN, 0, 0, libc::SECCOMP_RET_TRACE | traced::EXIT_GROUP);
     filter[TRACE_SOCKET] = op(
         RETURN,
@@ -102,6 +129,8 @@ fn tracing_filter() -> [libc::sock_filter; 7 + CREATING_SOCKETS.len()] {
         0,
         libc::SECCOMP_RET_TRACE | traced::CREATES_SOCKET,
     );
+    filter[REFUSE] = op(RETURN, 0, 0, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32);
+    filter[NO_CLONE3] = op(RETURN, 0, 0, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32);
     filter
 }
 
@@ -113,8 +142,9 @@ pub fn set_options(pid: Pid) -> io::Result<()> {
 
 /// On a stopped tracee: no `PTRACE_EVENT_EXIT` stop for it from now on.
 /// Only a test process's leader needs one (to read the sockets of a
-/// process dying by a signal), and only until its sockets were read at
-/// `exit_group`; every exit stop saved is a round trip through the tracer.
+/// process dying by a signal, or ending without `exit_group`), and only
+/// until its sockets were read; every exit stop saved is a round trip
+/// through the tracer.
 pub fn drop_exit_stop(pid: Pid) -> io::Result<()> {
     const WITHOUT_EXIT: libc::c_int = OPTIONS & !libc::PTRACE_O_TRACEEXIT;
     // SAFETY: plain syscall.
@@ -300,6 +330,11 @@ mod tests {
     /// What the filter returns for call `number` of architecture `arch`,
     /// run the way the kernel runs it (only the instructions it uses).
     fn verdict(arch: u32, number: libc::c_long) -> u32 {
+        verdict_with(arch, number, 0)
+    }
+
+    /// The same, with `first` as the call's first argument.
+    fn verdict_with(arch: u32, number: libc::c_long, first: u64) -> u32 {
         let filter = tracing_filter();
         let mut pc = 0;
         let mut accumulator = 0;
@@ -307,12 +342,26 @@ mod tests {
             let op = filter[pc];
             match u32::from(op.code) {
                 code if code == libc::BPF_LD | libc::BPF_W | libc::BPF_ABS => {
-                    // seccomp_data: nr (offset 0), arch (offset 4).
-                    accumulator = if op.k == 0 { number as u32 } else { arch };
+                    // seccomp_data: nr (offset 0), arch (offset 4), the
+                    // first argument's low half (offset 16).
+                    accumulator = match op.k {
+                        0 => number as u32,
+                        4 => arch,
+                        16 => first as u32,
+                        other => panic!("unexpected load at {other}"),
+                    };
                     pc += 1;
                 }
                 code if code == libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K => {
                     let jump = if accumulator == op.k { op.jt } else { op.jf };
+                    pc += 1 + usize::from(jump);
+                }
+                code if code == libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K => {
+                    let jump = if accumulator & op.k != 0 {
+                        op.jt
+                    } else {
+                        op.jf
+                    };
                     pc += 1 + usize::from(jump);
                 }
                 code if code == libc::BPF_RET | libc::BPF_K => return op.k,
@@ -343,6 +392,21 @@ mod tests {
         ] {
             assert_eq!(verdict(AUDIT_ARCH, allowed), libc::SECCOMP_RET_ALLOW);
         }
+        // A child the tracer would not see is refused; clone3's flags
+        // cannot be read, so it is refused as unknown (glibc falls back).
+        let clone = |flags: libc::c_int| verdict_with(AUDIT_ARCH, libc::SYS_clone, flags as u64);
+        assert_eq!(
+            clone(libc::CLONE_UNTRACED | libc::SIGCHLD),
+            libc::SECCOMP_RET_ERRNO | libc::EPERM as u32
+        );
+        assert_eq!(
+            clone(libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_SIGHAND),
+            libc::SECCOMP_RET_ALLOW
+        );
+        assert_eq!(
+            verdict(AUDIT_ARCH, libc::SYS_clone3),
+            libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32
+        );
         // Another architecture's numbers mean other calls: allowed.
         assert_eq!(
             verdict(0x4000_0003, libc::SYS_exit_group),

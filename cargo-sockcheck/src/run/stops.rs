@@ -38,6 +38,11 @@ pub enum Stop {
     /// last moment its process's fds can be read. It stays stopped until
     /// resumed.
     DyingBySignal,
+    /// A thread is exiting without a signal and without having been seen
+    /// at `exit_group` (only a test's main thread has this stop until its
+    /// sockets are read): its process may be ending by `exit` of its last
+    /// threads. It stays stopped until resumed.
+    Exiting,
     /// Any other stop: resume the tracee, delivering this signal (0 for none).
     Resume(libc::c_int),
 }
@@ -71,7 +76,7 @@ pub fn classify(tracee: Pid, event: Event, first_stop: impl FnOnce() -> bool) ->
             if libc::WIFSIGNALED(status) {
                 Stop::DyingBySignal
             } else {
-                Stop::Resume(0)
+                Stop::Exiting
             }
         }
         Event::Ptrace(_) => Stop::Resume(0),

@@ -30,6 +30,9 @@ pub struct Finished {
     pub sockets: Option<Vec<Socket>>,
     /// The sockets of the processes it left running.
     pub orphans: Vec<Socket>,
+    /// Why what it (or a process it left running) held could not be read,
+    /// when it could not: the test is then failed as `unreadable`.
+    pub unreadable: Option<String>,
     /// How long it ran.
     pub duration: Duration,
     /// How long its exit was held for the linger, when it was.
@@ -63,7 +66,22 @@ pub fn record(binary: &str, name: &str, finished: Finished, policy: &Policy) -> 
     record
         .leaks
         .extend(classify(&orphans, Holder::Descendant, policy));
-    if finished.sockets.is_none() && outcome != Outcome::Passed {
+    // Never a clean pass on what could not be seen.
+    let unseen = match (&finished.unreadable, &finished.sockets) {
+        (Some(why), _) => Some(format!("{UNREADABLE}: {why}")),
+        (None, None) if matches!(finished.ended, Event::Exited(_)) && !finished.timed_out => Some(
+            format!("{UNREADABLE}: it ended without a stop its sockets could be read at"),
+        ),
+        _ => None,
+    };
+    if let Some(note) = unseen {
+        record.outcome = Outcome::Failed;
+        record.detail = Some(
+            record
+                .detail
+                .map_or(note.clone(), |d| format!("{d}; {note}")),
+        );
+    } else if finished.sockets.is_none() && outcome != Outcome::Passed {
         let note = "its sockets could not be read: it died without an exit stop";
         record.detail = Some(
             record
@@ -71,7 +89,7 @@ pub fn record(binary: &str, name: &str, finished: Finished, policy: &Policy) -> 
                 .map_or(note.to_owned(), |d| format!("{d}; {note}")),
         );
     }
-    if outcome.is_failure() || !record.leaks.is_empty() {
+    if record.outcome.is_failure() || !record.leaks.is_empty() {
         // A single test's output, without libtest's frame around it.
         record.output = match finished.output {
             Some(output) if finished.libtest && !name.is_empty() => {
@@ -82,6 +100,10 @@ pub fn record(binary: &str, name: &str, finished: Finished, policy: &Policy) -> 
     }
     record
 }
+
+/// How a test's detail starts when sockcheck could not read what it held:
+/// the test is failed, whatever its own outcome.
+pub const UNREADABLE: &str = "unreadable";
 
 /// How a process that `ended` so exits, as a shell reports it.
 pub fn exit_status(ended: Event) -> Option<ExitStatus> {
@@ -203,9 +225,48 @@ mod tests {
             libtest: true,
             sockets,
             orphans,
+            unreadable: None,
             duration: Duration::from_millis(12),
             lingered: Some(Duration::from_millis(5)),
         }
+    }
+
+    #[test]
+    fn what_could_not_be_read_is_never_a_clean_pass() {
+        let passed = record(
+            "net",
+            "t",
+            finished(Event::Exited(0), Some(Vec::new()), Vec::new()),
+            &Policy::default(),
+        );
+        assert_eq!(passed.outcome, Outcome::Passed);
+
+        let unreadable = Finished {
+            unreadable: Some("Permission denied".into()),
+            ..finished(Event::Exited(0), Some(Vec::new()), Vec::new())
+        };
+        let record_of = |f| record("net", "t", f, &Policy::default());
+        let judged = record_of(unreadable);
+        assert_eq!(judged.outcome, Outcome::Failed);
+        assert_eq!(
+            judged.detail.as_deref(),
+            Some("unreadable: Permission denied")
+        );
+        assert!(judged.output.is_some(), "a failure keeps its output");
+
+        // Exited without any look at its sockets (no exit stop seen).
+        let unseen = record_of(finished(Event::Exited(0), None, Vec::new()));
+        assert_eq!(unseen.outcome, Outcome::Failed);
+        assert!(
+            unseen
+                .detail
+                .as_deref()
+                .is_some_and(|d| d.starts_with("unreadable: ")),
+            "{unseen:?}"
+        );
+        // Killed: its own outcome says it, nothing was hidden by a pass.
+        let killed = record_of(finished(Event::Killed(libc::SIGKILL), None, Vec::new()));
+        assert_eq!(killed.outcome, Outcome::Crashed);
     }
 
     #[test]
