@@ -73,7 +73,9 @@ pub fn check_tests(options: Options) -> Result<ExitStatus> {
             .into_iter()
             .chain(nearest.flatten());
         if options.no_tests == NoTests::Fail {
-            eprintln!("error: {message}; --no-tests=warn or =pass lets an empty run pass");
+            terminal::print_error(format_args!(
+                "{message}; --no-tests=warn or =pass lets an empty run pass"
+            ));
             for hint in hints {
                 eprintln!("hint: {hint}");
             }

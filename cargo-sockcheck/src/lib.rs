@@ -41,6 +41,7 @@ mod stack;
 mod terminal;
 
 pub use exit::{ExitStatus, LIBTEST_FAILED};
+pub use terminal::print_error;
 
 /// Runs the command `sockcheck` names; returns how the process should exit.
 /// An error is sockcheck's own failure ([`ExitStatus::Error`]).

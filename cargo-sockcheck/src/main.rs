@@ -8,7 +8,7 @@ use clap::Parser;
 fn main() {
     let cli::Cargo::Sockcheck(sockcheck) = cli::Cargo::parse();
     let status = cargo_sockcheck::run(sockcheck).unwrap_or_else(|error| {
-        eprintln!("error: {error:#}");
+        cargo_sockcheck::print_error(format_args!("{error:#}"));
         ExitStatus::Error
     });
     std::process::exit(status.code());

@@ -19,6 +19,17 @@ pub fn choose_colour(flag: Option<ColorWhen>) -> Result<()> {
     Ok(())
 }
 
+/// `error:` as cargo shows it: bold red when stderr is coloured.
+const ERROR: anstyle::Style = anstyle::Style::new()
+    .bold()
+    .fg_color(Some(anstyle::Color::Ansi(anstyle::AnsiColor::Red)));
+
+/// Prints `error: MESSAGE` on stderr, sockcheck's own failure in one line,
+/// with `error:` coloured as cargo colours it when stderr is coloured.
+pub fn print_error(message: impl std::fmt::Display) {
+    anstream::eprintln!("{ERROR}error:{ERROR:#} {message}");
+}
+
 /// `--color=always` or `--color=never` for the cargo this run starts, so
 /// that cargo's own lines on stderr follow the same choice as sockcheck's.
 pub fn cargo_colour_flag() -> &'static str {

@@ -65,3 +65,18 @@ fn a_mistyped_name_is_told_the_nearest_names() {
         stderr(&exact)
     );
 }
+
+/// `error:` is coloured as cargo colours it, when colour is asked for.
+#[test]
+fn the_error_of_an_empty_run_is_coloured_under_color_always() {
+    let typo = on_fixture("leaky", &["--color", "always", "net::leaks_clse_wait"]);
+    assert_eq!(status(&typo), ExitStatus::NoTests.code());
+    let red = anstyle::AnsiColor::Red.on_default().bold();
+    assert!(
+        stderr(&typo).contains(&format!("{red}error:{red:#} no tests to run")),
+        "{:?}",
+        stderr(&typo)
+    );
+    let plain = on_fixture("leaky", &["--color", "never", "net::leaks_clse_wait"]);
+    assert!(stderr(&plain).contains("\nerror: no tests to run"));
+}
