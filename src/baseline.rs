@@ -152,14 +152,30 @@ impl LeakIdentity {
     }
 }
 
+impl LeakIdentity {
+    /// True when the socket had a peer, as [`crate::socket::Socket::has_peer`]
+    /// decides it, read from the stored text: a TCP or UDP remote other
+    /// than port 0, a connected unix socket.
+    fn has_peer(&self) -> bool {
+        match self.protocol {
+            Protocol::Tcp | Protocol::Udp => !self.remote.ends_with(":0"),
+            Protocol::Unix => matches!(self.state, State::Established | State::CloseWait),
+        }
+    }
+}
+
 impl fmt::Display for LeakIdentity {
-    /// `net::leaks_close_wait: close-wait tcp 127.0.0.1:* -> 127.0.0.1:8080 CLOSE_WAIT`
+    /// `net::leaks_close_wait: close-wait tcp 127.0.0.1:* -> 127.0.0.1:8080 CLOSE_WAIT`,
+    /// or without `-> REMOTE` when there is no peer (a listener), as a
+    /// socket is shown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}::{}: {} {} {} -> {} {}",
-            self.binary, self.test, self.kind, self.protocol, self.local, self.remote, self.state
-        )
+        let (binary, test, kind) = (&self.binary, &self.test, self.kind);
+        let (protocol, local) = (self.protocol, &self.local);
+        write!(f, "{binary}::{test}: {kind} {protocol} {local} ")?;
+        if self.has_peer() {
+            write!(f, "-> {} ", self.remote)?;
+        }
+        write!(f, "{}", self.state)
     }
 }
 
@@ -581,7 +597,7 @@ mod tests {
         assert_eq!(comparison.fixed[0].identity.test, "fixed");
         assert_eq!(
             comparison.fixed[0].identity.to_string(),
-            "net::fixed: listen tcp 127.0.0.1:9000 -> 0.0.0.0:0 LISTEN"
+            "net::fixed: listen tcp 127.0.0.1:9000 LISTEN"
         );
     }
 

@@ -135,7 +135,7 @@ impl BaselineView<'_> {
     }
 }
 
-/// `net::leaks: error listen: tcp 127.0.0.1:40211 -> 0.0.0.0:0 LISTEN (pid 7)`
+/// `net::leaks: error listen: tcp 127.0.0.1:40211 LISTEN (pid 7)`
 fn new_line(test: &TestRecord, leak: &Leak) -> String {
     visible(&format!("{}: {leak}", test.full_name())).into_owned()
 }
@@ -232,7 +232,7 @@ mod tests {
             String::from_utf8(notes).unwrap(),
             "sockcheck: baseline: 1 new leak (1 error), 1 known leak (not failing), 1 fixed\n\
              sockcheck: new leak: net::known: error listen: tcp 127.0.0.1:9090 LISTEN (pid 4242)\n\
-             sockcheck: fixed: net::fixed: listen tcp 127.0.0.1:8080 -> 0.0.0.0:0 LISTEN\n\
+             sockcheck: fixed: net::fixed: listen tcp 127.0.0.1:8080 LISTEN\n\
              sockcheck: the baseline can shrink: write it again with --write-baseline PATH\n"
         );
         let mut markdown = Vec::new();
@@ -247,7 +247,7 @@ mod tests {
              ```\n\n\
              Fixed: in the baseline, gone now (write it again with `--write-baseline` to shrink it):\n\n\
              ```text\n\
-             net::fixed: listen tcp 127.0.0.1:8080 -> 0.0.0.0:0 LISTEN\n\
+             net::fixed: listen tcp 127.0.0.1:8080 LISTEN\n\
              ```\n"
         );
     }
