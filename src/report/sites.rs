@@ -13,6 +13,8 @@ use super::{Report, TestRecord};
 use crate::baseline::{LeakIdentity, PortRange};
 use crate::leak::{Leak, LeakKind, Severity};
 use crate::site::Frame;
+use std::cmp::Reverse;
+use std::collections::HashMap;
 
 /// Where the workspace lies in the repository: turns the workspace-relative
 /// files of a report into the repository-relative paths a code host
@@ -188,18 +190,20 @@ fn key_of(test: &TestRecord, leak: &Leak) -> SiteKey {
 /// order the tests ran in.
 pub fn group(report: &Report, by: By) -> Vec<SiteGroup<'_>> {
     let mut groups: Vec<SiteGroup> = Vec::new();
+    let mut index: HashMap<(SiteKey, Option<LeakKind>), usize> = HashMap::new();
     for test in &report.tests {
         for leak in &test.leaks {
-            let key = key_of(test, leak);
             let kind = (by == By::SiteAndKind).then_some(leak.kind);
-            match groups.iter_mut().find(|g| g.key == key && g.kind == kind) {
-                Some(group) => group.leaks.push((test, leak)),
-                None => groups.push(SiteGroup {
+            let key = key_of(test, leak);
+            let at = *index.entry((key.clone(), kind)).or_insert_with(|| {
+                groups.push(SiteGroup {
                     key,
                     kind,
-                    leaks: vec![(test, leak)],
-                }),
-            }
+                    leaks: Vec::new(),
+                });
+                groups.len() - 1
+            });
+            groups[at].leaks.push((test, leak));
         }
     }
     // Tests by name, whatever order they finished in, so the same leaks
@@ -207,11 +211,14 @@ pub fn group(report: &Report, by: By) -> Vec<SiteGroup<'_>> {
     for group in &mut groups {
         group.leaks.sort_by_cached_key(|(test, _)| test.full_name());
     }
-    groups.sort_by(|a, b| {
-        a.severity()
-            .cmp(&b.severity())
-            .then(b.tests().len().cmp(&a.tests().len()))
-            .then_with(|| (&a.key, a.kind).cmp(&(&b.key, b.kind)))
+    groups.sort_by_cached_key(|group| {
+        let tests = group.tests().len();
+        (
+            group.severity(),
+            Reverse(tests),
+            group.key.clone(),
+            group.kind,
+        )
     });
     groups
 }
