@@ -111,24 +111,12 @@ impl<'de> Deserialize<'de> for Glob {
     }
 }
 
-/// A leak kind (or `shared`) as a table key, read as a string so that
-/// errors can name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct KindKey(Judged);
-
-impl<'de> Deserialize<'de> for KindKey {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map(KindKey).map_err(serde::de::Error::custom)
-    }
-}
-
 /// The configuration keys, as written in any of the three places.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawConfig {
     #[serde(default)]
-    levels: BTreeMap<KindKey, Level>,
+    levels: BTreeMap<Judged, Level>,
     #[serde(default)]
     allow_listen_ports: Vec<u16>,
     #[serde(default)]
@@ -397,7 +385,7 @@ impl Config {
 
     fn from_raw(raw: RawConfig) -> Config {
         Config {
-            levels: raw.levels.into_iter().map(|(k, v)| (k.0, v)).collect(),
+            levels: raw.levels,
             allow_listen_ports: raw.allow_listen_ports.into_iter().collect(),
             allow_listen_paths: raw.allow_listen_paths.into_iter().map(|g| g.0).collect(),
             linger: raw.linger_ms.map(Duration::from_millis),

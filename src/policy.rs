@@ -64,6 +64,15 @@ impl FromStr for Judged {
     }
 }
 
+/// Read from its name (a table key or a value), so that a bad one is an
+/// error naming the key.
+impl<'de> Deserialize<'de> for Judged {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// Error for a name that is neither a leak kind nor `shared`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownJudged(pub String);
