@@ -246,7 +246,7 @@ pub fn fingerprints(groups: &[SiteGroup], paths: &RepoPaths, ports: PortRange) -
             let mut identities: Vec<String> = group
                 .leaks
                 .iter()
-                .map(|(test, leak)| LeakIdentity::of(test, leak, ports).to_string())
+                .map(|(test, leak)| identity_text(&LeakIdentity::of(test, leak, ports)))
                 .collect();
             identities.sort();
             identities.dedup();
@@ -271,6 +271,22 @@ pub fn fingerprints(groups: &[SiteGroup], paths: &RepoPaths, ports: PortRange) -
         };
     }
     fingerprints
+}
+
+/// The identity's fields, tab-separated: what a fingerprint hashes, kept
+/// apart from how identities are shown, so a change of wording moves no
+/// fingerprint.
+fn identity_text(identity: &LeakIdentity) -> String {
+    let LeakIdentity {
+        binary,
+        test,
+        kind,
+        protocol,
+        state,
+        local,
+        remote,
+    } = identity;
+    format!("{binary}\t{test}\t{kind}\t{protocol}\t{state}\t{local}\t{remote}")
 }
 
 fn line_of(group: &SiteGroup) -> u32 {
