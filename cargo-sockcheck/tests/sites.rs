@@ -304,6 +304,30 @@ fn sites_survive_a_checkout_moved_after_its_build() {
         stderr(&output)
     );
 
+    // GitHub annotations land on the second checkout's file and line.
+    let output = on_project_command(
+        &second.path("Cargo.toml"),
+        &target,
+        &["leaks_through_library"],
+    )
+    .env("GITHUB_ACTIONS", "true")
+    .env(
+        "GITHUB_WORKSPACE",
+        second.path("Cargo.toml").parent().unwrap(),
+    )
+    .output()
+    .unwrap();
+    let properties = format!(
+        "file=src/lib.rs,line={},",
+        marked_line("src/lib.rs", "library")
+    );
+    let err = stderr(&output);
+    assert!(
+        err.lines()
+            .any(|line| line.starts_with("::error ") && line.contains(&properties)),
+        "no annotation with {properties}:\n{err}"
+    );
+
     // exec, as cargo's target runner from the second checkout: cargo sets
     // CARGO_MANIFEST_DIR to it.
     let binary = sites_test_binary(&second.path("Cargo.toml"), &target);
