@@ -15,8 +15,8 @@
 //! from both streams of a step (actions/runner hands stdout and stderr to
 //! the same command parser), and stdout may carry `--format json`, which a
 //! stray line would corrupt. When `GITHUB_STEP_SUMMARY` names a file, the
-//! Markdown report is appended to it; failing to do so is a warning, not a
-//! reason to fail the gate.
+//! Markdown report is appended to it, cut to GitHub's 1 MiB limit; failing
+//! to do so is a warning, not a reason to fail the gate.
 
 use crate::cli::{BaselineOptions, Format, OutputOptions};
 use crate::exit::ExitStatus;
@@ -153,7 +153,7 @@ impl<'a> Outputs<'a> {
             let _ = github::render(&verdict.shown, &self.paths, &elsewhere, &mut err);
         }
         if let (Some(path), Some(markdown)) = (&self.github.step_summary, &markdown) {
-            if let Err(error) = append(path, markdown) {
+            if let Err(error) = append_to_summary(path, markdown) {
                 let _ = writeln!(
                     err,
                     "sockcheck: warning: cannot append to the job summary GITHUB_STEP_SUMMARY={}: {error}",
@@ -277,14 +277,21 @@ fn write_baseline(report: &Report, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Appends `contents` to `path`, creating it if needed (GitHub's job
-/// summary file collects what every step appends).
-fn append(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    std::fs::OpenOptions::new()
+/// Appends the Markdown report to the job summary `path`, creating it if
+/// needed (GitHub's job summary file collects what every step appends),
+/// cut to what GitHub shows of one step's summary (1 MiB, what the step
+/// wrote before included), saying where the whole report is.
+fn append_to_summary(path: &Path, markdown: &[u8]) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(path)?
-        .write_all(contents)
+        .open(path)?;
+    let before = usize::try_from(file.metadata()?.len()).unwrap_or(usize::MAX);
+    let room = markdown::JOB_SUMMARY_MAX.saturating_sub(before);
+    let text = String::from_utf8_lossy(markdown);
+    let whole = "the whole report is in the file --markdown writes (the GitHub Action keeps it \
+                 in its artifact)";
+    file.write_all(markdown::cap(&text, room, whole).as_bytes())
 }
 
 /// Writes the JSON report to `path`, atomically.

@@ -192,3 +192,49 @@ fn a_baseline_or_report_that_is_not_a_regular_file_is_refused_in_one_line() {
         format!("error: cannot read report /dev/zero: {refused}")
     );
 }
+
+#[test]
+fn the_job_summary_is_cut_to_githubs_limit_and_the_markdown_file_is_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    // 50 failing tests, each with 60 lines of 1,000 bytes of output: 3 MB.
+    let line = "x".repeat(1_000);
+    let tests = (0..50)
+        .map(|i| {
+            let mut test = record("net", &format!("fails_{i}"), Outcome::Failed, vec![]);
+            test.output = Some(format!("{line}\n").repeat(60));
+            test
+        })
+        .collect();
+    let mut text = Vec::new();
+    json::render(&Report::new(tests), &mut text).unwrap();
+    std::fs::write(dir.path().join("big.json"), text).unwrap();
+    let summary = dir.path().join("summary.md");
+    std::fs::write(&summary, "earlier step output\n").unwrap();
+    let output = sockcheck_command(&["report", "--merge", "big.json", "--markdown", "report.md"])
+        .current_dir(dir.path())
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    assert_eq!(status(&output), 101, "{}", stderr(&output));
+    let whole = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(whole.len() > 2 << 20, "{} bytes", whole.len());
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(summary.len() <= 1 << 20, "{} bytes", summary.len());
+    assert!(
+        summary.len() > 1_000_000,
+        "cut near the limit: {}",
+        summary.len()
+    );
+    let (kept, note) = summary.rsplit_once("\n… ").unwrap();
+    assert!(note.contains(" more lines cut here to fit "), "{note}");
+    assert!(
+        note.contains("the whole report is in the file --markdown writes"),
+        "{note}"
+    );
+    // Nothing is left open: every output block and fold is closed.
+    assert_eq!(
+        kept.matches("<details>").count(),
+        kept.matches("</details>").count()
+    );
+    assert_eq!(kept.matches("\n```").count() % 2, 0);
+}

@@ -16,6 +16,7 @@ use super::{Outcome, Report, TestRecord};
 use crate::leak::{Leak, Severity};
 use crate::site::Frame;
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::time::Duration;
@@ -27,19 +28,19 @@ const LEAKS_IN_MESSAGE: usize = 3;
 /// Writes `report` as a JUnit XML document.
 pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let mut junit = quick_junit::Report::new("sockcheck");
+    // Suites in the order their binaries first appear, found by name in a
+    // map: linear however many binaries there are.
     let mut suites: Vec<TestSuite> = Vec::new();
+    let mut index_of: HashMap<&str, usize> = HashMap::new();
     for test in &report.tests {
-        let index = match suites.iter().position(|s| s.name.as_str() == test.binary) {
-            Some(index) => index,
-            None => {
-                let mut suite = TestSuite::new(test.binary.as_str());
-                if report.interrupted {
-                    suite.add_property(Property::new("sockcheck.interrupted", "true"));
-                }
-                suites.push(suite);
-                suites.len() - 1
+        let index = *index_of.entry(test.binary.as_str()).or_insert_with(|| {
+            let mut suite = TestSuite::new(test.binary.as_str());
+            if report.interrupted {
+                suite.add_property(Property::new("sockcheck.interrupted", "true"));
             }
-        };
+            suites.push(suite);
+            suites.len() - 1
+        });
         suites[index].add_test_case(test_case(test));
     }
     junit.add_test_suites(suites);

@@ -4,7 +4,11 @@
 //!
 //! Long runs are summarised rather than listed, as [`listing`](super::listing)
 //! cuts every report: a few leaks per test and a few dozen tests per
-//! section, the rest counted. A PR comment holds 65 536 characters.
+//! section, the rest counted. That still grows with the length of names
+//! and output lines: [`cap`] cuts a rendering to a platform's limit
+//! (GitHub's job summary holds [`JOB_SUMMARY_MAX`] bytes; for a
+//! pull-request comment, of at most 65,536 characters, post the diff,
+//! which `sockcheck::diff::markdown` keeps under its budget).
 //!
 //! [`code`] and [`fence`] are the one way to put arbitrary text (test
 //! names, captured output) into Markdown, here and in `cargo sockcheck`'s
@@ -18,6 +22,7 @@ use super::{allowed_groups, visible, Report, TestRecord};
 use crate::allow::{proposed_rules, RuleUse};
 use crate::leak::Leak;
 use crate::socket::Socket;
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 /// Lines of captured output shown per test; earlier lines are cut, since a
@@ -303,6 +308,51 @@ fn write_output(test: &TestRecord, output: &str, out: &mut dyn Write) -> io::Res
     writeln!(out, "</details>")
 }
 
+/// GitHub's limit on the job summary of one step: 1 MiB.
+pub const JOB_SUMMARY_MAX: usize = 1 << 20;
+
+/// `markdown` in at most `max` bytes: as it is when it fits, else cut at
+/// the end of the last line that leaves no code block or `<details>` open,
+/// then one line counting the lines cut and saying that `whole` has them.
+pub fn cap<'a>(markdown: &'a str, max: usize, whole: &str) -> Cow<'a, str> {
+    if markdown.len() <= max {
+        return Cow::Borrowed(markdown);
+    }
+    let note = |cut: usize| {
+        format!(
+            "\n… {} cut here to fit {max} bytes: {whole}.\n",
+            counted(cut, "more line")
+        )
+    };
+    // Room for the note, whatever the count.
+    let room = max.saturating_sub(note(usize::MAX).len());
+    let (mut fence, mut details, mut end, mut at) = (None::<usize>, 0usize, 0, 0);
+    for line in markdown.split_inclusive('\n') {
+        let next = at + line.len();
+        if next > room {
+            break;
+        }
+        let text = line.trim_end();
+        let ticks = text.len() - text.trim_start_matches('`').len();
+        match fence {
+            Some(open) if ticks >= open && text.trim_start_matches('`').is_empty() => fence = None,
+            Some(_) => {}
+            None if ticks >= 3 => fence = Some(ticks),
+            None if text == "<details>" => details += 1,
+            None if text == "</details>" => details = details.saturating_sub(1),
+            None => {}
+        }
+        at = next;
+        if fence.is_none() && details == 0 {
+            end = at;
+        }
+    }
+    let cut = markdown[end..].lines().count();
+    let mut capped = markdown[..end].to_owned();
+    capped.push_str(&note(cut));
+    Cow::Owned(capped)
+}
+
 /// The baseline's section, after a report judged against one: `headline`
 /// (its counts), then the `new` leaks and the `fixed` baseline entries,
 /// one line each, in fenced blocks of at most [`MAX_LISTED`] lines.
@@ -483,6 +533,31 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "\n`````text\na````b\n`````\n"
+        );
+    }
+
+    #[test]
+    fn a_capped_rendering_closes_its_blocks_and_says_what_was_cut() {
+        let block = |i: usize| {
+            format!(
+                "<details>\n<summary>{i}</summary>\n\n```text\n{}```\n\n</details>\n",
+                "line\n".repeat(50)
+            )
+        };
+        let markdown: String = (0..100).map(block).collect();
+        assert_eq!(cap(&markdown, markdown.len(), "x"), markdown.as_str());
+        let capped = cap(&markdown, 2_000, "the artifact has them");
+        assert!(capped.len() <= 2_000, "{}", capped.len());
+        let (kept, note) = capped.rsplit_once("\n… ").unwrap();
+        assert_eq!(
+            kept.matches("<details>").count(),
+            kept.matches("</details>").count()
+        );
+        assert_eq!(kept.matches("```").count() % 2, 0);
+        let cut = markdown.lines().count() - kept.lines().count();
+        assert_eq!(
+            note,
+            format!("{cut} more lines cut here to fit 2000 bytes: the artifact has them.\n")
         );
     }
 

@@ -32,6 +32,7 @@ use crate::allow::{AllowedSocket, RuleUse};
 use crate::leak::{Leak, Severity};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -295,13 +296,11 @@ impl std::fmt::Display for AllowedGroup<'_> {
 pub fn allowed_groups(report: &Report) -> Vec<AllowedGroup<'_>> {
     // By (reason, built in, shared).
     type Key<'a> = (&'a str, bool, bool);
-    let mut groups: Vec<(Key, Vec<&AllowedSocket>)> = Vec::new();
+    // Found in a map: linear however many reasons there are.
+    let mut groups: HashMap<Key, Vec<&AllowedSocket>> = HashMap::new();
     for socket in report.tests.iter().flat_map(|t| &t.allowed) {
         let key = (socket.reason.as_str(), socket.built_in, socket.shared);
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, sockets)) => sockets.push(socket),
-            None => groups.push((key, vec![socket])),
-        }
+        groups.entry(key).or_default().push(socket);
     }
     let mut groups: Vec<AllowedGroup> = groups
         .into_iter()
@@ -313,7 +312,13 @@ pub fn allowed_groups(report: &Report) -> Vec<AllowedGroup<'_>> {
             kinds: listing::count_kinds(sockets.iter().map(|s| s.kind)),
         })
         .collect();
-    groups.sort_by(|a, b| b.count.cmp(&a.count).then(a.reason.cmp(b.reason)));
+    // A total order, so the map's order never shows.
+    groups.sort_by(|a, b| {
+        (b.count.cmp(&a.count))
+            .then(a.reason.cmp(b.reason))
+            .then(a.built_in.cmp(&b.built_in))
+            .then(a.shared.cmp(&b.shared))
+    });
     groups
 }
 
