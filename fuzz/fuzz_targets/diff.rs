@@ -19,5 +19,9 @@ fuzz_target!(|input: &str| {
     diff::json::render(&diff, &mut out).expect("rendering to memory");
     let mut markdown = Vec::new();
     diff::markdown::render(&diff, &mut markdown).expect("rendering to memory");
-    assert!(markdown.len() <= diff::markdown::BUDGET, "{} bytes", markdown.len());
+    assert!(
+        markdown.len() <= diff::markdown::BUDGET,
+        "{} bytes",
+        markdown.len()
+    );
 });
