@@ -126,15 +126,42 @@ fn timing() {
 
 /// Crashes, a hang (ended by the timeout), daemons, 10,000 sockets. Only
 /// the `chaos` binary: the fixture's other one is not a libtest binary on
-/// purpose.
+/// purpose. As in chaos.rs, every test but the hanging one runs with no
+/// timeout (how long the 10,000-socket test takes on a busy machine must
+/// decide no verdict), and the hanging test runs alone, ended by one.
 #[test]
 fn chaos() {
-    let report = same_both_ways("chaos", &["--test", "chaos", "--timeout", "20"], |args| {
+    let tagged = |args: &[&str]| {
         let mut command = on_fixture_command("chaos", args);
         // Tagged as chaos.rs tags its leftover process, so no other run
         // of these tests on the host finds ours.
         command.env("CHAOS_SLEEP_SECS", format!("1009.{}", std::process::id()));
         command
-    });
+    };
+    let report = same_both_ways(
+        "chaos",
+        &["--test", "chaos", "--skip", "hangs_with_a_child"],
+        &tagged,
+    );
     assert!(report.summary.failed > 0);
+    let hang = same_both_ways(
+        "chaos",
+        &[
+            "--test",
+            "chaos",
+            "--exact",
+            "hangs_with_a_child",
+            "--timeout",
+            "10",
+        ],
+        &tagged,
+    );
+    let outcomes: Vec<_> = verdicts(&hang)
+        .into_iter()
+        .map(|(name, outcome, _)| (name, outcome))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [("chaos::hangs_with_a_child".to_owned(), Outcome::TimedOut)]
+    );
 }
