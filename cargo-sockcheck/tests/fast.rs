@@ -141,7 +141,7 @@ fn chaos() {
     let report = same_both_ways(
         "chaos",
         &["--test", "chaos", "--skip", "hangs_with_a_child"],
-        &tagged,
+        tagged,
     );
     assert!(report.summary.failed > 0);
     let hang = same_both_ways(
@@ -154,7 +154,7 @@ fn chaos() {
             "--timeout",
             "10",
         ],
-        &tagged,
+        tagged,
     );
     let outcomes: Vec<_> = verdicts(&hang)
         .into_iter()
