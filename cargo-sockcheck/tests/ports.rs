@@ -106,8 +106,14 @@ fn each_port_test_gets_its_verdict_and_the_losers_fail_on_address_in_use() {
         stderr(&output)
     );
     assert_eq!(status(&output), ExitStatus::TestFailed.code());
-    for loser in ["binds_fixed_port_another_test_holds", "binds_port_held_outside"] {
-        let said = record(&report, "ports", loser).output.as_deref().unwrap_or("");
+    for loser in [
+        "binds_fixed_port_another_test_holds",
+        "binds_port_held_outside",
+    ] {
+        let said = record(&report, "ports", loser)
+            .output
+            .as_deref()
+            .unwrap_or("");
         assert!(said.contains("Address already in use"), "{loser}: {said}");
     }
     // The outside process is not part of the run: sockcheck left it alone.
