@@ -87,7 +87,8 @@
 //!
 //! The modules shown here are the API: [`guard()`], [`harness`],
 //! [`policy`] (with [`allow`], sockets allowed by where they were created),
-//! [`leak`], [`socket`], [`snapshot`], [`site`] and the
+//! [`leak`], [`ports`] (what tests did with ports: churn, fixed ports,
+//! "address in use" explained), [`socket`], [`snapshot`], [`site`] and the
 //! [`report`] model with its renderers. The structs and errors that carry
 //! what sockcheck reports are `#[non_exhaustive]`, because the JSON report
 //! only ever grows and the types grow with it: read their fields, build
@@ -118,6 +119,7 @@ pub mod harness;
 pub mod input;
 pub mod leak;
 pub mod policy;
+pub mod ports;
 pub mod report;
 pub mod site;
 pub mod snapshot;

@@ -204,7 +204,7 @@ pub struct Origin {
     /// The creating system call: `socket`, `accept`, `accept4` or
     /// `socketpair`; for a socket held by a leftover process (an orphan),
     /// the call that started that process: `fork`, `vfork`, `clone` or
-    /// `clone3`.
+    /// `clone3`; for a port finding's call, `bind`, `listen` or `connect`.
     pub syscall: String,
     /// The innermost frame in the project's own source, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -9,6 +9,10 @@ mod schema;
 use serde_json::Value;
 use sockcheck::allow;
 use sockcheck::leak::{LeakKind, Severity, Stability};
+use sockcheck::ports::{
+    PortFinding, PortFindingKind, PortHolder, PortProblem, PortUsage, SocketSort, TestName,
+    TimeWaitMaker,
+};
 use sockcheck::report::{self, Outcome, Report, TestRecord};
 use sockcheck::site::{Frame, HoldingThread, Origin, Spawn};
 use sockcheck::socket::{Family, Protocol, State, UnixType};
@@ -26,7 +30,7 @@ fn report_with_every_field() -> Report {
         Frame::function("std::net::tcp::TcpListener::bind"),
         site.clone(),
     ];
-    origin.site = Some(site);
+    origin.site = Some(site.clone());
     origin.note = Some("the unwinder stopped at a frame without unwind info".into());
     let spawn = Spawn::new(
         "clone3",
@@ -67,6 +71,8 @@ fn report_with_every_field() -> Report {
     leaking.duration_ms = Some(112);
     leaking.linger_ms = Some(100);
     leaking.output = Some("thread 'leaks_listener' panicked\n".into());
+    leaking.ports = Some(port_usage());
+    leaking.port_findings = port_findings(&site);
 
     // A listener of a pooled mock server, allowed by a built-in rule.
     let mut pooled = leak(
@@ -117,6 +123,67 @@ fn report_with_every_field() -> Report {
     report.rules[0].test_frame_hits = 1;
     assert!(report.rules[1].stale && report.rules[2].hits == 1);
     report
+}
+
+/// Port usage with every field set.
+fn port_usage() -> PortUsage {
+    let mut usage = PortUsage::default();
+    usage.created.insert(SocketSort::Tcp, 5_001);
+    usage.created.insert(SocketSort::UnixStream, 2);
+    usage.connects = 5_000;
+    usage.active_closes = 5_000;
+    usage.peak_open_sockets = 3;
+    usage
+}
+
+/// A port finding of every kind, and every kind of holder.
+fn port_findings(site: &Frame) -> Vec<PortFinding> {
+    let bind = Origin::new("bind", vec![site.clone()]);
+    let mut in_use: Vec<PortFinding> = [
+        PortHolder::Test {
+            test: TestName::new("ports", "winner"),
+            opened: Some(Origin::new("socket", vec![site.clone()])),
+        },
+        PortHolder::SameTest { opened: None },
+        PortHolder::Process {
+            pid: 4242,
+            command: "python3 -m http.server 8080".into(),
+        },
+        PortHolder::TimeWait { entries: 3 },
+        PortHolder::Unknown,
+    ]
+    .into_iter()
+    .map(|held_by| {
+        PortFinding::new(PortProblem::AddressInUse {
+            address: "127.0.0.1:8080".into(),
+            held_by,
+        })
+        .at(bind.clone())
+    })
+    .collect();
+    let mut shared = PortFinding::new(PortProblem::FixedPortShared {
+        address: "127.0.0.1:8080".into(),
+        with: vec![TestName::new("ports", "winner")],
+    });
+    shared.severity = Some(Severity::Error);
+    in_use.extend([
+        PortFinding::new(PortProblem::AddressNotAvailable {
+            address: "127.0.0.1:80".into(),
+            time_wait: 28_000,
+            made_by: vec![TimeWaitMaker::new(TestName::new("ports", "churn"), 27_990)],
+        }),
+        PortFinding::new(PortProblem::FixedPortInEphemeralRange {
+            address: "0.0.0.0:40000".into(),
+            range: [32768, 60999],
+        })
+        .at(bind),
+        shared,
+        PortFinding::new(PortProblem::PortChurn {
+            active_closes: 5_000,
+            threshold: 2_351,
+        }),
+    ]);
+    in_use
 }
 
 fn to_json(report: &Report) -> Value {
@@ -293,6 +360,18 @@ fn the_schemas_names_are_the_codes() {
     assert_eq!(
         allowed("/$defs/leak/properties/socket_type/enum"),
         names(&[UnixType::Stream, UnixType::Dgram, UnixType::Seqpacket])
+    );
+    let port_kinds: Vec<String> = PortFindingKind::ALL
+        .iter()
+        .map(|k| k.name().to_owned())
+        .collect();
+    assert_eq!(
+        allowed("/$defs/port_finding/properties/kind/enum"),
+        port_kinds
+    );
+    assert_eq!(
+        allowed("/$defs/port_usage/properties/created/propertyNames/enum"),
+        names(&SocketSort::ALL)
     );
     let version = schema()
         .pointer("/properties/schema/const")

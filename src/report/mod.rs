@@ -30,6 +30,7 @@ pub mod words;
 
 use crate::allow::{AllowedSocket, RuleUse};
 use crate::leak::{Leak, Severity};
+use crate::ports::{PortFinding, PortUsage};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -103,6 +104,14 @@ pub struct TestRecord {
     /// leaking tests only, and capped in size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// How it used sockets and ports (`cargo sockcheck` only), when it
+    /// created a socket at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<PortUsage>,
+    /// What its `bind`, `listen` and `connect` calls and its port churn
+    /// tell (`cargo sockcheck` only); empty when nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub port_findings: Vec<PortFinding>,
 }
 
 impl TestRecord {
@@ -118,12 +127,20 @@ impl TestRecord {
             duration_ms: None,
             linger_ms: None,
             output: None,
+            ports: None,
+            port_findings: Vec::new(),
         }
     }
 
     /// Number of leaks of `severity`.
     pub fn count(&self, severity: Severity) -> usize {
         self.leaks.iter().filter(|l| l.severity == severity).count()
+    }
+
+    /// Number of port findings of `severity`.
+    pub fn port_count(&self, severity: Severity) -> usize {
+        let of_severity = |f: &&PortFinding| f.severity == Some(severity);
+        self.port_findings.iter().filter(of_severity).count()
     }
 
     /// `binary::name`, how the test is named on the terminal.
@@ -156,6 +173,14 @@ pub struct Summary {
     /// JSON when 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub allowed: usize,
+    /// Error-level port findings (not counted in `errors`); absent in JSON
+    /// when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub port_errors: usize,
+    /// Warning-level port findings (not counted in `warnings`); absent in
+    /// JSON when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub port_warnings: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -179,6 +204,8 @@ impl Summary {
             summary.errors += test.count(Severity::Error);
             summary.warnings += test.count(Severity::Warning);
             summary.allowed += test.allowed.len();
+            summary.port_errors += test.port_count(Severity::Error);
+            summary.port_warnings += test.port_count(Severity::Warning);
         }
         summary
     }
