@@ -289,7 +289,12 @@ fn output_is_shown_when_and_where_asked_without_libtest_s_framing() {
     assert!(!String::from_utf8_lossy(&immediate.stdout).contains("background server"));
 
     let never = on_fixture("leaky", &["fails_and_leaks", "--failure-output", "never"]);
-    assert!(!String::from_utf8_lossy(&never.stdout).contains("fails on purpose"));
+    // Its FAIL line says why (the panic's message); its output is not shown.
+    let never_text = String::from_utf8_lossy(&never.stdout);
+    assert!(
+        !never_text.contains("── output ──") && !never_text.contains("RUST_BACKTRACE"),
+        "{never_text}"
+    );
     // It ran and failed: the output was there to hide.
     assert_eq!(
         status(&never),
@@ -330,6 +335,11 @@ fn output_is_shown_when_and_where_asked_without_libtest_s_framing() {
     assert!(
         !output.contains("test result:") && !output.contains("failures:"),
         "{output:?}"
+    );
+    // Its detail says why it failed: the status and its panic.
+    assert_eq!(
+        failed.detail.as_deref(),
+        Some("exit status 101; panicked at tests/net.rs:31:5: this test fails on purpose")
     );
 }
 

@@ -4,7 +4,7 @@
 
 use super::framing;
 use super::ptrace::Event;
-use crate::exit::{ExitStatus, LIBTEST_FAILED};
+use crate::exit::ExitStatus;
 use nix::sys::signal::Signal;
 use sockcheck::leak::{classify, Holder};
 use sockcheck::policy::Policy;
@@ -45,12 +45,17 @@ pub fn record(binary: &str, name: &str, finished: Finished, policy: &Policy) -> 
         .output
         .as_deref()
         .is_none_or(|o| !finished.libtest || o.contains("test result: "));
-    let (outcome, detail) = judge(
+    let (outcome, mut detail) = judge(
         finished.timed_out,
         finished.ended,
         harness_done,
         finished.timeout,
     );
+    // A failure says why in the test's own words when it panicked.
+    let panic = finished.output.as_deref().filter(|_| finished.libtest);
+    if let (Some(why), Some(panic)) = (&detail, panic.and_then(|o| panic_of(o, name))) {
+        detail = Some(format!("{why}; {panic}"));
+    }
     let mut record = TestRecord::new(binary, name, outcome);
     record.detail = detail;
     record.duration_ms = Some(finished.duration.as_millis() as u64);
@@ -134,7 +139,6 @@ fn judge(
             Some("exited with status 0 before the test harness reported a result".to_owned()),
         ),
         Event::Exited(0) => (Outcome::Passed, None),
-        Event::Exited(LIBTEST_FAILED) => (Outcome::Failed, None),
         Event::Exited(code) => (Outcome::Failed, Some(format!("exit status {code}"))),
         Event::Killed(signal) => (
             Outcome::Crashed,
@@ -144,6 +148,33 @@ fn judge(
             (Outcome::Failed, Some("stopped".to_owned()))
         }
     }
+}
+
+/// At most this many characters of a panic's message go into a detail.
+const PANIC_CHARS: usize = 200;
+
+/// `panicked at FILE:LINE:COL: MESSAGE` when test `name`'s thread panicked
+/// in `output`, as the panic hook prints it (`thread 'NAME' panicked at
+/// FILE:LINE:COL:`, or `thread 'NAME' (TID) panicked at ...`, then the
+/// message): the message's first line, cut at [`PANIC_CHARS`].
+fn panic_of(output: &str, name: &str) -> Option<String> {
+    let thread = format!("thread '{name}' ");
+    let mut lines = output.lines();
+    let at = lines.by_ref().find_map(|line| {
+        let rest = &line[line.find(&thread)? + thread.len()..];
+        // The thread's id, printed by newer Rusts.
+        let rest = match rest.strip_prefix('(') {
+            Some(id) => id.split_once(") ")?.1,
+            None => rest,
+        };
+        rest.strip_prefix("panicked at ")?.strip_suffix(':')
+    })?;
+    let message = lines.next().unwrap_or("").trim_end();
+    let mut cut: String = message.chars().take(PANIC_CHARS).collect();
+    if cut.len() < message.len() {
+        cut.push('…');
+    }
+    Some(format!("panicked at {at}: {cut}"))
 }
 
 fn signal_name(signal: libc::c_int) -> String {
@@ -166,11 +197,55 @@ mod tests {
     #[test]
     fn libtest_s_statuses_are_passed_and_failed() {
         assert_eq!(judged(Event::Exited(0), true), (Outcome::Passed, None));
-        assert_eq!(judged(Event::Exited(101), true), (Outcome::Failed, None));
+        assert_eq!(
+            judged(Event::Exited(101), true),
+            (Outcome::Failed, Some("exit status 101".to_owned()))
+        );
         assert_eq!(
             judged(Event::Exited(3), true),
             (Outcome::Failed, Some("exit status 3".to_owned()))
         );
+    }
+
+    #[test]
+    fn a_panic_of_the_test_s_thread_says_why_it_failed() {
+        let failed = |output: &str| {
+            let finished = Finished {
+                output: Some(output.to_owned()),
+                ..finished(Event::Exited(101), Some(Vec::new()), Vec::new())
+            };
+            record("net", "t::x", finished, &Policy::default()).detail
+        };
+        let framed = |panic: &str| {
+            format!(
+                "\nrunning 1 test\ntest t::x ... {panic}\nsecond line\nnote: run with \
+                 `RUST_BACKTRACE=1`\nFAILED\n\nfailures:\n\nfailures:\n    t::x\n\n\
+                 test result: FAILED. 0 passed; 1 failed\n"
+            )
+        };
+        let want = Some("exit status 101; panicked at tests/a.rs:3:5: boom".to_owned());
+        assert_eq!(
+            failed(&framed("thread 't::x' panicked at tests/a.rs:3:5:\nboom")),
+            want
+        );
+        assert_eq!(
+            failed(&framed(
+                "thread 't::x' (4242) panicked at tests/a.rs:3:5:\nboom"
+            )),
+            want
+        );
+        // Another thread's panic did not fail the test; no panic, no words.
+        let other = framed("thread 'worker' panicked at src/w.rs:1:1:\nnot this");
+        assert_eq!(failed(&other), Some("exit status 101".to_owned()));
+        assert_eq!(failed(&framed("")), Some("exit status 101".to_owned()));
+        // A long message is cut.
+        let long = "é".repeat(PANIC_CHARS + 10);
+        let detail = failed(&framed(&format!(
+            "thread 't::x' panicked at a.rs:1:1:\n{long}"
+        )));
+        let detail = detail.unwrap();
+        assert!(detail.ends_with('…'), "{detail}");
+        assert_eq!(detail.matches('é').count(), PANIC_CHARS);
     }
 
     #[test]
