@@ -11,24 +11,12 @@ use common::*;
 use sockcheck::leak::LeakKind;
 use sockcheck::report::Report;
 
-/// The line of the fixture's `file` whose end is `// MARKER` (exactly one).
-fn marked_line(file: &str, marker: &str) -> u32 {
-    let path = fixture("shared").with_file_name(file);
-    let source = std::fs::read_to_string(&path).unwrap();
-    let tag = format!("// {marker}");
-    let lines: Vec<usize> = source
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| line.trim_end().ends_with(&tag))
-        .map(|(i, _)| i + 1)
-        .collect();
-    assert_eq!(lines.len(), 1, "{tag} in {}", path.display());
-    lines[0] as u32
-}
-
 /// `file:line:` of the marked line, as the report begins a location.
 fn place(file: &str, marker: &str) -> String {
-    format!("{file}:{}:", marked_line(file, marker))
+    format!(
+        "{file}:{}:",
+        marked_line("shared", file, &format!("// {marker}"))
+    )
 }
 
 /// The JSON report of the fixture's test `name` alone, with `args`.

@@ -44,18 +44,8 @@ const SITES: [(&str, &str, &str); 10] = [
 ];
 
 /// The line of the fixture's `file` marked `// site: marker` (exactly one).
-fn marked_line(file: &str, marker: &str) -> u32 {
-    let path = fixture("sites").with_file_name(file);
-    let source = std::fs::read_to_string(&path).unwrap();
-    let tag = format!("// site: {marker}");
-    let lines: Vec<usize> = source
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| line.trim_end().ends_with(&tag))
-        .map(|(i, _)| i + 1)
-        .collect();
-    assert_eq!(lines.len(), 1, "{tag} in {}", path.display());
-    lines[0] as u32
+fn site_line(file: &str, marker: &str) -> u32 {
+    marked_line("sites", file, &format!("// site: {marker}"))
 }
 
 /// The one leak of test `name`.
@@ -86,7 +76,7 @@ fn assert_every_site(report: &Report) {
             .unwrap_or_else(|| panic!("{name}: no origin"));
         assert_eq!(
             site_of(origin),
-            (file.to_owned(), marked_line(file, marker)),
+            (file.to_owned(), site_line(file, marker)),
             "{name}: {origin:#?}"
         );
     }
@@ -202,13 +192,10 @@ fn exec_as_cargo_s_target_runner_names_the_sites() {
     assert_eq!(
         sites,
         [
-            (
-                "src/lib.rs".to_owned(),
-                marked_line("src/lib.rs", "library")
-            ),
+            ("src/lib.rs".to_owned(), site_line("src/lib.rs", "library")),
             (
                 "tests/sites.rs".to_owned(),
-                marked_line("tests/sites.rs", "spawned-thread")
+                site_line("tests/sites.rs", "spawned-thread")
             ),
         ]
     );
@@ -319,7 +306,7 @@ fn sites_survive_a_checkout_moved_after_its_build() {
     .unwrap();
     let properties = format!(
         "file=src/lib.rs,line={},",
-        marked_line("src/lib.rs", "library")
+        site_line("src/lib.rs", "library")
     );
     let err = stderr(&output);
     assert!(
@@ -357,10 +344,7 @@ fn sites_survive_a_checkout_moved_after_its_build() {
     assert_eq!(leak.len(), 1, "{}", stderr(&output));
     assert_eq!(
         site_of(leak[0].opened.as_ref().unwrap()),
-        (
-            "src/lib.rs".to_owned(),
-            marked_line("src/lib.rs", "library")
-        )
+        ("src/lib.rs".to_owned(), site_line("src/lib.rs", "library"))
     );
     assert!(
         !stderr(&output).contains("sites come from"),
@@ -427,7 +411,7 @@ fn github_annotations_land_on_the_site_s_file_and_line() {
     for (marker, file) in [("library", "src/lib.rs"), ("helper", "tests/sites.rs")] {
         let properties = format!(
             "file=tests/fixtures/sites/{file},line={},",
-            marked_line(file, marker)
+            site_line(file, marker)
         );
         assert!(
             err.lines()

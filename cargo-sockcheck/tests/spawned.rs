@@ -16,17 +16,8 @@ use sockcheck::site::Frame;
 
 /// The line of the fixture's `file` marked `// spawn: marker` (exactly one).
 fn marked(file: &str, marker: &str) -> (String, u32) {
-    let path = fixture("spawned").with_file_name(file);
-    let source = std::fs::read_to_string(&path).unwrap();
-    let tag = format!("// spawn: {marker}");
-    let lines: Vec<usize> = source
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| line.trim_end().ends_with(&tag))
-        .map(|(i, _)| i + 1)
-        .collect();
-    assert_eq!(lines.len(), 1, "{tag} in {}", path.display());
-    (file.to_owned(), lines[0] as u32)
+    let line = marked_line("spawned", file, &format!("// spawn: {marker}"));
+    (file.to_owned(), line)
 }
 
 /// `file:line` of a frame.

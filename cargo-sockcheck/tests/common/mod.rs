@@ -23,6 +23,22 @@ pub fn fixture(name: &str) -> PathBuf {
         .join("Cargo.toml")
 }
 
+/// The line of fixture `name`'s `file` that ends with `tag` (there must be
+/// exactly one), numbered from 1 as reports number lines: how a test finds
+/// a fixture line without hard-coding its number.
+pub fn marked_line(name: &str, file: &str, tag: &str) -> u32 {
+    let path = fixture(name).with_file_name(file);
+    let source = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<usize> = source
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.trim_end().ends_with(tag))
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(lines.len(), 1, "{tag} in {}", path.display());
+    lines[0] as u32
+}
+
 /// The target dir cargo builds these tests in (`CARGO_TARGET_DIR`,
 /// `--target-dir`, `build.target-dir` or the workspace's `target/`): the
 /// one the built `cargo-sockcheck` lies in. Never the source tree unless
