@@ -157,6 +157,5 @@ pub fn render(diff: &Diff, out: &mut dyn Write) -> io::Result<()> {
         base: Side::of(diff.base),
         head: Side::of(diff.head),
     };
-    serde_json::to_writer_pretty(&mut *out, &file)?;
-    writeln!(out)
+    crate::report::write_pretty_json(&file, out)
 }

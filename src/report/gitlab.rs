@@ -64,8 +64,7 @@ pub fn render(
     ports: PortRange,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &issues(report, paths, ports))?;
-    writeln!(out)
+    super::write_pretty_json(&issues(report, paths, ports), out)
 }
 
 fn issue(group: &SiteGroup, fingerprint: String, paths: &RepoPaths) -> Issue {

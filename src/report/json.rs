@@ -14,8 +14,7 @@ use std::io::{self, Write};
 
 /// Writes `report` as pretty-printed JSON with a trailing newline.
 pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, report)?;
-    writeln!(out)
+    super::write_pretty_json(report, out)
 }
 
 /// Why a JSON report could not be read.

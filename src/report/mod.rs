@@ -349,6 +349,13 @@ pub fn allowed_groups(report: &Report) -> Vec<AllowedGroup<'_>> {
     groups
 }
 
+/// Writes `value` as pretty-printed JSON with a trailing newline: the
+/// layout of every JSON file sockcheck writes (report, diff, SARIF, GitLab).
+pub(crate) fn write_pretty_json(value: &impl Serialize, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)
+}
+
 /// `text` with its control characters (NUL, CR, LF, ESC and the rest of
 /// C0 but tab, DEL, C1) written as Rust escapes (`\r`, `\u{1b}`), so that
 /// a name or message cannot start a line, move the cursor or send an escape

@@ -98,8 +98,7 @@ pub fn render(
     ports: PortRange,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &log(report, paths, ports))?;
-    writeln!(out)
+    super::write_pretty_json(&log(report, paths, ports), out)
 }
 
 /// The rule of a leak kind: its fix as the descriptions, its default
