@@ -1,6 +1,7 @@
 //! Sockets allowed by where they were created: rules that match a frame of
 //! a socket's creation stack, each with a reason, and the built-in list of
-//! sockets that widely used crates keep open on purpose (their *known pools*).
+//! sockets that widely used crates keep open on purpose (their *known pools*);
+//! and tests allowed by name ([`AllowTest`]).
 //!
 //! A rule names one of three things, matched against every frame of the
 //! stack ([`Origin::stack`]), innermost to outermost:
@@ -245,7 +246,59 @@ fn pattern(glob: &str) -> Result<glob::Pattern, InvalidRule> {
             "an empty pattern would match nothing".to_owned(),
         ));
     }
-    glob::Pattern::new(glob).map_err(|e| InvalidRule(format!("invalid glob `{glob}`: {e}")))
+    Ok(Glob::new(glob)?.0)
+}
+
+/// A glob of the configuration (an `allow-tests` pattern, an
+/// `allow-listen-paths` entry), checked when it is read so that a bad one
+/// is an error naming its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Glob(glob::Pattern);
+
+impl Glob {
+    /// Parses `text`; a bad glob is an error quoting it.
+    pub fn new(text: &str) -> Result<Glob, InvalidRule> {
+        glob::Pattern::new(text)
+            .map(Glob)
+            .map_err(|e| InvalidRule(format!("invalid glob `{text}`: {e}")))
+    }
+
+    /// The parsed pattern.
+    pub fn pattern(&self) -> &glob::Pattern {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Glob {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Glob::new(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A test whose leaks are accepted (`allow-tests`), with the reason given.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowTest {
+    pattern: Glob,
+    reason: String,
+}
+
+impl AllowTest {
+    /// The glob as written, e.g. `net::shared_*`.
+    pub fn pattern(&self) -> &str {
+        self.pattern.0.as_str()
+    }
+
+    /// Why the test may leak.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// True when the pattern matches `binary::name` or `name`.
+    pub fn matches(&self, binary: &str, name: &str) -> bool {
+        self.pattern.0.matches(name) || self.pattern.0.matches(&format!("{binary}::{name}"))
+    }
 }
 
 /// `tokio-util` and `tokio_util` are one crate.

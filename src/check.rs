@@ -5,7 +5,7 @@
 //! the linger polling and the failure message are decided once.
 
 use crate::config::Config;
-use crate::leak::{self, Holder, Leak, Severity};
+use crate::leak::{Holder, Leak, Severity};
 use crate::policy::{self, Policy, LINGER_POLL};
 use crate::report::listing::Capped;
 use crate::report::words::counted;
@@ -39,7 +39,7 @@ impl Checkpoint {
         loop {
             let after = snapshot::own_sockets()?;
             let opened = snapshot::opened_since(&self.before, &after);
-            let leaks = leak::classify(&opened, Holder::Test, policy);
+            let leaks = policy::classify(&opened, Holder::Test, policy);
             let now = Instant::now();
             if !policy::lingers_for(&leaks) || now >= deadline {
                 return Ok(leaks);

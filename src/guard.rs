@@ -162,7 +162,7 @@ mod tests {
         // binary. The held connection is an error only under this guard's
         // policy: to the other tests' checks it is a mere warning.
         let mut policy = quick();
-        policy.set_level(LeakKind::Established, crate::policy::Level::Deny);
+        policy.set(LeakKind::Established, crate::policy::Level::Deny);
         let result = panic::catch_unwind(move || {
             let mut held = Vec::new(); // dropped after the guard
             let _guard = Guard::with_policy(policy);
@@ -181,7 +181,7 @@ mod tests {
     #[test]
     fn a_guard_panics_naming_each_socket_left_open() {
         let mut policy = quick();
-        policy.set_level(LeakKind::Established, crate::policy::Level::Deny);
+        policy.set(LeakKind::Established, crate::policy::Level::Deny);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let result = panic::catch_unwind(|| {
             let mut held = Vec::new(); // dropped after the guard

@@ -214,7 +214,7 @@ impl Harness {
     /// Sets how leaks of `kind` are treated (`Deny` fails the trial, `Warn`
     /// prints, `Allow` ignores).
     pub fn level(mut self, kind: LeakKind, level: Level) -> Harness {
-        self.policy.set_level(kind, level);
+        self.policy.set(kind, level);
         self
     }
 

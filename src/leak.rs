@@ -1,7 +1,6 @@
 //! The leak model: which held sockets count as leaks, of what kind, and how
 //! bad each one is.
 
-use crate::policy::Policy;
 use crate::site::{Frame, HoldingThread, Origin};
 use crate::socket::{Protocol, Socket, State, UnixType};
 use serde::{Deserialize, Serialize};
@@ -354,30 +353,6 @@ pub fn kind_of(socket: &Socket, holder: Holder) -> Option<LeakKind> {
     })
 }
 
-/// Classifies the sockets a test left open into leaks under `policy`;
-/// sockets that are no leak or that the policy allows are dropped.
-pub fn classify<'a>(
-    sockets: impl IntoIterator<Item = &'a Socket>,
-    holder: Holder,
-    policy: &Policy,
-) -> Vec<Leak> {
-    sockets
-        .into_iter()
-        .filter_map(|socket| {
-            let kind = kind_of(socket, holder)?;
-            let severity = policy.severity_for(kind, socket)?;
-            Some(Leak {
-                kind,
-                severity,
-                socket: socket.clone(),
-                stability: None,
-                opened: None,
-                held_by: Vec::new(),
-            })
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -483,23 +458,6 @@ mod tests {
         );
         let time_wait = tcp(State::TimeWait, "127.0.0.1:1", "127.0.0.1:2");
         assert_eq!(kind_of(&time_wait, Holder::Descendant), None);
-    }
-
-    #[test]
-    fn default_policy_gives_the_design_severities() {
-        let sockets = [
-            tcp(State::CloseWait, "127.0.0.1:1", "127.0.0.1:2"),
-            tcp(State::Established, "127.0.0.1:1", "127.0.0.1:2"),
-        ];
-        let leaks = classify(&sockets, Holder::Test, &Policy::default());
-        let severities: Vec<_> = leaks.iter().map(|l| (l.kind, l.severity)).collect();
-        assert_eq!(
-            severities,
-            [
-                (LeakKind::CloseWait, Severity::Error),
-                (LeakKind::Established, Severity::Warning)
-            ]
-        );
     }
 
     #[test]

@@ -1,9 +1,14 @@
-//! What the user allows: severity per leak kind, listen ports that are meant
+//! What the user allows: a level per leak kind, listen ports that are meant
 //! to stay open, sockets allowed by where they were created, and how long to
-//! wait for asynchronous cleanup.
+//! wait for asynchronous cleanup; and [`classify`], which judges a test's
+//! sockets by them.
+//!
+//! The modules stack one way: [`crate::leak`] (what a leak is) under
+//! [`crate::allow`] (rules that allow sockets) under this one (the policy
+//! that combines them) under [`crate::config`] (the files that set it).
 
 use crate::allow::{self, AllowSocket};
-use crate::leak::{Leak, LeakKind, Severity, UnknownLeakKind};
+use crate::leak::{self, Holder, Leak, LeakKind, Severity};
 use crate::site::Origin;
 use crate::socket::{Address, Socket};
 use serde::{Deserialize, Serialize};
@@ -35,12 +40,30 @@ impl Level {
             Level::Allow => "allow",
         }
     }
+
+    /// The severity a finding at this level gets: `None` when it is allowed.
+    pub fn severity(self) -> Option<Severity> {
+        match self {
+            Level::Deny => Some(Severity::Error),
+            Level::Warn => Some(Severity::Warning),
+            Level::Allow => None,
+        }
+    }
+
+    /// The level that gives `severity`.
+    fn of(severity: Severity) -> Level {
+        match severity {
+            Severity::Error => Level::Deny,
+            Severity::Warning => Level::Warn,
+        }
+    }
 }
 
-/// What a level is set for: a kind of leak, or the sockets shared by
-/// design (made once per process by a static's initializer, see
-/// [`allow::shared_initializer`]). Written as the kind's name or `shared`
-/// (`--deny shared`, `[levels] shared = "deny"`).
+/// What a level is set for (a *level key*): a kind of leak, or the sockets
+/// shared by design (made once per process by a static's initializer, see
+/// [`allow::shared_initializer`]). Written as its [name](Judged::name)
+/// (`--deny shared`, `[levels] shared = "deny"`). This is the one place
+/// that lists the keys, their names and their default levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Judged {
     /// A kind of leak.
@@ -50,17 +73,48 @@ pub enum Judged {
     Shared,
 }
 
+impl Judged {
+    /// Every level key, in the order errors list them.
+    pub fn all() -> impl Iterator<Item = Judged> {
+        LeakKind::ALL
+            .into_iter()
+            .map(Judged::Kind)
+            .chain([Judged::Shared])
+    }
+
+    /// The name written in configuration and on the command line:
+    /// the kind's (`close-wait`), or `shared`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Judged::Kind(kind) => kind.name(),
+            Judged::Shared => "shared",
+        }
+    }
+
+    /// The level when nothing is configured: a kind's
+    /// [default severity](LeakKind::default_severity); `allow` for shared
+    /// sockets.
+    pub fn default_level(self) -> Level {
+        match self {
+            Judged::Kind(kind) => Level::of(kind.default_severity()),
+            Judged::Shared => Level::Allow,
+        }
+    }
+}
+
+impl From<LeakKind> for Judged {
+    fn from(kind: LeakKind) -> Judged {
+        Judged::Kind(kind)
+    }
+}
+
 impl FromStr for Judged {
     type Err = UnknownJudged;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "shared" => Ok(Judged::Shared),
-            _ => s
-                .parse()
-                .map(Judged::Kind)
-                .map_err(|UnknownLeakKind(name)| UnknownJudged(name)),
-        }
+        Judged::all()
+            .find(|judged| judged.name() == s)
+            .ok_or_else(|| UnknownJudged(s.to_owned()))
     }
 }
 
@@ -73,17 +127,18 @@ impl<'de> Deserialize<'de> for Judged {
     }
 }
 
-/// Error for a name that is neither a leak kind nor `shared`.
+/// Error for a name that is no [level key](Judged).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownJudged(pub String);
 
 impl fmt::Display for UnknownJudged {
     /// ``unknown leak kind `x` (expected one of: close-wait, …, orphan, or shared)``
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = LeakKind::ALL.iter().map(|k| k.name()).collect();
+        let mut names: Vec<&str> = Judged::all().map(Judged::name).collect();
+        let last = names.pop().unwrap_or_default();
         write!(
             f,
-            "unknown leak kind `{}` (expected one of: {}, or shared)",
+            "unknown leak kind `{}` (expected one of: {}, or {last})",
             self.0,
             names.join(", ")
         )
@@ -94,18 +149,15 @@ impl std::error::Error for UnknownJudged {}
 
 impl fmt::Display for Judged {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Judged::Kind(kind) => kind.fmt(f),
-            Judged::Shared => f.write_str("shared"),
-        }
+        f.write_str(self.name())
     }
 }
 
 /// The rules that turn held sockets into leaks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
-    levels: BTreeMap<LeakKind, Level>,
-    shared: Level,
+    /// The levels set; a key not set has its [`Judged::default_level`].
+    levels: BTreeMap<Judged, Level>,
     allowed_listen_ports: BTreeSet<u16>,
     allowed_listen_paths: Vec<glob::Pattern>,
     allow_sockets: Vec<AllowSocket>,
@@ -127,7 +179,7 @@ pub const LINGER_POLL: Duration = Duration::from_millis(5);
 /// alike: cleanup is waited for while any leak the policy reports remains,
 /// warnings included, so that a warning's verdict does not flip with a
 /// thread that closes a connection a moment after the test. `leaks` are
-/// those [`classify`](crate::leak::classify) found under the policy (allowed
+/// those [`classify`] found under the policy (allowed
 /// sockets are not among them, so they are never waited for).
 pub fn lingers_for(leaks: &[Leak]) -> bool {
     !leaks.is_empty()
@@ -137,7 +189,6 @@ impl Default for Policy {
     fn default() -> Self {
         Policy {
             levels: BTreeMap::new(),
-            shared: Level::Allow,
             allowed_listen_ports: BTreeSet::new(),
             allowed_listen_paths: Vec::new(),
             allow_sockets: Vec::new(),
@@ -148,29 +199,27 @@ impl Default for Policy {
 }
 
 impl Policy {
-    /// Sets how `kind` is treated.
-    pub fn set_level(&mut self, kind: LeakKind, level: Level) -> &mut Self {
-        self.levels.insert(kind, level);
+    /// Sets how `what` is treated: a kind's level (`LeakKind` converts), or
+    /// what becomes of the sockets shared by design.
+    pub fn set(&mut self, what: impl Into<Judged>, level: Level) -> &mut Self {
+        self.levels.insert(what.into(), level);
         self
     }
 
-    /// Sets how `what` is treated: a kind's level, or what becomes of the
-    /// sockets shared by design.
-    pub fn set(&mut self, what: Judged, level: Level) -> &mut Self {
-        match what {
-            Judged::Kind(kind) => self.set_level(kind, level),
-            Judged::Shared => {
-                self.shared = level;
-                self
-            }
-        }
+    /// How `what` is treated, configured or by default.
+    pub fn level(&self, what: impl Into<Judged>) -> Level {
+        let what = what.into();
+        self.levels
+            .get(&what)
+            .copied()
+            .unwrap_or_else(|| what.default_level())
     }
 
     /// How sockets shared by design are treated: `Allow` (the default)
     /// lists them as allowed; `Deny` judges them as the leaks they are,
     /// `Warn` as warnings.
     pub fn shared_level(&self) -> Level {
-        self.shared
+        self.level(Judged::Shared)
     }
 
     /// Lets a unix listener whose address matches `pattern` stay open: a
@@ -214,7 +263,7 @@ impl Policy {
         } else {
             &[]
         };
-        let shared = (self.shared == Level::Allow).then(allow::shared_statics);
+        let shared = (self.shared_level() == Level::Allow).then(allow::shared_statics);
         self.allow_sockets.iter().chain(known).chain(shared)
     }
 
@@ -232,17 +281,6 @@ impl Policy {
     /// The grace period given to asynchronous cleanup before leaks are judged.
     pub fn linger(&self) -> Duration {
         self.linger
-    }
-
-    /// How `kind` is treated, configured or by default.
-    pub fn level(&self, kind: LeakKind) -> Level {
-        self.levels
-            .get(&kind)
-            .copied()
-            .unwrap_or(match kind.default_severity() {
-                Severity::Error => Level::Deny,
-                Severity::Warning => Level::Warn,
-            })
     }
 
     /// True when a listener at `address` may stay open: its port or its
@@ -265,17 +303,57 @@ impl Policy {
         if allowed_listener {
             return None;
         }
-        match self.level(kind) {
-            Level::Deny => Some(Severity::Error),
-            Level::Warn => Some(Severity::Warning),
-            Level::Allow => None,
-        }
+        self.level(kind).severity()
     }
+}
+
+/// Classifies the sockets a test left open into leaks under `policy`;
+/// sockets that are no leak ([`leak::kind_of`]) or that the policy allows
+/// are dropped.
+pub fn classify<'a>(
+    sockets: impl IntoIterator<Item = &'a Socket>,
+    holder: Holder,
+    policy: &Policy,
+) -> Vec<Leak> {
+    sockets
+        .into_iter()
+        .filter_map(|socket| {
+            let kind = leak::kind_of(socket, holder)?;
+            let severity = policy.severity_for(kind, socket)?;
+            Some(Leak {
+                kind,
+                severity,
+                socket: socket.clone(),
+                stability: None,
+                opened: None,
+                held_by: Vec::new(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::socket::State;
+    use crate::testing::tcp;
+
+    #[test]
+    fn default_policy_gives_the_design_severities() {
+        let sockets = [
+            tcp(State::CloseWait, "127.0.0.1:1", "127.0.0.1:2"),
+            tcp(State::Established, "127.0.0.1:1", "127.0.0.1:2"),
+        ];
+        let leaks = classify(&sockets, Holder::Test, &Policy::default());
+        let severities: Vec<_> = leaks.iter().map(|l| (l.kind, l.severity)).collect();
+        assert_eq!(
+            severities,
+            [
+                (LeakKind::CloseWait, Severity::Error),
+                (LeakKind::Established, Severity::Warning)
+            ]
+        );
+    }
 
     #[test]
     fn shared_is_judged_like_a_kind_and_allowed_by_default() {

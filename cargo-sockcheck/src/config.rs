@@ -92,7 +92,7 @@ impl RunConfig {
         }
         let mut allow_all = Policy::default();
         for kind in LeakKind::ALL {
-            allow_all.set_level(kind, Level::Allow);
+            allow_all.set(kind, Level::Allow);
         }
         Ok(RunConfig {
             packages,
