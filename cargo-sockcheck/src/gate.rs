@@ -16,7 +16,7 @@ use sockcheck::leak::{Leak, Severity};
 use sockcheck::report::listing::{Capped, MAX_LISTED};
 use sockcheck::report::markdown;
 use sockcheck::report::words::counted;
-use sockcheck::report::{visible, Outcome, Report, TestRecord};
+use sockcheck::report::{visible, Outcome, Report, Summary, TestRecord};
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::Display;
@@ -50,10 +50,16 @@ impl<'r> Verdict<'r> {
             };
         };
         let comparison = baseline.compare(report);
-        let mut tests = report.tests.clone();
+        // The same run, judged: everything but the leaks' severities is kept.
+        let mut shown = report.clone();
+        let mut baselined = 0;
         for &(test, leak) in &comparison.known_at {
-            tests[test].leaks[leak].severity = Severity::Warning;
+            let severity = &mut shown.tests[test].leaks[leak].severity;
+            baselined += usize::from(*severity == Severity::Error);
+            *severity = Severity::Warning;
         }
+        shown.summary = Summary::of(&shown.tests);
+        shown.baselined = Some(baselined);
         // A shard or a filtered run says nothing about the tests it did not run.
         let ran: HashSet<(&str, &str)> = report
             .tests
@@ -68,10 +74,6 @@ impl<'r> Verdict<'r> {
                 ran.contains(&(entry.identity.binary.as_str(), entry.identity.test.as_str()))
             })
             .collect();
-        // The same run, judged: everything but the leaks' severities is kept.
-        let mut shown = Report::new(tests);
-        shown.interrupted = report.interrupted;
-        shown.duration_ms = report.duration_ms;
         Verdict {
             shown: Cow::Owned(shown),
             baseline: Some(BaselineView {
@@ -253,15 +255,24 @@ mod tests {
     }
 
     #[test]
-    fn the_shown_report_keeps_the_run_s_wall_time_and_interruption() {
-        let mut report = Report::new(vec![test("a", Outcome::Passed, vec![listener(8080)])]);
+    fn the_shown_report_keeps_the_run_and_counts_the_known_errors() {
+        let mut udp = testing::leak(LeakKind::Udp, testing::listener(9090));
+        udp.severity = Severity::Warning;
+        let mut report = Report::new(vec![test("a", Outcome::Passed, vec![listener(8080), udp])]);
         report.duration_ms = Some(2415);
         report.interrupted = true;
+        let rule = serde_json::json!({"rule": "crate pool", "reason": "kept", "hits": 0});
+        report.rules = vec![serde_json::from_value(rule).unwrap()];
         let base = baseline(&report);
         let verdict = Verdict::judge(&report, Some(&base));
         assert_eq!(verdict.shown.duration_ms, Some(2415));
         assert!(verdict.shown.interrupted);
+        assert_eq!(verdict.shown.rules, report.rules);
         assert_eq!(verdict.shown.tests[0].leaks[0].severity, Severity::Warning);
+        // Of the two known leaks, one was an error.
+        assert_eq!(verdict.shown.baselined, Some(1));
+        assert_eq!(verdict.shown.summary.warnings, 2);
+        assert_eq!(Verdict::judge(&report, None).shown.baselined, None);
     }
 
     #[test]

@@ -210,6 +210,15 @@ fn a_baseline_passes_known_leaks_fails_on_a_new_one_and_lists_fixed_ones() {
     );
     // The judged report is still the run's: its wall time is kept.
     assert!(stdout.contains(" Summary ["), "{stdout}");
+    // The next step calls the known errors what they are, not warnings.
+    assert!(
+        stdout.contains(
+            "    Next the baseline knows 5 errors: shown as warnings, they fail nothing; fix \
+             them, then --write-baseline PATH shrinks the baseline; the other warnings fail \
+             nothing either (--deny KIND makes a kind fail the run)\n"
+        ),
+        "{stdout}"
+    );
 
     // A copy of the fixture with one new leak and one leak fixed.
     let copy = LeakyCopy::new();
@@ -270,6 +279,12 @@ fn a_baseline_passes_known_leaks_fails_on_a_new_one_and_lists_fixed_ones() {
             "net::leaks_close_wait_ipv4: close-wait tcp 127.0.0.1:* -> 127.0.0.1:* CLOSE_WAIT"
         ),
         "{section}"
+    );
+    // The next step names the errors as new ones.
+    let stdout = String::from_utf8_lossy(&changed.stdout);
+    assert!(
+        stdout.contains("    Next these errors are new, the baseline does not know them: "),
+        "{stdout}"
     );
     // Not on GitHub Actions: no workflow commands.
     assert!(!stderr(&changed).contains("::error"));

@@ -234,6 +234,12 @@ pub struct Report {
     /// (`cargo sockcheck` only); absent when there were none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<RuleUse>,
+    /// Under a baseline (`--baseline`), how many of the warnings shown are
+    /// error-level leaks the baseline knows, shown as warnings so that the
+    /// views agree with the exit status; `None` without a baseline. Never
+    /// in JSON, which keeps every leak at its policy's severity.
+    #[serde(skip)]
+    pub baselined: Option<usize>,
 }
 
 impl Report {
@@ -246,6 +252,7 @@ impl Report {
             interrupted: false,
             duration_ms: None,
             rules: Vec::new(),
+            baselined: None,
         }
     }
 

@@ -390,6 +390,11 @@ fn next_step(report: &Report) -> Option<String> {
             n => format!("{n} failing tests"),
         };
         format!("fix the {tests} first: a test that fails may leak only because it failed")
+    } else if !errors.is_empty() && !rerun && report.baselined.is_some() {
+        "these errors are new, the baseline does not know them: fix them; --rerun-leaks 3 \
+         tells stable leaks from flaky ones; allow-sockets rules allow sockets kept open on \
+         purpose"
+            .to_owned()
     } else if !errors.is_empty() && !rerun {
         "--rerun-leaks 3 tells stable leaks from flaky ones; --write-baseline PATH, then \
          --baseline PATH, fails only on new leaks; allow-sockets rules allow sockets kept \
@@ -404,6 +409,17 @@ fn next_step(report: &Report) -> Option<String> {
         "the leaks are flaky, seen in some runs only: look for cleanup that races the \
          test's end (a server thread, a connection pool)"
             .to_owned()
+    } else if let Some(known) = report.baselined.filter(|&n| n > 0) {
+        let more = if s.warnings > known {
+            "; the other warnings fail nothing either (--deny KIND makes a kind fail the run)"
+        } else {
+            ""
+        };
+        format!(
+            "the baseline knows {}: shown as warnings, they fail nothing; fix them, then \
+             --write-baseline PATH shrinks the baseline{more}",
+            counted(known, "error")
+        )
     } else if s.warnings > 0 {
         "warnings fail nothing; --deny KIND makes a kind of leak fail the run".to_owned()
     } else {
