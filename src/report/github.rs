@@ -1,7 +1,10 @@
 //! GitHub Actions workflow commands: one `::error` or `::warning`
 //! annotation per leak *site* (naming the tests that leak there and the
 //! kinds), one per failed test, so leaks show on the run's page and on the
-//! lines of the pull request's diff.
+//! lines of the pull request's diff. A port finding that explains a
+//! failure ("address in use, held by ...") is told in the failed test's
+//! annotation, placed at the failing call; one that has a severity of its
+//! own (a fixed port, churn) is an annotation at its call.
 //!
 //! GitHub shows at most 10 error and 10 warning annotations per step (and
 //! 50 per job) and silently drops the rest, so the most severe are kept
@@ -10,7 +13,7 @@
 //! repository root ([`RepoPaths`]), which is what GitHub resolves.
 
 use super::listing::{count_by_kind, Capped, MAX_LEAKS_LISTED};
-use super::sites::{self, By, RepoPaths, SiteGroup};
+use super::sites::{self, By, PortEntry, RepoPaths, SiteGroup};
 use super::words::counted;
 use super::{visible, Report};
 use crate::leak::Severity;
@@ -41,18 +44,40 @@ pub fn workflow_commands(report: &Report, paths: &RepoPaths, elsewhere: &str) ->
             ),
         ));
     }
+    let entries = sites::port_entries(report);
     for test in report.tests.iter().filter(|t| t.outcome.is_failure()) {
         let name = test.full_name();
         let title = format!("{name} {}", test.outcome.name());
-        let message = match &test.detail {
+        let mut message = match &test.detail {
             Some(detail) => format!("{name} {}: {detail}", test.outcome.name()),
             None => format!("{name} {}", test.outcome.name()),
         };
-        candidates.push((Severity::Error, command("error", &title, &message)));
+        // What explains the failure, placed at the first call that failed.
+        let explaining: Vec<&PortEntry> = entries
+            .iter()
+            .filter(|e| std::ptr::eq(e.test, test) && e.finding.severity.is_none())
+            .collect();
+        for entry in &explaining {
+            message.push('\n');
+            message.push_str(&sites::finding_lines(entry.finding));
+        }
+        let place = explaining.iter().find_map(|entry| entry.place(paths));
+        candidates.push((
+            Severity::Error,
+            annotation("error", place, &title, &message),
+        ));
     }
     for group in sites::group(report, By::Site) {
         let severity = group.severity();
         candidates.push((severity, site_annotation(&group, paths)));
+    }
+    for entry in &entries {
+        if let Some(severity) = entry.finding.severity {
+            let title = format!("{} in {}", entry.finding.kind(), entry.test.full_name());
+            let message = format!("{}\n{}", entry.message(), entry.finding.kind().fix());
+            let line = annotation(severity.name(), entry.place(paths), &title, &message);
+            candidates.push((severity, line));
+        }
     }
     // Errors first (stable: the order within each level is kept).
     candidates.sort_by_key(|(severity, _)| *severity);

@@ -2,10 +2,11 @@
 //! per leak site and kind with the tests that leak there, at the site's
 //! repository path and line, with the same fingerprint as the SARIF
 //! result ([`sites::fingerprints`]), so the merge-request widget shows
-//! new and fixed leaks. Sorted, untimed: the same report gives the same
-//! bytes.
+//! new and fixed leaks. Then one issue per port finding, at its call
+//! (`sockcheck/port-churn`, ...; `info` for one that only explains a
+//! failure). Sorted, untimed: the same report gives the same bytes.
 
-use super::sites::{self, By, RepoPaths, SiteGroup};
+use super::sites::{self, By, PortEntry, RepoPaths, SiteGroup};
 use super::Report;
 use crate::baseline::PortRange;
 use crate::leak::Severity;
@@ -21,7 +22,8 @@ pub struct Issue {
     pub check_name: String,
     /// Stable across runs and unrelated edits.
     pub fingerprint: String,
-    /// `major` for an error-level leak, `minor` for a warning.
+    /// `major` for an error-level leak or finding, `minor` for a warning,
+    /// `info` for a port finding that only explains a failure.
     pub severity: &'static str,
     /// Where: a repository path and a line.
     pub location: IssueLocation,
@@ -50,10 +52,17 @@ pub struct Lines {
 pub fn issues(report: &Report, paths: &RepoPaths, ports: PortRange) -> Vec<Issue> {
     let groups = sites::group(report, By::SiteAndKind);
     let fingerprints = sites::fingerprints(&groups, paths, ports);
+    let entries = sites::port_entries(report);
+    let port_fingerprints = sites::port_fingerprints(&entries, paths);
+    let port_issues = entries
+        .iter()
+        .zip(port_fingerprints)
+        .map(|(entry, fingerprint)| port_issue(entry, fingerprint, paths));
     groups
         .iter()
         .zip(fingerprints)
         .map(|(group, fingerprint)| issue(group, fingerprint, paths))
+        .chain(port_issues)
         .collect()
 }
 
@@ -80,13 +89,35 @@ fn issue(group: &SiteGroup, fingerprint: String, paths: &RepoPaths) -> Issue {
             group.kind.map_or("leak", |kind| kind.name())
         ),
         fingerprint,
-        severity: match group.severity() {
-            Severity::Error => "major",
-            Severity::Warning => "minor",
-        },
+        severity: severity_name(Some(group.severity())),
         location: IssueLocation {
             path,
             lines: Lines { begin },
         },
+    }
+}
+
+fn port_issue(entry: &PortEntry, fingerprint: String, paths: &RepoPaths) -> Issue {
+    let (path, begin) = entry
+        .place(paths)
+        .map_or_else(|| (paths.manifest(), 1), |(path, line, _)| (path, line));
+    Issue {
+        description: entry.message().replace('\n', "; "),
+        check_name: format!("sockcheck/{}", entry.finding.kind()),
+        fingerprint,
+        severity: severity_name(entry.finding.severity),
+        location: IssueLocation {
+            path,
+            lines: Lines { begin },
+        },
+    }
+}
+
+/// Code Quality's name for `severity`; `info` for none.
+fn severity_name(severity: Option<Severity>) -> &'static str {
+    match severity {
+        Some(Severity::Error) => "major",
+        Some(Severity::Warning) => "minor",
+        None => "info",
     }
 }

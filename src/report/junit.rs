@@ -7,13 +7,18 @@
 //! failed; a failed, timed-out or crashed test gets a `<failure>` whose type
 //! is the outcome and whose message is its detail; an ignored test is
 //! skipped. Warning-level leaks and the captured output go to the test's
+//! `<system-out>`. Port findings ("address in use, held by ...", a fixed
+//! port, churn) are told in the failure's text when the test fails (an
+//! error-level finding fails it, of type `port-finding`), else in its
 //! `<system-out>`. When the run was interrupted every suite carries the
 //! property `sockcheck.interrupted = true`.
 
 use super::listing::{count_by_kind, kinds_present, Capped};
+use super::sites::call_place;
 use super::words::counted;
 use super::{Outcome, Report, TestRecord};
 use crate::leak::{Leak, Severity};
+use crate::ports::{PortFinding, PortFindingKind};
 use crate::site::Frame;
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 use std::collections::HashMap;
@@ -63,8 +68,8 @@ fn test_case(test: &TestRecord) -> TestCase {
         status
             .set_type(test.outcome.name())
             .set_message(test.detail.as_deref().unwrap_or(test.outcome.name()));
-        if !test.leaks.is_empty() {
-            status.set_description(leak_listing(&test.leaks) + &fixes(&test.leaks));
+        if !test.leaks.is_empty() || !test.port_findings.is_empty() {
+            status.set_description(failure_text(test));
         }
         status
     } else if !errors.is_empty() {
@@ -72,7 +77,20 @@ fn test_case(test: &TestRecord) -> TestCase {
         status
             .set_type("socket-leak")
             .set_message(leak_message(&errors))
-            .set_description(leak_listing(&test.leaks) + &fixes(&test.leaks));
+            .set_description(failure_text(test));
+        status
+    } else if test.port_count(Severity::Error) > 0 {
+        let summaries: Vec<String> = test
+            .port_findings
+            .iter()
+            .filter(|f| f.severity == Some(Severity::Error))
+            .map(PortFinding::summary)
+            .collect();
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        status
+            .set_type("port-finding")
+            .set_message(summaries.join("; "))
+            .set_description(failure_text(test));
         status
     } else {
         TestCaseStatus::success()
@@ -84,10 +102,13 @@ fn test_case(test: &TestRecord) -> TestCase {
         case.set_time(Duration::from_millis(ms));
     }
     let mut system_out = String::new();
-    // On a failing test the failure text already lists every leak.
-    let listed_in_failure = test.outcome.is_failure() || !errors.is_empty();
+    // On a failing test the failure text already lists every leak and
+    // port finding.
+    let listed_in_failure =
+        test.outcome.is_failure() || !errors.is_empty() || test.port_count(Severity::Error) > 0;
     if !listed_in_failure {
-        for line in leak_listing(&test.leaks).lines() {
+        let listing = leak_listing(&test.leaks) + &port_listing(&test.port_findings);
+        for line in listing.lines() {
             let _ = writeln!(system_out, "sockcheck: {line}");
         }
     }
@@ -122,6 +143,44 @@ fn leak_message(errors: &[&Leak]) -> String {
         let _ = write!(message, "; {more} ({})", count_by_kind(rest));
     }
     message
+}
+
+/// A failure's text: the test's leaks, its port findings, then how to fix
+/// each kind.
+fn failure_text(test: &TestRecord) -> String {
+    leak_listing(&test.leaks)
+        + &port_listing(&test.port_findings)
+        + &fixes(&test.leaks)
+        + &port_fixes(&test.port_findings)
+}
+
+/// Every port finding on its own line (with its severity, when it has
+/// one), then its call and details, indented.
+fn port_listing(findings: &[PortFinding]) -> String {
+    let mut text = String::new();
+    for finding in findings {
+        match finding.severity {
+            Some(severity) => {
+                let _ = writeln!(text, "{severity} {}: {}", finding.kind(), finding.summary());
+            }
+            None => {
+                let _ = writeln!(text, "{}", finding.summary());
+            }
+        }
+        for line in call_place(finding).into_iter().chain(finding.details()) {
+            let _ = writeln!(text, "    {line}");
+        }
+    }
+    text
+}
+
+/// `how to fix port-churn: ...`, a line per kind of `findings`.
+fn port_fixes(findings: &[PortFinding]) -> String {
+    PortFindingKind::ALL
+        .into_iter()
+        .filter(|kind| findings.iter().any(|f| f.kind() == *kind))
+        .map(|kind| format!("how to fix {kind}: {}\n", kind.fix()))
+        .collect()
 }
 
 /// `how to fix close-wait: ...`, a line per kind of `leaks`.

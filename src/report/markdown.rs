@@ -1,6 +1,8 @@
 //! The Markdown rendering, for pull-request comments and GitHub's job
-//! summary: a headline, a table of the leaks, the failed tests, and the
-//! captured output of leaking and failing tests folded in `<details>`.
+//! summary: a headline, a table of the leaks, the failed tests (each with
+//! the port findings that explain it: "address in use, held by ..."), the
+//! port findings of the other tests (fixed ports, churn), and the captured
+//! output of leaking and failing tests folded in `<details>`.
 //!
 //! Long runs are summarised rather than listed, as [`listing`](super::listing)
 //! cuts every report: a few leaks per test and a few dozen tests per
@@ -17,10 +19,12 @@
 //! line, open a link, an image, HTML or a heading, or mention anyone.
 
 use super::listing::{count_by_kind, kinds_present, Capped, MAX_LISTED};
+use super::sites::call_place;
 use super::words::counted;
 use super::{allowed_groups, visible, Report, TestRecord};
 use crate::allow::{proposed_rules, RuleUse};
 use crate::leak::Leak;
+use crate::ports::{PortFinding, PortFindingKind};
 use crate::socket::Socket;
 use std::borrow::Cow;
 use std::io::{self, Write};
@@ -67,7 +71,8 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             s.ignored
         )?;
         write_allowed(report, out)?;
-        return write_rule_warnings(report, out);
+        write_rule_warnings(report, out)?;
+        return write_ports(report, out);
     }
     writeln!(
         out,
@@ -157,11 +162,19 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 Some(detail) => writeln!(out, " ({})", inline(detail))?,
                 None => writeln!(out)?,
             }
+            for finding in &test.port_findings {
+                write!(out, "  - {}", finding_text(finding))?;
+                match call_place(finding) {
+                    Some(call) => writeln!(out, " · {}", code(&call))?,
+                    None => writeln!(out)?,
+                }
+            }
         }
         if let Some(more) = capped.and_more_counted("failed test") {
             writeln!(out, "- {more}")?;
         }
     }
+    write_ports(report, out)?;
 
     let with_output: Vec<(&TestRecord, &str)> = report
         .tests
@@ -186,6 +199,61 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The port findings of the tests that did not fail (a failed test's are
+/// under it), a row each, then how to fix each kind found in any test.
+fn write_ports(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let all = || report.tests.iter().flat_map(|t| &t.port_findings);
+    if all().next().is_none() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "#### Ports")?;
+    let rows: Vec<(&TestRecord, &PortFinding)> = report
+        .tests
+        .iter()
+        .filter(|t| !t.outcome.is_failure())
+        .flat_map(|t| t.port_findings.iter().map(move |f| (t, f)))
+        .collect();
+    if !rows.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "| Test | Finding | Severity | Call |")?;
+        writeln!(out, "| --- | --- | --- | --- |")?;
+        let capped = Capped::new(&rows, MAX_LISTED);
+        for (test, finding) in capped.listed {
+            let severity = finding.severity.map_or("—", |s| s.name());
+            let call = call_place(finding).map_or_else(|| "—".to_owned(), |c| code(&c));
+            writeln!(
+                out,
+                "| {} | {} | {severity} | {} |",
+                cell(&code(&test.full_name())),
+                cell(&finding_text(finding)),
+                cell(&call)
+            )?;
+        }
+        if let Some(more) = capped.and_more_counted("port finding") {
+            writeln!(out, "| {more} | | | |")?;
+        }
+    }
+    writeln!(out)?;
+    for kind in PortFindingKind::ALL {
+        if all().any(|f| f.kind() == kind) {
+            writeln!(out, "- {}: {}", code(kind.name()), kind.fix())?;
+        }
+    }
+    Ok(())
+}
+
+/// A finding in Markdown prose, on one line: its summary, then its
+/// details after `·`.
+fn finding_text(finding: &PortFinding) -> String {
+    let mut text = inline(&finding.summary());
+    for detail in finding.details() {
+        text.push_str(" · ");
+        text.push_str(&inline(&detail));
+    }
+    text
 }
 
 /// One line per reason that sockets were allowed for, after the summary.

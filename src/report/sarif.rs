@@ -1,6 +1,8 @@
 //! SARIF 2.1.0 for code scanning (GitHub's Security tab, and any SARIF
 //! viewer): one rule per leak kind, one result per leak site and kind with
-//! the tests that leak there.
+//! the tests that leak there; one rule per port finding kind, one result
+//! per port finding at its call (`bind`, `connect`), at the level its
+//! severity gives (`note` for one that only explains a failure).
 //!
 //! Each result sits at its site's repository path and line (a relative
 //! `uri` with the `%SRCROOT%` base), lists the frames on the way out to
@@ -12,10 +14,11 @@
 //! The file is the same, byte for byte, for the same report: results are
 //! sorted and nothing in it is timed.
 
-use super::sites::{self, By, RepoPaths, SiteGroup};
+use super::sites::{self, By, PortEntry, RepoPaths, SiteGroup};
 use super::Report;
 use crate::baseline::PortRange;
 use crate::leak::{LeakKind, Severity};
+use crate::ports::PortFindingKind;
 use serde_sarif::sarif::{
     ArtifactLocation, Invocation, Location, Message, MultiformatMessageString, Notification,
     PhysicalLocation, PropertyBag, Region, ReportingConfiguration, ReportingDescriptor,
@@ -39,18 +42,25 @@ pub const MAX_RELATED: usize = 100;
 
 const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 const README: &str = "https://github.com/sockcheck/sockcheck/blob/main/README.md";
+const PORTS_DOC: &str = "https://github.com/sockcheck/sockcheck/blob/main/docs/ports.md";
 
 /// The SARIF log of `report`: paths from the repository root as `paths`
 /// says, ephemeral ports (for fingerprints) as `ports` says.
 pub fn log(report: &Report, paths: &RepoPaths, ports: PortRange) -> Sarif {
     let groups = sites::group(report, By::SiteAndKind);
     let fingerprints = sites::fingerprints(&groups, paths, ports);
-    let results: Vec<SarifResult> = groups
+    let entries = sites::port_entries(report);
+    let port_fingerprints = sites::port_fingerprints(&entries, paths);
+    let found = groups.len() + entries.len();
+    let leak_results = groups
         .iter()
         .zip(&fingerprints)
-        .take(MAX_RESULTS)
-        .map(|(group, fingerprint)| result(group, fingerprint, paths))
-        .collect();
+        .map(|(group, fingerprint)| result(group, fingerprint, paths));
+    let port_results = entries
+        .iter()
+        .zip(&port_fingerprints)
+        .map(|(entry, fingerprint)| port_result(entry, fingerprint, paths));
+    let results: Vec<SarifResult> = leak_results.chain(port_results).take(MAX_RESULTS).collect();
     let mut notes = Vec::new();
     if report.interrupted {
         notes.push(note(
@@ -58,13 +68,13 @@ pub fn log(report: &Report, paths: &RepoPaths, ports: PortRange) -> Sarif {
             "The run was interrupted: results cover only the tests that finished.",
         ));
     }
-    if groups.len() > MAX_RESULTS {
+    if found > MAX_RESULTS {
         notes.push(note(
             "warning",
             &format!(
                 "{} more results were left out (code scanning keeps {MAX_RESULTS} per run): \
                  see the JSON report.",
-                groups.len() - MAX_RESULTS
+                found - MAX_RESULTS
             ),
         ));
     }
@@ -72,7 +82,13 @@ pub fn log(report: &Report, paths: &RepoPaths, ports: PortRange) -> Sarif {
         .name("sockcheck")
         .information_uri("https://github.com/sockcheck/sockcheck")
         .version(env!("CARGO_PKG_VERSION"))
-        .rules(LeakKind::ALL.map(rule).to_vec())
+        .rules(
+            LeakKind::ALL
+                .map(leak_rule)
+                .into_iter()
+                .chain(PortFindingKind::ALL.map(port_rule))
+                .collect::<Vec<_>>(),
+        )
         .build();
     let mut run = Run::builder()
         .tool(Tool::builder().driver(driver).build())
@@ -103,23 +119,54 @@ pub fn render(
 
 /// The rule of a leak kind: its fix as the descriptions, its default
 /// severity as the level, the README's table as help.
-fn rule(kind: LeakKind) -> ReportingDescriptor {
-    let fix = kind.fix();
-    // The fix's first clause (before its colon) says what is wrong.
-    let short = fix.split_once(": ").map_or(fix, |(what, _)| what);
+fn leak_rule(kind: LeakKind) -> ReportingDescriptor {
+    let uri = format!("{README}#what-counts-as-a-leak");
+    let help = format!("The kinds of leak and their severities: {uri}");
+    let level = kind.default_severity().name();
+    rule(
+        kind.name(),
+        rule_name(kind),
+        kind.fix(),
+        level,
+        (&help, &uri),
+    )
+}
+
+/// The rule of a port finding kind: its fix as the descriptions, its
+/// default severity as the level (`note` for a kind that only explains a
+/// failure), docs/ports.md as help.
+fn port_rule(kind: PortFindingKind) -> ReportingDescriptor {
+    let uri = format!("{PORTS_DOC}#{}", kind.name());
+    let help = format!("What each port finding means: {uri}");
+    let level = kind.default_severity().map_or("note", Severity::name);
+    rule(
+        kind.name(),
+        pascal_case(kind.name()),
+        kind.fix(),
+        level,
+        (&help, &uri),
+    )
+}
+
+/// A rule named `id` and `name`, whose descriptions come from `fix`, at
+/// `level` by default, with `help` (the fix, then `help.0`, a line that
+/// points at `help.1`).
+fn rule(id: &str, name: String, fix: &str, level: &str, help: (&str, &str)) -> ReportingDescriptor {
+    // The fix's first clause (before its first colon or full stop) says
+    // what is wrong.
+    let end = [": ", ". "].iter().filter_map(|stop| fix.find(stop)).min();
+    let short = end.map_or(fix, |end| &fix[..end]);
     let text = |text: String| MultiformatMessageString::builder().text(text).build();
     ReportingDescriptor::builder()
-        .id(kind.name())
-        .name(rule_name(kind))
+        .id(id)
+        .name(name)
         .short_description(text(format!("{}.", short.trim_end_matches('.'))))
         .full_description(text(fix.to_owned()))
-        .help(text(format!(
-            "{fix} The kinds of leak and their severities: {README}#what-counts-as-a-leak"
-        )))
-        .help_uri(format!("{README}#what-counts-as-a-leak"))
+        .help(text(format!("{fix} {}", help.0)))
+        .help_uri(help.1)
         .default_configuration(
             ReportingConfiguration::builder()
-                .level(serde_json::json!(kind.default_severity().name()))
+                .level(serde_json::json!(level))
                 .build(),
         )
         .properties(
@@ -133,18 +180,59 @@ fn rule(kind: LeakKind) -> ReportingDescriptor {
 
 /// `CloseWaitLeak` for `close-wait`: the rule's name, PascalCase.
 fn rule_name(kind: LeakKind) -> String {
-    let mut name: String = kind
-        .name()
-        .split('-')
+    pascal_case(kind.name()) + "Leak"
+}
+
+/// `AddressInUse` for `address-in-use`.
+fn pascal_case(name: &str) -> String {
+    name.split('-')
         .map(|word| {
             let mut chars = word.chars();
             chars.next().map_or_else(String::new, |first| {
                 first.to_ascii_uppercase().to_string() + chars.as_str()
             })
         })
-        .collect();
-    name.push_str("Leak");
-    name
+        .collect()
+}
+
+/// The result of one port finding, at its call's line (or, with none
+/// known, the workspace's `Cargo.toml`, saying so).
+fn port_result(entry: &PortEntry, fingerprint: &str, paths: &RepoPaths) -> SarifResult {
+    let kind = entry.finding.kind();
+    let rule_index = LeakKind::ALL.len()
+        + PortFindingKind::ALL
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap_or(0);
+    let mut text = format!("{}.", entry.message());
+    let (file, line, column) = entry.place(paths).unwrap_or_else(|| {
+        text.push_str("\nNo source line is known: placed on the workspace's Cargo.toml.");
+        (paths.manifest(), 1, None)
+    });
+    let level = match entry.finding.severity {
+        Some(Severity::Error) => ResultLevel::Error,
+        Some(Severity::Warning) => ResultLevel::Warning,
+        None => ResultLevel::Note,
+    };
+    let tests = vec![serde_json::Value::from(entry.test.full_name())];
+    let properties = PropertyBag::builder()
+        .additional_properties(BTreeMap::from([(
+            "tests".to_owned(),
+            serde_json::Value::Array(tests),
+        )]))
+        .build();
+    SarifResult::builder()
+        .rule_id(kind.name())
+        .rule_index(rule_index as i64)
+        .level(level)
+        .message(message(text))
+        .locations(vec![location(file, line, column)])
+        .partial_fingerprints(BTreeMap::from([(
+            FINGERPRINT_KEY.to_owned(),
+            fingerprint.to_owned(),
+        )]))
+        .properties(properties)
+        .build()
 }
 
 /// The result of one site and kind.
@@ -247,7 +335,7 @@ mod tests {
     fn rule_names_are_pascal_case_and_descriptions_come_from_the_fix() {
         assert_eq!(rule_name(LeakKind::CloseWait), "CloseWaitLeak");
         assert_eq!(rule_name(LeakKind::UnixDatagram), "UnixDatagramLeak");
-        let listen = rule(LeakKind::Listen);
+        let listen = leak_rule(LeakKind::Listen);
         let short = listen.short_description.map(|d| d.text);
         assert_eq!(short.as_deref(), Some("A server is still listening."));
         assert_eq!(

@@ -5,13 +5,17 @@
 //!
 //! Also owned here: where a site lies in the repository ([`RepoPaths`]),
 //! and the fingerprint that tracks a finding from run to run and commit to commit
-//! ([`fingerprints`]).
+//! ([`fingerprints`]). Port findings ([`PortFinding`]) are per call, not
+//! grouped: [`port_entries`] lists them with their tests, each placed at
+//! its call ([`PortEntry::place`]), with its own fingerprint
+//! ([`port_fingerprints`]).
 
 use super::listing::Capped;
 use super::words::counted;
 use super::{Report, TestRecord};
 use crate::baseline::{LeakIdentity, PortRange};
 use crate::leak::{Leak, LeakKind, Severity};
+use crate::ports::PortFinding;
 use crate::site::Frame;
 use std::cmp::Reverse;
 use std::collections::HashMap;
@@ -254,10 +258,17 @@ pub fn fingerprints(groups: &[SiteGroup], paths: &RepoPaths, ports: PortRange) -
             fnv1a(text.as_bytes())
         })
         .collect();
-    // Same hash: numbered in line order, so an edit above both keeps each its own.
-    let mut order: Vec<usize> = (0..groups.len()).collect();
-    order.sort_by_key(|&i| (hashes[i], line_of(&groups[i]), i));
-    let mut fingerprints = vec![String::new(); groups.len()];
+    let lines: Vec<u32> = groups.iter().map(line_of).collect();
+    numbered(&hashes, &lines)
+}
+
+/// Fingerprints of `hashes`, 16 hex digits; hashes that are the same get
+/// `-2`, `-3` ... in the order of their `lines`, so an edit above both
+/// keeps each its own.
+fn numbered(hashes: &[u64], lines: &[u32]) -> Vec<String> {
+    let mut order: Vec<usize> = (0..hashes.len()).collect();
+    order.sort_by_key(|&i| (hashes[i], lines[i], i));
+    let mut fingerprints = vec![String::new(); hashes.len()];
     let mut previous: Option<(u64, usize)> = None;
     for i in order {
         let n = match previous {
@@ -271,6 +282,109 @@ pub fn fingerprints(groups: &[SiteGroup], paths: &RepoPaths, ports: PortRange) -
         };
     }
     fingerprints
+}
+
+/// A port finding with its test, for the formats a code host reads.
+#[derive(Debug, Clone, Copy)]
+pub struct PortEntry<'a> {
+    /// The test it is about.
+    pub test: &'a TestRecord,
+    /// The finding.
+    pub finding: &'a PortFinding,
+}
+
+impl<'a> PortEntry<'a> {
+    /// The project frame of the finding's call, when known.
+    pub fn site(&self) -> Option<&'a Frame> {
+        self.finding.call.as_ref()?.site.as_ref()
+    }
+
+    /// The repository path, line and column of the call, when its site is
+    /// a project file with a line.
+    pub fn place(&self, paths: &RepoPaths) -> Option<(String, u32, Option<u32>)> {
+        let site = self.site()?;
+        Some((paths.file(site.file.as_deref()?)?, site.line?, site.column))
+    }
+
+    /// `net::b: ` and the [`finding_lines`] of its finding.
+    pub fn message(&self) -> String {
+        format!("{}: {}", self.test.full_name(), finding_lines(self.finding))
+    }
+}
+
+/// `bind 127.0.0.1:8080: address in use, held by test net::a`, then each
+/// of the finding's details on a line of its own: untrusted text, which
+/// each format escapes.
+pub fn finding_lines(finding: &PortFinding) -> String {
+    let mut lines = finding.summary();
+    for detail in finding.details() {
+        lines.push('\n');
+        lines.push_str(&detail);
+    }
+    lines
+}
+
+/// `bind at tests/net.rs:31:13`: the finding's call and where the project
+/// made it (its site's location, else its function); `None` when no
+/// project frame is known.
+pub fn call_place(finding: &PortFinding) -> Option<String> {
+    let call = finding.call.as_ref()?;
+    let site = call.site.as_ref()?;
+    let place = site.location().or_else(|| site.function.clone())?;
+    Some(format!("{} at {place}", call.syscall))
+}
+
+/// Every port finding of `report` with its test: those with a severity
+/// first (errors, then warnings), then those that only explain a failure;
+/// by test name within each, a test's own in report order.
+pub fn port_entries(report: &Report) -> Vec<PortEntry<'_>> {
+    let mut entries: Vec<PortEntry> = report
+        .tests
+        .iter()
+        .flat_map(|test| {
+            test.port_findings
+                .iter()
+                .map(move |finding| PortEntry { test, finding })
+        })
+        .collect();
+    entries.sort_by_cached_key(|entry| {
+        let severity = entry.finding.severity;
+        ((severity.is_none(), severity), entry.test.full_name())
+    });
+    entries
+}
+
+/// A fingerprint per entry, as [`fingerprints`] makes them for leaks: the
+/// call's repository file and function (not its line), the kind, the test
+/// and the address (a fixed port, so the same from run to run; none for
+/// churn).
+pub fn port_fingerprints(entries: &[PortEntry], paths: &RepoPaths) -> Vec<String> {
+    let hashes: Vec<u64> = entries
+        .iter()
+        .map(|entry| {
+            let site = entry.site();
+            let file = site
+                .and_then(|frame| frame.file.as_deref())
+                .and_then(|file| paths.file(file))
+                .unwrap_or_default();
+            let function = site
+                .and_then(|frame| frame.function.as_deref())
+                .unwrap_or_default();
+            let text = format!(
+                "{file}\n{function}\n{}\n{}\t{}\n{}",
+                entry.finding.kind(),
+                entry.test.binary,
+                entry.test.name,
+                entry.finding.problem.address().unwrap_or_default()
+            );
+            fnv1a(text.as_bytes())
+        })
+        .collect();
+    let lines: Vec<u32> = entries
+        .iter()
+        .map(|entry| entry.site().and_then(|site| site.line).unwrap_or(0))
+        .collect();
+    numbered(&hashes, &lines)
 }
 
 /// The identity's fields, tab-separated: what a fingerprint hashes, kept
