@@ -10,6 +10,7 @@ use common::*;
 use sockcheck::leak::LeakKind;
 use sockcheck::report::Outcome;
 use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 fn chaos(args: &[&str], sleep_secs: &str) -> std::process::Command {
@@ -329,67 +330,155 @@ fn a_report_path_in_a_missing_directory_fails_before_any_test_runs() {
     assert!(!err.contains("running"), "no test ran: {err}");
 }
 
-/// The socket calls sockcheck's main thread (where the tracer and the
-/// snapshots run) makes running the tests `names` of fixture `project`, as
-/// strace shows them.
-fn socket_calls(project: &str, names: &[&str], expected_status: i32) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = dir.path().join("strace.txt");
-    let manifest = fixture(project);
-    let target = fixture_target_dir();
-    let status = std::process::Command::new("strace")
-        .args([
-            "-qq",
-            "-e",
-            "trace=socket,socketpair,connect,bind",
-            "-e",
-            "signal=none",
-            "-o",
-        ])
-        .arg(&trace)
-        .arg(env!("CARGO_BIN_EXE_cargo-sockcheck"))
-        .args(["sockcheck", "--manifest-path", manifest.to_str().unwrap()])
-        .args(["--target-dir", target.to_str().unwrap()])
-        .args(names)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("strace is installed (.ci/run installs it)");
-    assert_eq!(status.code(), Some(expected_status), "{project} {names:?}");
-    std::fs::read_to_string(&trace).unwrap()
+/// One socket call the shim (`socket_calls/shim.c`) recorded:
+/// `PID TID CALL A B C`, the arguments as the shim writes them.
+#[derive(Debug, PartialEq)]
+struct Call {
+    pid: u32,
+    tid: u32,
+    call: String,
+    args: [i64; 3],
 }
 
-/// sockcheck reads sockets through /proc and the sockets' own fds: it never
-/// opens a network socket itself. std's process spawning uses a unix
-/// socketpair, which is fine; and to tell a socketpair the test process
-/// holds both ends of (plumbing, not a leak) from a connection to another
-/// process, sockcheck asks the kernel's sock_diag for the peer of each
-/// connected unix socket, through one `NETLINK_SOCK_DIAG` socket that
-/// reaches the kernel only, opened only when a test holds such a socket.
+/// The shim and its control program (`socket_calls/`), built with cc into
+/// `dir`.
+fn build_shim(dir: &Path) -> (PathBuf, PathBuf) {
+    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/socket_calls");
+    let shim = dir.join("shim.so");
+    let control = dir.join("control");
+    let builds: [(&Path, &[&str]); 2] = [
+        (&shim, &["-shared", "-fPIC", "shim.c", "-ldl"]),
+        (&control, &["-pthread", "control.c"]),
+    ];
+    for (output, args) in builds {
+        let built = std::process::Command::new("cc")
+            .current_dir(&sources)
+            .args(["-O2", "-Wall", "-Werror", "-o"])
+            .arg(output)
+            .args(args)
+            .status()
+            .expect("cc is installed (the Rust toolchain links with it)");
+        assert!(built.success(), "cc {args:?}");
+    }
+    (shim, control)
+}
+
+/// The socket calls of `command`'s own process, from every thread of it,
+/// run with the shim (not its children: the shim leaves them alone), and
+/// how it exited.
+fn own_socket_calls(shim: &Path, mut command: std::process::Command) -> (Vec<Call>, i32) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("calls.txt");
+    let child = command
+        .env("LD_PRELOAD", shim)
+        .env("SOCKET_CALLS_LOG", &log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let status = child
+        .wait_with_output()
+        .unwrap()
+        .status
+        .code()
+        .unwrap_or(-1);
+    let lines = std::fs::read_to_string(&log).unwrap_or_default();
+    let calls: Vec<Call> = lines
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let number = |i: usize| fields[i].parse::<i64>().unwrap();
+            Call {
+                pid: fields[0].parse().unwrap(),
+                tid: fields[1].parse().unwrap(),
+                call: fields[2].to_owned(),
+                args: [number(3), number(4), number(5)],
+            }
+        })
+        .collect();
+    // Only the process started is recorded: the shim is not inherited.
+    assert!(calls.iter().all(|c| c.pid == pid), "{pid}: {lines}");
+    (calls, status)
+}
+
+/// `cargo sockcheck` on the tests `names` of fixture `project`.
+fn sockcheck_on(project: &str, names: &[&str]) -> std::process::Command {
+    let manifest = fixture(project);
+    let target = fixture_target_dir();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cargo-sockcheck"));
+    command
+        .args(["sockcheck", "--manifest-path", manifest.to_str().unwrap()])
+        .args(["--target-dir", target.to_str().unwrap()])
+        .args(names);
+    command
+}
+
+/// sockcheck reads sockets through /proc and the sockets' own fds: no
+/// thread of it (the tracer, its helper threads, those that build) ever
+/// makes, connects, binds or accepts a network socket. std's process
+/// spawning may use a unix socketpair, which is fine; and to tell a
+/// socketpair the test process holds both ends of (plumbing, not a leak)
+/// from a connection to another process, sockcheck asks the kernel's
+/// sock_diag for the peer of each connected unix socket, through one
+/// `NETLINK_SOCK_DIAG` socket that reaches the kernel only, opened only
+/// when a test holds such a socket. What every thread calls is recorded by
+/// an LD_PRELOAD shim (strace -f would take the children sockcheck traces
+/// itself); its control program, and the sock_diag socket sockcheck opens
+/// in the second run, show that it records what it must.
 #[test]
 fn sockcheck_opens_no_socket_of_its_own() {
-    let allowed = |call: &&str| call.contains("AF_UNIX") || call.contains("NETLINK_SOCK_DIAG");
-    let network = |calls: &str| -> Vec<String> {
-        calls
-            .lines()
-            .filter(|call| !allowed(call))
-            .map(str::to_owned)
-            .collect()
-    };
+    let dir = tempfile::tempdir().unwrap();
+    let (shim, control) = build_shim(dir.path());
+    let (af_unix, af_inet, af_netlink) = (1, 2, 16);
+    let netlink_sock_diag = 4;
 
-    let calls = socket_calls("leaky", &["leaks_udp", "leaks_close_wait_ipv4"], 1);
-    assert_eq!(network(&calls), Vec::<String>::new(), "{calls}");
+    // The control: a thread's calls are recorded, a forked child's and an
+    // exec'd child's are not.
+    let (calls, status) = own_socket_calls(&shim, std::process::Command::new(&control));
+    assert_eq!(status, 0);
+    let seen: Vec<(&str, [i64; 3])> = calls.iter().map(|c| (c.call.as_str(), c.args)).collect();
+    assert_eq!(
+        seen,
+        [
+            ("socket", [af_inet, libc::SOCK_DGRAM as i64, 0]),
+            ("connect", [af_inet, 3, 0]),
+            (
+                "syscall",
+                [libc::SYS_socket, af_unix, libc::SOCK_STREAM as i64]
+            ),
+        ],
+        "{calls:?}"
+    );
+    assert!(calls.iter().all(|c| c.tid != c.pid), "{calls:?}");
+
+    let allowed = |c: &Call| match c.call.as_str() {
+        "socket" | "socketpair" if c.args[0] == af_unix => true,
+        "socket" => c.args[0] == af_netlink && c.args[2] == netlink_sock_diag,
+        _ => false,
+    };
+    let (calls, status) = own_socket_calls(
+        &shim,
+        sockcheck_on("leaky", &["leaks_udp", "leaks_close_wait_ipv4"]),
+    );
+    assert_eq!(status, ExitStatus::Leak.code());
+    let network: Vec<&Call> = calls.iter().filter(|c| !allowed(c)).collect();
+    assert!(network.is_empty(), "{network:?}");
     assert!(
-        !calls.contains("AF_NETLINK"),
-        "no unix socket, no sock_diag: {calls}"
+        calls.iter().all(|c| c.args[0] != af_netlink),
+        "no unix socket, no sock_diag: {calls:?}"
     );
 
     // A test keeping a socketpair: the one sock_diag socket, nothing else.
-    let calls = socket_calls("unixsock", &["clean_process_wide_socketpair"], 0);
-    assert_eq!(network(&calls), Vec::<String>::new(), "{calls}");
-    let netlink: Vec<&str> = calls.lines().filter(|c| c.contains("AF_NETLINK")).collect();
-    assert_eq!(netlink.len(), 1, "{calls}");
-    assert!(netlink[0].contains("NETLINK_SOCK_DIAG"), "{calls}");
+    let (calls, status) = own_socket_calls(
+        &shim,
+        sockcheck_on("unixsock", &["clean_process_wide_socketpair"]),
+    );
+    assert_eq!(status, ExitStatus::Clean.code());
+    let network: Vec<&Call> = calls.iter().filter(|c| !allowed(c)).collect();
+    assert!(network.is_empty(), "{network:?}");
+    let netlink: Vec<&Call> = calls.iter().filter(|c| c.args[0] == af_netlink).collect();
+    assert_eq!(netlink.len(), 1, "{calls:?}");
 }
 
 /// Where sockcheck may not trace (here: it is itself traced by `strace -f`,
