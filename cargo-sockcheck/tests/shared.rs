@@ -123,8 +123,8 @@ fn a_pool_made_inside_a_dependency_names_the_crate_and_the_rule_proposed_allows_
         &fixtures.join("shared"),
     );
     copy_tree(
-        &fixture("shared").with_file_name("../shared-deps"),
-        &fixtures.join("shared-deps"),
+        &fixture("shared").with_file_name("../path-deps"),
+        &fixtures.join("path-deps"),
     );
     let config = fixtures.join("shared/sockcheck.toml");
     let mut written = std::fs::read_to_string(&config).unwrap();
