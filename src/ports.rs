@@ -438,9 +438,9 @@ impl PortFinding {
         self.problem.kind()
     }
 
-    /// One line saying what happened, e.g. `bind 127.0.0.1:8080: address
-    /// in use, held by test net::b`. Addresses, test names and commands are
-    /// the untrusted text they are: renderers escape the line.
+    /// One line saying what happened, without the kind, e.g. `bind
+    /// 127.0.0.1:8080: held by test net::b`. Addresses, test names and
+    /// commands are the untrusted text they are: renderers escape the line.
     pub fn summary(&self) -> String {
         let call = self.call.as_ref().map_or("bind", |c| c.syscall.as_str());
         match &self.problem {
@@ -452,62 +452,72 @@ impl PortFinding {
                         format!("held by pid {pid} ({command}), outside the run")
                     }
                     PortHolder::TimeWait { entries } => format!(
-                        "only {entries} TIME_WAIT {} held it: set SO_REUSEADDR",
-                        if *entries == 1 { "entry" } else { "entries" }
+                        "only {} held it: set SO_REUSEADDR",
+                        counted(*entries, "TIME_WAIT entry", "TIME_WAIT entries")
                     ),
-                    PortHolder::Unknown => "its holder was not found".into(),
+                    PortHolder::Unknown => "in use, by a holder sockcheck did not find".into(),
                 };
-                format!("{call} {address}: address in use, {holder}")
+                format!("{call} {address}: {holder}")
             }
             PortProblem::AddressNotAvailable {
                 address, time_wait, ..
             } => format!(
-                "connect {address}: no local port free (ephemeral range exhausted); \
-                 {time_wait} connections of this run in TIME_WAIT"
+                "connect {address}: the ephemeral port range is exhausted; {} of this run in \
+                 TIME_WAIT",
+                counted(*time_wait, "connection", "connections")
             ),
             PortProblem::FixedPortInEphemeralRange { address, range } => format!(
-                "{call} {address}: fixed port inside the ephemeral range {}-{}",
+                "{call} {address}: a fixed port inside the ephemeral range {}-{}",
                 range[0], range[1]
             ),
             PortProblem::FixedPortShared { address, with } => {
                 let names: Vec<String> = with.iter().map(ToString::to_string).collect();
-                format!(
-                    "{call} {address}: the same fixed port is bound by {}",
-                    names.join(", ")
-                )
+                format!("{call} {address}: also bound by {}", names.join(", "))
             }
             PortProblem::PortChurn {
                 active_closes,
                 threshold,
             } => format!(
-                "port churn: {active_closes} connections closed first hold their ports \
-                 for {TIME_WAIT_SECONDS} s (threshold {threshold})"
+                "{} closed first hold their ports for {TIME_WAIT_SECONDS} s (threshold {threshold})",
+                counted(*active_closes, "connection", "connections")
             ),
         }
     }
 
-    /// Further lines under the summary, when the finding has more to say:
-    /// where the holder's socket was opened, which tests made the
-    /// TIME_WAIT entries. Untrusted text, as [`PortFinding::summary`].
+    /// Further lines under the summary: where the call was made, where the
+    /// holder's socket was opened, which tests made the TIME_WAIT entries.
+    /// Untrusted text, as [`PortFinding::summary`].
     pub fn details(&self) -> Vec<String> {
-        let opened = |origin: &Option<Origin>| {
-            origin
-                .as_ref()
-                .and_then(|o| o.site.as_ref())
-                .map(|site| format!("its socket was opened at {site}"))
-        };
+        let mut lines = Vec::new();
+        if let Some(call) = &self.call {
+            lines.push(match &call.site {
+                Some(site) => format!("{} at {site}", call.syscall),
+                None => format!("{} {call}", call.syscall),
+            });
+        }
         match &self.problem {
             PortProblem::AddressInUse {
-                held_by: PortHolder::Test { opened: o, .. } | PortHolder::SameTest { opened: o },
+                held_by: PortHolder::Test { opened, .. } | PortHolder::SameTest { opened },
                 ..
-            } => opened(o).into_iter().collect(),
-            PortProblem::AddressNotAvailable { made_by, .. } => made_by
-                .iter()
-                .map(|maker| format!("{} made {} of them", maker.test, maker.entries))
-                .collect(),
-            _ => Vec::new(),
+            } => {
+                let opened = opened.as_ref().map(|o| format!("its socket was {o}"));
+                lines.extend(opened);
+            }
+            PortProblem::AddressNotAvailable { made_by, .. } => {
+                let makers = made_by
+                    .iter()
+                    .map(|maker| format!("{} made {} of them", maker.test, maker.entries));
+                lines.extend(makers);
+            }
+            _ => {}
         }
+        lines
     }
+}
+
+/// `1 connection`, `2 connections`.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 #[cfg(test)]
@@ -575,11 +585,15 @@ mod tests {
         assert!(json.get("severity").is_none(), "{json}");
         assert_eq!(
             finding.summary(),
-            "bind 127.0.0.1:8080: address in use, held by test ports::winner"
+            "bind 127.0.0.1:8080: held by test ports::winner"
         );
         assert_eq!(
             finding.details(),
-            ["its socket was opened at tests/ports.rs:12:5 in ports::winner"]
+            [
+                "bind at tests/ports.rs:20:5 in ports::winner",
+                "its socket was opened at tests/ports.rs:12:5 in ports::winner \
+                 (std::net::tcp::TcpListener::bind)"
+            ]
         );
     }
 
@@ -601,7 +615,10 @@ mod tests {
                 PortHolder::SameTest { opened: None },
                 "held by another socket of this test",
             ),
-            (PortHolder::Unknown, "its holder was not found"),
+            (
+                PortHolder::Unknown,
+                "in use, by a holder sockcheck did not find",
+            ),
         ];
         for (held_by, words) in holders {
             let finding = PortFinding::new(PortProblem::AddressInUse {
@@ -609,10 +626,7 @@ mod tests {
                 held_by,
             });
             round_trip(&finding);
-            assert_eq!(
-                finding.summary(),
-                format!("bind [::1]:9000: address in use, {words}")
-            );
+            assert_eq!(finding.summary(), format!("bind [::1]:9000: {words}"));
         }
     }
 
@@ -652,7 +666,7 @@ mod tests {
         assert_eq!(findings[2].problem.address(), None);
         assert_eq!(
             findings[2].summary(),
-            "port churn: 5000 connections closed first hold their ports for 60 s (threshold 2351)"
+            "5000 connections closed first hold their ports for 60 s (threshold 2351)"
         );
     }
 

@@ -93,6 +93,18 @@ pub struct Options {
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub timeout: Option<Duration>,
 
+    /// Warn of port churn in a test that closes more than N TCP
+    /// connections first (each keeps its port pair in TIME_WAIT for 60 s)
+    /// [default: the ephemeral port range / (4 × jobs)].
+    #[arg(long, value_name = "N")]
+    pub churn_threshold: Option<u64>,
+
+    /// Run each test with at most N open file descriptors (RLIMIT_NOFILE,
+    /// soft and hard), as on a host with a low limit (macOS's default is
+    /// 256): a test that needs more fails with "Too many open files".
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(3..))]
+    pub max_fds: Option<u64>,
+
     /// Run each test binary whole first; only binaries that fail or leave a
     /// socket open (allowed ones too) are rerun one test per process, to
     /// pin each socket on its test.

@@ -42,6 +42,8 @@ pub fn trace_command(options: ExecOptions) -> Result<ExitStatus> {
         timeout: None,
         policy: config::policy(&options.gate),
         project,
+        churn_threshold: None,
+        max_fds: None,
     });
     let result = runner.run_jobs(std::slice::from_ref(&job), &mut |record: &TestRecord| {
         if !record.leaks.is_empty() {

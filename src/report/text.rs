@@ -1,5 +1,6 @@
 //! The terminal rendering: each failing or leaking test with its leaks
-//! (and its output, as [`TextOptions`] asks), then the summary: counts by
+//! and port findings (and its output, as [`TextOptions`] asks), then the
+//! summary: counts by
 //! outcome and by leak kind, the slowest tests of a long run, what the
 //! linger cost when that was significant, and one line on what to do next.
 //!
@@ -12,6 +13,7 @@ use super::words::counted;
 use super::{allowed_groups, visible, Outcome, Report, TestRecord};
 use crate::allow::{proposed_rules, RuleUse};
 use crate::leak::{Leak, Severity};
+use crate::ports::{PortFinding, PortFindingKind};
 use anstyle::{AnsiColor, Style};
 use std::fmt::Display;
 use std::io::{self, Write};
@@ -79,7 +81,7 @@ fn paint(style: Style, text: impl Display) -> String {
 pub fn render(report: &Report, options: &TextOptions, out: &mut dyn Write) -> io::Result<()> {
     for test in &report.tests {
         let failed = test.outcome.is_failure();
-        if test.leaks.is_empty() && !failed {
+        if test.leaks.is_empty() && test.port_findings.is_empty() && !failed {
             continue;
         }
         write!(out, "{} {}", label(test), name(test))?;
@@ -88,6 +90,7 @@ pub fn render(report: &Report, options: &TextOptions, out: &mut dyn Write) -> io
             None => writeln!(out)?,
         }
         write_leaks(test, out)?;
+        write_port_findings(test, out)?;
         let show_output = if failed {
             options.failure_output
         } else {
@@ -170,6 +173,28 @@ pub fn write_leaks(test: &TestRecord, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
+/// Lists a test's port findings, indented, each with its details (where
+/// the call was made, who held the address) beneath it.
+pub fn write_port_findings(test: &TestRecord, out: &mut dyn Write) -> io::Result<()> {
+    for finding in &test.port_findings {
+        writeln!(out, "{INDENT}{}", port_finding_line(finding))?;
+        for line in finding.details() {
+            writeln!(out, "{INDENT}{ORIGIN_INDENT}{}", visible(&line))?;
+        }
+    }
+    Ok(())
+}
+
+/// `warning port-churn: 5000 connections closed first ...`, or `note
+/// address-in-use: ...` for a finding without a severity.
+fn port_finding_line(finding: &PortFinding) -> String {
+    let word = finding
+        .severity
+        .map_or_else(|| paint(DIM, "note"), severity);
+    let line = format!("{}: {}", finding.kind(), finding.summary());
+    format!("{word} {}", visible(&line))
+}
+
 /// `error close-wait: tcp ... CLOSE_WAIT (pid 4242)`, the severity coloured.
 fn leak_line(leak: &Leak) -> String {
     format!(
@@ -224,6 +249,24 @@ pub fn write_summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             kind.fix()
         )?;
     }
+    let port_kinds = port_kinds_present(report);
+    if !port_kinds.is_empty() {
+        let counts: Vec<String> = port_kinds
+            .iter()
+            .map(|(kind, n)| format!("{n} {kind}"))
+            .collect();
+        writeln!(out, "{} {}", heading("Ports"), counts.join(", "))?;
+    }
+    for (i, (kind, _)) in port_kinds.into_iter().enumerate() {
+        let word = if i == 0 { "Fix" } else { "" };
+        writeln!(
+            out,
+            "{} {}: {}",
+            heading(word),
+            paint(BOLD, kind),
+            kind.fix()
+        )?;
+    }
     for group in allowed_groups(report) {
         let group = group.to_string();
         writeln!(out, "{} {}", heading("Allowed"), visible(&group))?;
@@ -253,6 +296,17 @@ pub fn write_summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "{} {next}", heading("Next"))?;
     }
     Ok(())
+}
+
+/// The kinds of port finding in `report`, in report order, with how many
+/// of each.
+fn port_kinds_present(report: &Report) -> Vec<(PortFindingKind, usize)> {
+    let findings = || report.tests.iter().flat_map(|t| &t.port_findings);
+    PortFindingKind::ALL
+        .into_iter()
+        .map(|kind| (kind, findings().filter(|f| f.kind() == kind).count()))
+        .filter(|(_, n)| *n > 0)
+        .collect()
 }
 
 /// `13 tests: 11 passed, 1 failed, 1 ignored`; timed-out and crashed
@@ -425,4 +479,124 @@ fn next_step(report: &Report) -> Option<String> {
     } else {
         return None;
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{PortHolder, PortProblem, PortUsage, TestName, TimeWaitMaker};
+    use crate::site::{Frame, Origin};
+
+    fn call(syscall: &str, function: &str, line: u32) -> Origin {
+        Origin::new(
+            syscall,
+            vec![
+                Frame::function(format!("std::net::tcp::TcpListener::{syscall}")),
+                Frame::function(function)
+                    .at("tests/ports.rs", line, Some(21))
+                    .in_project(),
+            ],
+        )
+    }
+
+    fn in_use(held_by: PortHolder) -> PortFinding {
+        PortFinding::new(PortProblem::AddressInUse {
+            address: "127.0.0.1:28080".into(),
+            held_by,
+        })
+        .at(call("bind", "ports::loser", 84))
+    }
+
+    /// A run with every kind of port finding and every kind of holder;
+    /// a command line with an escape sequence, as a hostile one would.
+    fn ports_report() -> Report {
+        let mut loser = TestRecord::new("ports", "loser", Outcome::Failed);
+        loser.detail = Some("exit status 101".into());
+        loser.port_findings = vec![
+            in_use(PortHolder::Test {
+                test: TestName::new("ports", "winner"),
+                opened: Some(call("socket", "ports::winner", 45)),
+            }),
+            PortFinding::new(PortProblem::FixedPortShared {
+                address: "127.0.0.1:28080".into(),
+                with: vec![TestName::new("ports", "winner")],
+            })
+            .at(call("bind", "ports::loser", 84)),
+        ];
+        let mut outside = TestRecord::new("ports", "outside", Outcome::Failed);
+        outside.port_findings = vec![
+            in_use(PortHolder::Process {
+                pid: 4242,
+                command: "sleep 300 \u{1b}[2J".into(),
+            }),
+            in_use(PortHolder::TimeWait { entries: 2 }),
+            in_use(PortHolder::Unknown),
+        ];
+        let mut exhausted = TestRecord::new("ports", "exhausted", Outcome::Failed);
+        exhausted.port_findings = vec![PortFinding::new(PortProblem::AddressNotAvailable {
+            address: "127.0.0.1:80".into(),
+            time_wait: 28_000,
+            made_by: vec![
+                TimeWaitMaker::new(TestName::new("ports", "churn"), 27_000),
+                TimeWaitMaker::new(TestName::new("ports", "churn_too"), 1_000),
+            ],
+        })
+        .at(call("connect", "ports::exhausted", 130))];
+        let mut churn = TestRecord::new("ports", "churn", Outcome::Passed);
+        let mut usage = PortUsage::default();
+        usage.connects = 5_000;
+        usage.active_closes = 5_000;
+        churn.ports = Some(usage);
+        churn.port_findings = vec![
+            PortFinding::new(PortProblem::PortChurn {
+                active_closes: 5_000,
+                threshold: 2_352,
+            }),
+            PortFinding::new(PortProblem::FixedPortInEphemeralRange {
+                address: "127.0.0.1:40000".into(),
+                range: [32768, 60999],
+            })
+            .at(call("bind", "ports::churn", 111)),
+        ];
+        let quiet = TestRecord::new("ports", "churns_50", Outcome::Passed);
+        Report::new(vec![loser, outside, exhausted, churn, quiet])
+    }
+
+    fn plain(report: &Report) -> String {
+        let mut out = anstream::AutoStream::new(Vec::new(), anstream::ColorChoice::Never);
+        render(report, &TextOptions::default(), &mut out).unwrap();
+        String::from_utf8(out.into_inner()).unwrap()
+    }
+
+    #[test]
+    fn port_findings_are_shown_under_their_test_with_the_fix_per_kind() {
+        let text = plain(&ports_report());
+        assert!(
+            !text.contains('\u{1b}'),
+            "the command's escape is shown, not sent"
+        );
+        assert!(
+            !text.contains("churns_50"),
+            "a clean passing test is not listed"
+        );
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn a_note_is_dimmed_and_a_warning_yellow() {
+        let mut out = Vec::new();
+        write_port_findings(&ports_report().tests[3], &mut out).unwrap();
+        let coloured = String::from_utf8(out).unwrap().replace('\x1b', "␛");
+        assert!(
+            coloured.contains("␛[1m␛[33mwarning␛[0m port-churn: "),
+            "{coloured}"
+        );
+        let mut out = Vec::new();
+        write_port_findings(&ports_report().tests[0], &mut out).unwrap();
+        let coloured = String::from_utf8(out).unwrap().replace('\x1b', "␛");
+        assert!(
+            coloured.contains("␛[2mnote␛[0m address-in-use: "),
+            "{coloured}"
+        );
+    }
 }

@@ -9,6 +9,8 @@ use super::linger::{Linger, Look};
 use super::look::{self, Holdings};
 use super::origins;
 use super::output::OutputCapture;
+use super::port_holder::{self, Found};
+use super::ports::{self, PortEvent, PortWatch};
 use super::ptrace::{self, Event, Pid};
 use super::signals::Signals;
 use super::spawn::{self, Spawner};
@@ -20,7 +22,8 @@ use crate::procinfo;
 use crate::stack::capture::SiteCapture;
 use crate::stack::symbolize::Symbolizer;
 use anyhow::{anyhow, Context, Result};
-use sockcheck::report::TestRecord;
+use sockcheck::ports::{PortFinding, PortHolder, PortProblem, TestName, TimeWaitMaker};
+use sockcheck::report::{Outcome, TestRecord};
 use sockcheck::socket::Socket;
 use std::collections::{HashMap, HashSet};
 use std::os::fd::AsRawFd;
@@ -45,6 +48,7 @@ pub fn run_jobs(
         // Reap what is left so that nothing outlives us; the error wins either way.
         let _ = tracer.drain(progress);
     }
+    tracer.add_shared_fixed_ports();
     RunResult {
         records: tracer.results,
         exit_statuses: tracer.exit_statuses,
@@ -93,6 +97,8 @@ struct Tracer<'a> {
     spawner: Spawner,
     /// Where each test's sockets, processes and threads were created.
     sites: SiteCapture,
+    /// What each test did with ports.
+    ports: PortWatch,
     /// New tracees held at their first stop until the event that created
     /// them is seen: a thread must not make a socket before the tracer
     /// knows which thread spawned it.
@@ -114,8 +120,9 @@ impl<'a> Tracer<'a> {
             next_test: 0,
             running: HashMap::new(),
             tree: ProcessTree::new(std::process::id() as Pid),
-            spawner: Spawner::new(),
+            spawner: Spawner::new(settings.max_fds),
             sites: SiteCapture::new(),
+            ports: PortWatch::new(settings.jobs, settings.churn_threshold),
             awaiting_creation: HashSet::new(),
             symbolizer,
             results: vec![None; jobs.len()],
@@ -220,6 +227,7 @@ impl<'a> Tracer<'a> {
         let now = Instant::now();
         self.tree.add_test(started.pid);
         self.sites.started(started.pid, self.jobs[index].libtest);
+        self.ports.started(started.pid, index);
         self.running.insert(
             started.pid,
             Running {
@@ -289,8 +297,21 @@ impl<'a> Tracer<'a> {
                     resume(pid, 0);
                 }
             }
-            Stop::SocketCallReturned => {
-                self.sites.socket_call_returned(pid);
+            Stop::PortCall => {
+                let test = self.tree.owner_of(pid, &Proc);
+                if test.is_some_and(|test| self.ports.entered(test, pid)) {
+                    resume_to_syscall_exit(pid);
+                } else {
+                    resume(pid, 0);
+                }
+            }
+            Stop::CallReturned => {
+                if let Some(new) = self.sites.socket_call_returned(pid) {
+                    self.ports.created(&new, pid);
+                }
+                if let Some(event) = self.ports.returned(pid) {
+                    self.port_event(pid, event);
+                }
                 resume(pid, 0);
             }
             Stop::Exec => {
@@ -309,6 +330,100 @@ impl<'a> Tracer<'a> {
             Stop::Resume(signal) => resume(pid, signal),
         }
         Ok(())
+    }
+
+    /// A port call of `thread` (stopped at its exit) needs the run's view:
+    /// who held the address, what the run holds in TIME_WAIT, the call's
+    /// stack.
+    fn port_event(&mut self, thread: Pid, event: PortEvent) {
+        match event {
+            PortEvent::InUse {
+                test,
+                syscall,
+                address,
+                protocol,
+            } => {
+                let running: Vec<Pid> = self.running.keys().copied().collect();
+                let tree = &mut self.tree;
+                let found = port_holder::find(address, protocol, &running, &self.sites, |pid| {
+                    tree.owner_of(pid, &Proc)
+                });
+                let held_by = match found {
+                    Found::Test { test: holder, call } => {
+                        let opened = call.map(|call| origins::origin(&call, self.symbolizer));
+                        match self.ports.job_of(holder) {
+                            Some(_) if holder == test => PortHolder::SameTest { opened },
+                            Some(job) => PortHolder::Test {
+                                test: self.test_name(job),
+                                opened,
+                            },
+                            None => PortHolder::Unknown,
+                        }
+                    }
+                    Found::Outside(holder) | Found::Nobody(holder) => holder,
+                };
+                let call = self.call_origin(test, thread, syscall);
+                if address.port() != 0 && syscall == "bind" {
+                    self.ports.fixed_bind(test, address, protocol, call.clone());
+                }
+                let mut finding = PortFinding::new(PortProblem::AddressInUse {
+                    address: address.to_string(),
+                    held_by,
+                });
+                finding.call = call;
+                self.ports.add(test, finding);
+            }
+            PortEvent::NotAvailable { test, address } => {
+                let (time_wait, by_job) = self.ports.time_wait_census();
+                let made_by = by_job
+                    .into_iter()
+                    .map(|(job, entries)| TimeWaitMaker::new(self.test_name(job), entries))
+                    .collect();
+                let mut finding = PortFinding::new(PortProblem::AddressNotAvailable {
+                    address: address.to_string(),
+                    time_wait,
+                    made_by,
+                });
+                finding.call = self.call_origin(test, thread, "connect");
+                self.ports.add(test, finding);
+            }
+            PortEvent::FixedBind {
+                test,
+                address,
+                protocol,
+            } => {
+                let call = self.call_origin(test, thread, "bind");
+                self.ports.fixed_bind(test, address, protocol, call);
+            }
+        }
+    }
+
+    /// The stack of `syscall`, where `thread` of `test` is stopped now,
+    /// symbolized.
+    fn call_origin(
+        &mut self,
+        test: Pid,
+        thread: Pid,
+        syscall: &'static str,
+    ) -> Option<sockcheck::site::Origin> {
+        let call = self.sites.call_now(test, thread, syscall)?;
+        Some(origins::origin(&call, self.symbolizer))
+    }
+
+    /// Job `job`'s test, by name.
+    fn test_name(&self, job: usize) -> TestName {
+        let job = &self.jobs[job];
+        TestName::new(&job.binary, &job.name)
+    }
+
+    /// Adds the `fixed-port-shared` findings of the run to the records of
+    /// the tests they concern.
+    fn add_shared_fixed_ports(&mut self) {
+        for (job, finding) in self.ports.shared_fixed_ports(|job| self.test_name(job)) {
+            if let Some(record) = self.results[job].as_mut() {
+                record.port_findings.push(finding);
+            }
+        }
     }
 
     /// The test whose process `thread` belongs to, if that process has not
@@ -482,6 +597,8 @@ impl<'a> Tracer<'a> {
             return;
         }
         let job = &self.jobs[running.test];
+        let held_at_exit = running.sockets.as_ref().map_or(0, Vec::len);
+        let (usage, mut port_findings) = self.ports.finish(test, held_at_exit);
         let finished = Finished {
             ended,
             timed_out: running.timed_out,
@@ -496,6 +613,11 @@ impl<'a> Tracer<'a> {
         };
         let policy = job.policy_or(self.settings);
         let mut record = verdict::record(&job.binary, &job.name, finished, policy);
+        if record.outcome == Outcome::Passed {
+            port_findings.retain(|finding| !ports::explains_a_failure(finding.kind()));
+        }
+        record.ports = usage;
+        record.port_findings = port_findings;
         let mut allowed = running.allowed;
         allowed.restore_at_exit(&mut record);
         let sites = self.sites.take(test);

@@ -18,7 +18,10 @@
 //! `event_loop` drives them all; `output` keeps a test's output and
 //! `framing` takes libtest's lines off it, `look` reads what a test process
 //! holds (or why it cannot), `holders` finds the threads
-//! blocked on a leaked socket, `origins` tells each leak where it was
+//! blocked on a leaked socket, `ports` follows what each test does with
+//! ports (`bind`, `listen`, `connect`, sockets by sort, TIME_WAIT left),
+//! `port_holder` finds who held an address a bind found taken, reading
+//! the kernel's socket table through `inet_diag`, `origins` tells each leak where it was
 //! opened (from `stack::capture`'s records), `allowed` decides which leaks
 //! an allow-sockets rule allows by their stack (not waited for, set aside),
 //! `signals` reads SIGCHLD/SIGINT/SIGTERM, `ptrace` wraps the syscalls.
@@ -27,10 +30,13 @@ mod allowed;
 mod event_loop;
 mod framing;
 mod holders;
+mod inet_diag;
 mod linger;
 mod look;
 mod origins;
 mod output;
+mod port_holder;
+mod ports;
 mod ptrace;
 mod signals;
 mod spawn;
@@ -82,6 +88,12 @@ pub struct Settings {
     pub policy: Policy,
     /// The project's own source: where a leak's site is looked for.
     pub project: ProjectSource,
+    /// Connections closed first by one test above which it is warned of
+    /// port churn; `None`: the default for the ephemeral range and `jobs`.
+    pub churn_threshold: Option<u64>,
+    /// The descriptor limit (`RLIMIT_NOFILE`) each test runs with; `None`:
+    /// the one sockcheck has.
+    pub max_fds: Option<u64>,
 }
 
 /// What a run produced, also when it was cut short.

@@ -6,7 +6,7 @@
 
 use super::holders::Holder;
 use super::ptrace::Pid;
-use crate::stack::capture::TestSites;
+use crate::stack::capture::{RawCall, TestSites};
 use crate::stack::symbolize::Symbolizer;
 use crate::stack::{RawSpawns, RawStack};
 use sockcheck::leak::{Leak, LeakKind};
@@ -65,6 +65,13 @@ pub fn annotate(
         });
         leak.opened = Some(origin.clone());
     }
+}
+
+/// The origin of a recorded call: its stack and the thread creations that
+/// led to it, symbolized.
+pub fn origin(call: &RawCall, symbolizer: &mut Symbolizer) -> Origin {
+    let spawned_by = spawns_of(call.spawns.as_deref(), symbolizer);
+    symbolizer.symbolize(&call.stack).spawned_by(spawned_by)
 }
 
 /// The thread creations of `spawns`, symbolized, innermost first.

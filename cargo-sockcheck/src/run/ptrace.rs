@@ -2,7 +2,7 @@
 //! wrappers over libc (nix's `Signal` cannot carry real-time signals, which
 //! a tracer must pass through untouched).
 
-use crate::stack::syscalls::CREATING_SOCKETS;
+use crate::stack::syscalls::{CREATING_SOCKETS, TAKING_PORTS};
 use std::io;
 
 /// A process or thread id.
@@ -21,7 +21,8 @@ const OPTIONS: libc::c_int = libc::PTRACE_O_TRACEEXIT
     | libc::PTRACE_O_TRACESYSGOOD;
 
 /// In the child, before exec: become traced by the parent and make
-/// `exit_group` and the socket-creating calls stop for the tracer (seccomp
+/// `exit_group`, the socket-creating calls and the port-taking ones stop
+/// for the tracer (seccomp
 /// `SECCOMP_RET_TRACE`); refuse the ways out of the trace (see
 /// [`tracing_filter`]).
 ///
@@ -66,21 +67,26 @@ pub mod traced {
     pub const EXIT_GROUP: u32 = 0;
     /// The entry of a call that creates a socket.
     pub const CREATES_SOCKET: u32 = 1;
+    /// The entry of a call that takes a port or an address (`bind`,
+    /// `listen`, `connect`).
+    pub const TAKES_PORT: u32 = 2;
 }
 
 /// BPF, for calls of the native architecture: `exit_group` → trace with
 /// [`traced::EXIT_GROUP`]; a socket-creating call → trace with
-/// [`traced::CREATES_SOCKET`]; `clone` with `CLONE_UNTRACED` → `EPERM` (a
+/// [`traced::CREATES_SOCKET`]; a port-taking call → trace with
+/// [`traced::TAKES_PORT`]; `clone` with `CLONE_UNTRACED` → `EPERM` (a
 /// child the tracer would never see); `clone3` → `ENOSYS`, since its flags
 /// lie in memory a filter cannot read (glibc then falls back to `clone`,
 /// which is checked); anything else → allow. Built on the stack: it runs
 /// between fork and exec.
-fn tracing_filter() -> [libc::sock_filter; 13 + CREATING_SOCKETS.len()] {
+fn tracing_filter() -> [libc::sock_filter; 14 + CREATING_SOCKETS.len() + TAKING_PORTS.len()] {
     const LOAD: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
     const JUMP_EQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
     const JUMP_SET: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
     const RETURN: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
     const CALLS: usize = CREATING_SOCKETS.len();
+    const PORTS: usize = TAKING_PORTS.len();
     // seccomp_data: nr, arch, instruction_pointer, args[6]; the low half
     // of args[0] first (both architectures are little-endian).
     const NR: u32 = 0;
@@ -88,13 +94,14 @@ fn tracing_filter() -> [libc::sock_filter; 13 + CREATING_SOCKETS.len()] {
     const FIRST_ARGUMENT: u32 = 16;
     // Where the checks after the socket calls, and the verdicts, are; a
     // jump skips `jt`/`jf` instructions.
-    const CLONE3: usize = 4 + CALLS;
+    const CLONE3: usize = 4 + CALLS + PORTS;
     const CLONE: usize = CLONE3 + 1;
     const ALLOW: usize = CLONE + 3;
     const TRACE_EXIT: usize = ALLOW + 1;
     const TRACE_SOCKET: usize = ALLOW + 2;
     const REFUSE: usize = ALLOW + 3;
     const NO_CLONE3: usize = ALLOW + 4;
+    const TRACE_PORT: usize = ALLOW + 5;
     let op = |code, jt: usize, jf: usize, k| libc::sock_filter {
         code,
         jt: jt as u8,
@@ -103,7 +110,7 @@ fn tracing_filter() -> [libc::sock_filter; 13 + CREATING_SOCKETS.len()] {
     };
     // A jump at `at` to `to`.
     let to = |at: usize, to: usize| to - at - 1;
-    let mut filter = [op(RETURN, 0, 0, libc::SECCOMP_RET_ALLOW); 13 + CALLS];
+    let mut filter = [op(RETURN, 0, 0, libc::SECCOMP_RET_ALLOW); 14 + CALLS + PORTS];
     filter[0] = op(LOAD, 0, 0, ARCH);
     filter[1] = op(JUMP_EQ, 0, to(1, ALLOW), AUDIT_ARCH);
     filter[2] = op(LOAD, 0, 0, NR);
@@ -111,6 +118,10 @@ fn tracing_filter() -> [libc::sock_filter; 13 + CREATING_SOCKETS.len()] {
     for (i, (number, _)) in CREATING_SOCKETS.iter().enumerate() {
         let at = 4 + i;
         filter[at] = op(JUMP_EQ, to(at, TRACE_SOCKET), 0, *number as u32);
+    }
+    for (i, (number, _)) in TAKING_PORTS.iter().enumerate() {
+        let at = 4 + CALLS + i;
+        filter[at] = op(JUMP_EQ, to(at, TRACE_PORT), 0, *number as u32);
     }
     filter[CLONE3] = op(JUMP_EQ, to(CLONE3, NO_CLONE3), 0, libc::SYS_clone3 as u32);
     filter[CLONE] = op(JUMP_EQ, 0, to(CLONE, ALLOW), libc::SYS_clone as u32);
@@ -131,6 +142,7 @@ fn tracing_filter() -> [libc::sock_filter; 13 + CREATING_SOCKETS.len()] {
     );
     filter[REFUSE] = op(RETURN, 0, 0, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32);
     filter[NO_CLONE3] = op(RETURN, 0, 0, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32);
+    filter[TRACE_PORT] = op(RETURN, 0, 0, libc::SECCOMP_RET_TRACE | traced::TAKES_PORT);
     filter
 }
 
@@ -282,7 +294,7 @@ pub mod events {
 #[cfg(test)]
 mod tests {
     use super::{decode, events, traced, tracing_filter, Event, AUDIT_ARCH};
-    use crate::stack::syscalls::CREATING_SOCKETS;
+    use crate::stack::syscalls::{CREATING_SOCKETS, TAKING_PORTS};
 
     /// A stopped status as the kernel builds it: `event << 16 | signal << 8 | 0x7f`.
     fn stopped(signal: libc::c_int, event: libc::c_int) -> libc::c_int {
@@ -371,7 +383,7 @@ mod tests {
     }
 
     #[test]
-    fn the_filter_traces_exit_group_and_socket_calls_and_allows_the_rest() {
+    fn the_filter_traces_exit_group_socket_and_port_calls_and_allows_the_rest() {
         let trace = |data| libc::SECCOMP_RET_TRACE | data;
         assert_eq!(
             verdict(AUDIT_ARCH, libc::SYS_exit_group),
@@ -384,10 +396,17 @@ mod tests {
                 "{name}"
             );
         }
+        for (number, name) in TAKING_PORTS {
+            assert_eq!(
+                verdict(AUDIT_ARCH, number),
+                trace(traced::TAKES_PORT),
+                "{name}"
+            );
+        }
         for allowed in [
             libc::SYS_read,
             libc::SYS_exit,
-            libc::SYS_connect,
+            libc::SYS_sendto,
             libc::SYS_clone,
         ] {
             assert_eq!(verdict(AUDIT_ARCH, allowed), libc::SECCOMP_RET_ALLOW);

@@ -2,7 +2,7 @@
 //! `clone(CLONE_VM | CLONE_VFORK)` on a small stack of our own (what
 //! glibc's `posix_spawn` does), with a child that makes only raw syscalls —
 //! its own process group, its output into a pipe (when captured), its
-//! directory, `PTRACE_TRACEME` and the seccomp filter that stops it at
+//! directory, its descriptor limit (`--max-fds`), `PTRACE_TRACEME` and the seccomp filter that stops it at
 //! `exit_group` — and then `execve`. The tracer is suspended only until the
 //! child has exec'd; the exec stop that follows is handled by the event
 //! loop like any other stop ([`finish_start`]).
@@ -47,6 +47,8 @@ pub struct Spawner {
     /// `/dev/null`, the stdin of captured jobs, opened at the first.
     null: Option<OwnedFd>,
     stack: Vec<u8>,
+    /// The `RLIMIT_NOFILE` every job runs with, when one is set.
+    max_fds: Option<u64>,
 }
 
 /// A built `envp`: the strings and the null-terminated pointer array.
@@ -67,18 +69,22 @@ struct Plan {
     directory: Option<*const libc::c_char>,
     /// Fds to install as 0, 1 and 2, when captured.
     stdio: Option<[libc::c_int; 3]>,
+    /// `RLIMIT_NOFILE` to set, soft and hard, when one is set.
+    max_fds: Option<libc::rlimit>,
     /// 0 until a step fails: then the step's errno.
     error: AtomicI32,
 }
 
 impl Spawner {
-    /// A spawner for the environment this process has now.
-    pub fn new() -> Spawner {
+    /// A spawner for the environment this process has now, whose jobs
+    /// may open `max_fds` descriptors when that is set.
+    pub fn new(max_fds: Option<u64>) -> Spawner {
         Spawner {
             inherited: std::env::vars_os().collect(),
             environments: HashMap::new(),
             null: None,
             stack: vec![0; CHILD_STACK],
+            max_fds,
         }
     }
 
@@ -128,6 +134,10 @@ impl Spawner {
             stdio: pipe.as_ref().map(|(_, writer, null)| {
                 let out = writer.as_raw_fd();
                 [*null, out, out]
+            }),
+            max_fds: self.max_fds.map(|n| libc::rlimit {
+                rlim_cur: n as libc::rlim_t,
+                rlim_max: n as libc::rlim_t,
             }),
             error: AtomicI32::new(0),
         };
@@ -296,6 +306,11 @@ extern "C" fn child(plan: *mut libc::c_void) -> libc::c_int {
         }
         if let Some(directory) = plan.directory {
             if libc::chdir(directory) < 0 {
+                return fail(plan);
+            }
+        }
+        if let Some(limit) = &plan.max_fds {
+            if libc::setrlimit(libc::RLIMIT_NOFILE, limit) < 0 {
                 return fail(plan);
             }
         }

@@ -2,9 +2,9 @@
 //! event, with the ptrace event message read where one is needed, turned
 //! into a [`Stop`] the event loop acts on.
 //!
-//! A tracee stops at: the entry of `exit_group` and of the socket-creating
-//! calls (the seccomp filter's `SECCOMP_RET_TRACE`), the exit of a socket
-//! call when asked, `PTRACE_EVENT_EXIT`, fork/vfork/clone and exec events,
+//! A tracee stops at: the entry of `exit_group`, of the socket-creating
+//! calls and of the port-taking ones (the seccomp filter's
+//! `SECCOMP_RET_TRACE`), the exit of such a call when asked, `PTRACE_EVENT_EXIT`, fork/vfork/clone and exec events,
 //! its first stop after being auto-attached, and signal deliveries and
 //! group-stops, which are resumed as they would have gone untraced.
 
@@ -29,9 +29,12 @@ pub enum Stop {
     /// A thread entered a call that creates a socket: take its stack, then
     /// resume it to the call's exit.
     SocketCall,
-    /// A thread is at the exit of the socket call it entered: its result
-    /// names the new socket.
-    SocketCallReturned,
+    /// A thread entered `bind`, `listen` or `connect`: note its arguments,
+    /// then resume it to the call's exit if its result matters.
+    PortCall,
+    /// A thread is at the exit of the socket or port call it entered: its
+    /// result names the new socket, or says whether the port was taken.
+    CallReturned,
     /// A process replaced its program (`execve`).
     Exec,
     /// A thread is about to die of a signal, skipping `exit_group`: the
@@ -69,7 +72,7 @@ pub fn classify(tracee: Pid, event: Event, first_stop: impl FnOnce() -> bool) ->
             }
         }
         Event::Ptrace(events::SECCOMP) => seccomp_stop(ptrace::event_message(tracee)),
-        Event::SyscallStop => Stop::SocketCallReturned,
+        Event::SyscallStop => Stop::CallReturned,
         Event::Ptrace(events::EXEC) => Stop::Exec,
         Event::Ptrace(events::EXIT) => {
             let status = ptrace::event_message(tracee).unwrap_or(0) as libc::c_int;
@@ -88,6 +91,7 @@ fn seccomp_stop(data: std::io::Result<libc::c_ulong>) -> Stop {
     match data.map(|data| data as u32) {
         Ok(traced::EXIT_GROUP) => Stop::ExitGroup,
         Ok(traced::CREATES_SOCKET) => Stop::SocketCall,
+        Ok(traced::TAKES_PORT) => Stop::PortCall,
         // Not our filter's, or the tracee vanished meanwhile.
         _ => Stop::Resume(0),
     }
@@ -148,6 +152,7 @@ mod tests {
         let data = |value: u32| Ok(libc::c_ulong::from(value));
         assert_eq!(seccomp_stop(data(traced::EXIT_GROUP)), Stop::ExitGroup);
         assert_eq!(seccomp_stop(data(traced::CREATES_SOCKET)), Stop::SocketCall);
+        assert_eq!(seccomp_stop(data(traced::TAKES_PORT)), Stop::PortCall);
         assert_eq!(seccomp_stop(data(7)), Stop::Resume(0));
         let vanished = std::io::Error::from_raw_os_error(libc::ESRCH);
         assert_eq!(seccomp_stop(Err(vanished)), Stop::Resume(0));
@@ -165,7 +170,7 @@ mod tests {
         );
         assert_eq!(
             classify(1, Event::SyscallStop, || unreachable!()),
-            Stop::SocketCallReturned
+            Stop::CallReturned
         );
     }
 }

@@ -18,6 +18,7 @@ use super::{RawSpawns, RawStack};
 use crate::procinfo::{is_thread_of, thread_group};
 use sockcheck::snapshot::{fd_socket_inode, socket_inodes};
 use std::collections::{HashMap, HashSet};
+use std::os::fd::RawFd;
 use std::sync::Arc;
 
 type Pid = libc::pid_t;
@@ -50,17 +51,35 @@ pub struct SiteCapture {
 /// A socket call whose result is not known yet.
 struct PendingCall {
     test: Pid,
+    process: Pid,
     call: RawCall,
     /// `socketpair`'s `int sv[2]`, where the two fds are written.
     fd_pair_at: Option<u64>,
+    /// `socket`'s and `socketpair`'s domain and type arguments.
+    domain_and_type: Option<(i32, i32)>,
 }
 
-/// A creating call as recorded: its stack, and the thread creations that
-/// led to the thread that made it (`None`: the test's own thread).
+/// A call as recorded: its stack, and the thread creations that led to
+/// the thread that made it (`None`: the test's own thread).
 #[derive(Clone)]
-struct RawCall {
-    stack: Arc<RawStack>,
-    spawns: Option<Arc<RawSpawns>>,
+pub struct RawCall {
+    /// The call's stack.
+    pub stack: Arc<RawStack>,
+    /// The thread creations that led to the calling thread.
+    pub spawns: Option<Arc<RawSpawns>>,
+}
+
+/// Sockets a creating call returned, as the capture saw them.
+pub struct NewSockets {
+    /// The test process.
+    pub test: Pid,
+    /// The process that holds them.
+    pub process: Pid,
+    /// Their fds in that process.
+    pub fds: Vec<RawFd>,
+    /// `socket`'s and `socketpair`'s domain and type arguments; `None`
+    /// for `accept` (read from the new socket).
+    pub domain_and_type: Option<(i32, i32)>,
 }
 
 /// The creation stacks recorded for one test.
@@ -76,6 +95,11 @@ pub struct TestSites {
 }
 
 impl TestSites {
+    /// The call that created socket `inode`, if it was seen.
+    pub fn socket_call(&self, inode: u64) -> Option<&RawCall> {
+        self.sockets.get(&inode)
+    }
+
     /// The stack of the call that created socket `inode`, if it was seen.
     pub fn socket(&self, inode: u64) -> Option<&Arc<RawStack>> {
         self.sockets.get(&inode).map(|call| &call.stack)
@@ -164,6 +188,8 @@ impl SiteCapture {
             return false;
         };
         let fd_pair_at = (syscall == "socketpair").then(|| registers.argument(3));
+        let domain_and_type = matches!(syscall, "socket" | "socketpair")
+            .then(|| (registers.argument(0) as i32, registers.argument(1) as i32));
         let process = self.process_of(thread);
         let raw = self.unwinder.unwind(process, thread, syscall, &registers);
         let stack = self.tests.entry(test).or_default().intern(raw);
@@ -172,25 +198,35 @@ impl SiteCapture {
             thread,
             PendingCall {
                 test,
+                process,
                 call: RawCall { stack, spawns },
                 fd_pair_at,
+                domain_and_type,
             },
         );
         true
     }
 
+    /// `thread` of test `test` is stopped in `syscall` (at its entry or
+    /// exit): its stack now, kept with the test's, for a call that turned
+    /// out to matter (a `bind` that failed).
+    pub fn call_now(&mut self, test: Pid, thread: Pid, syscall: &'static str) -> Option<RawCall> {
+        let registers = Registers::of(thread).ok()?;
+        let process = self.process_of(thread);
+        let raw = self.unwinder.unwind(process, thread, syscall, &registers);
+        let stack = self.tests.entry(test).or_default().intern(raw);
+        let spawns = self.spawns.get(&thread).cloned();
+        Some(RawCall { stack, spawns })
+    }
+
     /// `thread` is at the exit stop of the socket call it entered: records
-    /// the stack for the socket(s) it made, if it made any.
-    pub fn socket_call_returned(&mut self, thread: Pid) {
-        let Some(call) = self.pending.remove(&thread) else {
-            return;
-        };
-        let Ok(registers) = Registers::of(thread) else {
-            return;
-        };
+    /// the stack for the socket(s) it made, if it made any, and returns them.
+    pub fn socket_call_returned(&mut self, thread: Pid) -> Option<NewSockets> {
+        let call = self.pending.remove(&thread)?;
+        let registers = Registers::of(thread).ok()?;
         let result = registers.return_value();
         if result < 0 {
-            return;
+            return None;
         }
         let fds = match call.fd_pair_at {
             Some(address) => match RemoteMemory::of(thread).read_u64(address) {
@@ -202,16 +238,22 @@ impl SiteCapture {
                         i32::from_ne_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
                     ]
                 }
-                Err(()) => return,
+                Err(()) => return None,
             },
             None => vec![result as i32],
         };
         let sites = self.tests.entry(call.test).or_default();
-        for fd in fds {
+        for &fd in &fds {
             if let Some(inode) = fd_socket_inode(thread as u32, fd) {
                 sites.add_socket(inode, call.call.clone(), call.test);
             }
         }
+        Some(NewSockets {
+            test: call.test,
+            process: call.process,
+            fds,
+            domain_and_type: call.domain_and_type,
+        })
     }
 
     /// Test process `test` started: it is its own process (so its first

@@ -25,12 +25,19 @@ impl RemoteMemory {
     /// The native-endian `u64` at `address`, or `Err` when it cannot be read.
     pub fn read_u64(&mut self, address: u64) -> Result<u64, ()> {
         let mut bytes = [0u8; 8];
+        self.read_into(address, &mut bytes)?;
+        Ok(u64::from_ne_bytes(bytes))
+    }
+
+    /// Fills `bytes` from `address` on (a syscall's argument block), or
+    /// `Err` when some of it cannot be read.
+    pub fn read_into(&mut self, address: u64, bytes: &mut [u8]) -> Result<(), ()> {
         for (i, byte) in bytes.iter_mut().enumerate() {
             let at = address.checked_add(i as u64).ok_or(())?;
             let chunk = self.chunk(at & !(CHUNK as u64 - 1)).ok_or(())?;
             *byte = chunk[(at % CHUNK as u64) as usize];
         }
-        Ok(u64::from_ne_bytes(bytes))
+        Ok(())
     }
 
     fn chunk(&mut self, start: u64) -> Option<&[u8; CHUNK]> {

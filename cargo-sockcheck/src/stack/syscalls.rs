@@ -14,6 +14,15 @@ pub const CREATING_SOCKETS: [(Number, &str); 4] = [
     (libc::SYS_socketpair, "socketpair"),
 ];
 
+/// Calls that take a port or an address: the tracer stops at each
+/// (seccomp) and reads its result at its exit, to explain an "address in
+/// use", note fixed ports and count connections.
+pub const TAKING_PORTS: [(Number, &str); 3] = [
+    (libc::SYS_bind, "bind"),
+    (libc::SYS_listen, "listen"),
+    (libc::SYS_connect, "connect"),
+];
+
 /// Calls that create a process (or a thread).
 #[cfg(target_arch = "x86_64")]
 const CREATING_PROCESSES: &[(Number, &str)] = &[
@@ -55,6 +64,11 @@ pub fn creating_a_socket(number: Number) -> Option<&'static str> {
     name_in(&CREATING_SOCKETS, number)
 }
 
+/// The name of port-taking call `number`, if it is one.
+pub fn taking_a_port(number: Number) -> Option<&'static str> {
+    name_in(&TAKING_PORTS, number)
+}
+
 /// The name of process-creating call `number`, if it is one.
 pub fn creating_a_process(number: Number) -> Option<&'static str> {
     name_in(CREATING_PROCESSES, number)
@@ -73,6 +87,8 @@ mod tests {
     fn each_role_names_its_own_calls_only() {
         assert_eq!(creating_a_socket(libc::SYS_socketpair), Some("socketpair"));
         assert_eq!(creating_a_socket(libc::SYS_read), None);
+        assert_eq!(taking_a_port(libc::SYS_connect), Some("connect"));
+        assert_eq!(taking_a_port(libc::SYS_socket), None);
         assert_eq!(creating_a_process(libc::SYS_clone3), Some("clone3"));
         assert_eq!(waiting_on_an_fd(libc::SYS_accept4), Some("accept4"));
         assert_eq!(waiting_on_an_fd(libc::SYS_futex), None);

@@ -1,0 +1,663 @@
+//! What the tracer learns about ports as tests run: each test's sockets
+//! by sort, its TCP connections (their port pairs, to find them in
+//! TIME_WAIT later), its peak of open sockets, its fixed-port binds, and
+//! the `bind`, `listen` and `connect` calls that failed because a port was
+//! taken; then, as a test ends, its [`PortUsage`] and port findings.
+//!
+//! `bind`, `listen` and `connect` stop at their entry (seccomp), where the
+//! address is read from the tracee's memory, and at their exit, where the
+//! result is read. A unix-domain address is let go at its entry, with no
+//! exit stop. Who held a taken address is found by the event loop
+//! (`port_holder`), which knows every running test.
+
+use super::inet_diag::{self, TIME_WAIT_ONLY};
+use super::ptrace::Pid;
+use crate::procinfo::thread_group;
+use crate::stack::capture::NewSockets;
+use crate::stack::memory::RemoteMemory;
+use crate::stack::registers::Registers;
+use crate::stack::syscalls;
+use sockcheck::ports::{
+    PortFinding, PortFindingKind, PortProblem, PortUsage, SocketSort, TestName,
+};
+use sockcheck::site::Origin;
+use sockcheck::snapshot::socket_inodes;
+use sockcheck::socket::Protocol;
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::mem::{size_of, MaybeUninit};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+/// A test's failed binds whose holder is looked for; later ones (a test
+/// looking for a free port by trying each) are not.
+const MAX_IN_USE_LOOKED_UP: usize = 8;
+
+/// A connection's port pair: local address, remote address.
+type PortPair = (SocketAddr, SocketAddr);
+
+/// The ephemeral port range, from `/proc/sys/net/ipv4/ip_local_port_range`.
+pub fn ephemeral_range() -> Option<[u16; 2]> {
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    let mut bounds = text.split_whitespace().map(str::parse::<u16>);
+    Some([bounds.next()?.ok()?, bounds.next()?.ok()?])
+}
+
+/// The churn threshold when none is configured: a quarter of what the
+/// ephemeral range leaves each of `jobs` tests running at once.
+pub fn default_churn_threshold(range: Option<[u16; 2]>, jobs: usize) -> u64 {
+    let [first, last] = range.unwrap_or([32768, 60999]);
+    let size = u64::from(last.saturating_sub(first)) + 1;
+    size / (4 * jobs.max(1) as u64)
+}
+
+/// What the tracer keeps about ports, for the whole run.
+pub struct PortWatch {
+    range: Option<[u16; 2]>,
+    churn_threshold: u64,
+    /// Threads between a port call's entry and exit stops.
+    pending: HashMap<Pid, PendingCall>,
+    /// Per running test process.
+    tests: HashMap<Pid, TestPorts>,
+    /// Every TCP connection of the run whose TIME_WAIT may still last, by
+    /// port pair: the job that made it.
+    connections: HashMap<PortPair, usize>,
+    /// Jobs that ended, oldest first: their connections are forgotten
+    /// once their TIME_WAIT must be over.
+    ended: Vec<(Instant, usize)>,
+    /// Fixed ports bound (or tried) by each job, by protocol and port.
+    fixed: BTreeMap<(Protocol, u16), Vec<FixedBind>>,
+}
+
+/// A fixed-port bind of a job.
+struct FixedBind {
+    job: usize,
+    address: String,
+    call: Option<Origin>,
+}
+
+/// A port call whose result is not known yet.
+struct PendingCall {
+    test: Pid,
+    syscall: &'static str,
+    fd: RawFd,
+    /// The address asked for (`listen` has none).
+    address: Option<SocketAddr>,
+}
+
+/// What one running test did with ports so far.
+struct TestPorts {
+    job: usize,
+    usage: PortUsage,
+    findings: Vec<PortFinding>,
+    in_use_looked_up: usize,
+    /// Highest socket fd seen created, per process.
+    high_water: HashMap<Pid, RawFd>,
+}
+
+/// What a port call's exit asks of the event loop, which knows the run.
+#[derive(Debug)]
+pub enum PortEvent {
+    /// `bind` or `listen` of `thread` in `test` failed with `EADDRINUSE`:
+    /// find the holder, then [`PortWatch::add`] the finding.
+    InUse {
+        /// The test process.
+        test: Pid,
+        /// `bind` or `listen`.
+        syscall: &'static str,
+        /// The address asked for.
+        address: SocketAddr,
+        /// The socket's protocol.
+        protocol: Protocol,
+    },
+    /// `connect` of `test` to `address` failed with `EADDRNOTAVAIL`.
+    NotAvailable {
+        /// The test process.
+        test: Pid,
+        /// The address connected to.
+        address: SocketAddr,
+    },
+    /// `test` bound a fixed port: take the call's stack, then
+    /// [`PortWatch::fixed_bind`].
+    FixedBind {
+        /// The test process.
+        test: Pid,
+        /// The address bound.
+        address: SocketAddr,
+        /// The socket's protocol.
+        protocol: Protocol,
+    },
+}
+
+impl PortWatch {
+    /// Nothing seen yet; churn above `threshold` connections closed first
+    /// (or the default for `jobs` at once) is a finding.
+    pub fn new(jobs: usize, threshold: Option<u64>) -> PortWatch {
+        let range = ephemeral_range();
+        PortWatch {
+            range,
+            churn_threshold: threshold.unwrap_or_else(|| default_churn_threshold(range, jobs)),
+            pending: HashMap::new(),
+            tests: HashMap::new(),
+            connections: HashMap::new(),
+            ended: Vec::new(),
+            fixed: BTreeMap::new(),
+        }
+    }
+
+    /// Test process `test`, job `job`, started.
+    pub fn started(&mut self, test: Pid, job: usize) {
+        self.tests.insert(
+            test,
+            TestPorts {
+                job,
+                usage: PortUsage::default(),
+                findings: Vec::new(),
+                in_use_looked_up: 0,
+                high_water: HashMap::new(),
+            },
+        );
+    }
+
+    /// `thread` of `test` is at the entry of a port call: notes it. True
+    /// when the caller must resume it to the call's exit stop.
+    pub fn entered(&mut self, test: Pid, thread: Pid) -> bool {
+        let Ok(registers) = Registers::of(thread) else {
+            return false;
+        };
+        let Some(syscall) = syscalls::taking_a_port(registers.syscall_number()) else {
+            return false;
+        };
+        let address = match syscall {
+            "listen" => None,
+            _ => match inet_address(thread, registers.argument(1), registers.argument(2)) {
+                Some(address) => Some(address),
+                // A unix or unspecified address: nothing to explain.
+                None => return false,
+            },
+        };
+        let fd = registers.argument(0) as RawFd;
+        self.pending.insert(
+            thread,
+            PendingCall {
+                test,
+                syscall,
+                fd,
+                address,
+            },
+        );
+        true
+    }
+
+    /// `thread` is at the exit stop of the port call it entered, if it
+    /// entered one: records a connection, or says what the event loop must
+    /// look into.
+    pub fn returned(&mut self, thread: Pid) -> Option<PortEvent> {
+        let call = self.pending.remove(&thread)?;
+        let result = Registers::of(thread).ok()?.return_value();
+        let errno = (result < 0).then(|| -result as i32);
+        let socket = || dup_fd(thread, call.fd);
+        let test = call.test;
+        match (call.syscall, errno) {
+            ("connect", None | Some(libc::EINPROGRESS)) => {
+                let socket = socket()?;
+                if socket_type(&socket) != Some(libc::SOCK_STREAM) {
+                    return None;
+                }
+                let ports = self.tests.get_mut(&test)?;
+                ports.usage.connects += 1;
+                if let (Some(local), Some(remote)) = (local_address(&socket), call.address) {
+                    self.connections.insert((local, remote), ports.job);
+                }
+                None
+            }
+            ("connect", Some(libc::EADDRNOTAVAIL)) => Some(PortEvent::NotAvailable {
+                test,
+                address: call.address?,
+            }),
+            ("bind" | "listen", Some(libc::EADDRINUSE)) => {
+                let ports = self.tests.get_mut(&test)?;
+                if ports.in_use_looked_up >= MAX_IN_USE_LOOKED_UP {
+                    return None;
+                }
+                ports.in_use_looked_up += 1;
+                let socket = socket();
+                let protocol = socket.as_ref().map_or(Protocol::Tcp, protocol_of);
+                let address = call.address.or_else(|| local_address(socket.as_ref()?))?;
+                Some(PortEvent::InUse {
+                    test,
+                    syscall: call.syscall,
+                    address,
+                    protocol,
+                })
+            }
+            ("bind", None) => {
+                let address = call.address?;
+                (address.port() != 0).then(|| PortEvent::FixedBind {
+                    test,
+                    address,
+                    protocol: socket().as_ref().map_or(Protocol::Tcp, protocol_of),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Sockets were created in `new.process` of `new.test`: counts them
+    /// by sort, and counts the process's open sockets when one of them
+    /// takes a higher fd than any before (only then can the peak grow
+    /// without fds dup'ed high).
+    pub fn created(&mut self, new: &NewSockets, thread: Pid) {
+        let Some(ports) = self.tests.get_mut(&new.test) else {
+            return;
+        };
+        for &fd in &new.fds {
+            let sort = match new.domain_and_type {
+                Some((domain, kind)) => sort_of(domain, kind),
+                None => dup_fd(thread, fd).map_or(SocketSort::Other, |socket| {
+                    let domain = socket_option(&socket, libc::SO_DOMAIN).unwrap_or(-1);
+                    sort_of(domain, socket_type(&socket).unwrap_or(-1))
+                }),
+            };
+            *ports.usage.created.entry(sort).or_default() += 1;
+        }
+        let highest = new.fds.iter().copied().max().unwrap_or(-1);
+        let high_water = ports.high_water.entry(new.process).or_insert(-1);
+        if highest > *high_water {
+            *high_water = highest;
+            if let Ok(open) = socket_inodes(new.process as u32) {
+                let peak = &mut ports.usage.peak_open_sockets;
+                *peak = (*peak).max(open.len() as u64);
+            }
+        }
+    }
+
+    /// Adds `finding` to test `test`'s.
+    pub fn add(&mut self, test: Pid, finding: PortFinding) {
+        if let Some(ports) = self.tests.get_mut(&test) {
+            ports.findings.push(finding);
+        }
+    }
+
+    /// The job of running test `test`.
+    pub fn job_of(&self, test: Pid) -> Option<usize> {
+        self.tests.get(&test).map(|ports| ports.job)
+    }
+
+    /// `test` bound `address` (a fixed port) by `call`: inside the
+    /// ephemeral range, a finding; in any case, remembered for
+    /// [`Self::shared_fixed_ports`].
+    pub fn fixed_bind(
+        &mut self,
+        test: Pid,
+        address: SocketAddr,
+        protocol: Protocol,
+        call: Option<Origin>,
+    ) {
+        let Some(ports) = self.tests.get_mut(&test) else {
+            return;
+        };
+        let job = ports.job;
+        let port = address.port();
+        let binds = self.fixed.entry((protocol, port)).or_default();
+        if binds.iter().any(|bind| bind.job == job) {
+            return;
+        }
+        binds.push(FixedBind {
+            job,
+            address: address.to_string(),
+            call: call.clone(),
+        });
+        if let Some(range) = self
+            .range
+            .filter(|[first, last]| (*first..=*last).contains(&port))
+        {
+            let mut finding = PortFinding::new(PortProblem::FixedPortInEphemeralRange {
+                address: address.to_string(),
+                range,
+            });
+            finding.call = call;
+            ports.findings.push(finding);
+        }
+    }
+
+    /// How many TCP connections of the run are in TIME_WAIT now, and how
+    /// many of them each job made (most first).
+    pub fn time_wait_census(&self) -> (u64, Vec<(usize, u64)>) {
+        let Ok(waiting) = inet_diag::entries(Protocol::Tcp, TIME_WAIT_ONLY) else {
+            return (0, Vec::new());
+        };
+        let mut by_job: HashMap<usize, u64> = HashMap::new();
+        for entry in waiting {
+            if let Some(job) = self.job_of_pair(entry.local, entry.remote) {
+                *by_job.entry(job).or_default() += 1;
+            }
+        }
+        let total = by_job.values().sum();
+        let mut by_job: Vec<(usize, u64)> = by_job.into_iter().collect();
+        by_job.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        (total, by_job)
+    }
+
+    /// The job whose connection has this port pair, seen from either end.
+    fn job_of_pair(&self, local: SocketAddr, remote: SocketAddr) -> Option<usize> {
+        let found = self.connections.get(&(local, remote));
+        found
+            .or_else(|| self.connections.get(&(remote, local)))
+            .copied()
+    }
+
+    /// Test `test` ended holding `sockets_at_exit` sockets: its usage (when
+    /// it made any socket or connection) and its findings, churn included.
+    pub fn finish(
+        &mut self,
+        test: Pid,
+        sockets_at_exit: usize,
+    ) -> (Option<PortUsage>, Vec<PortFinding>) {
+        self.pending.retain(|_, call| call.test != test);
+        let Some(mut ports) = self.tests.remove(&test) else {
+            return (None, Vec::new());
+        };
+        let usage = &mut ports.usage;
+        usage.peak_open_sockets = usage.peak_open_sockets.max(sockets_at_exit as u64);
+        if usage.connects > 0 {
+            usage.active_closes = self.closes_of(ports.job);
+        }
+        if usage.active_closes > self.churn_threshold {
+            ports
+                .findings
+                .push(PortFinding::new(PortProblem::PortChurn {
+                    active_closes: usage.active_closes,
+                    threshold: self.churn_threshold,
+                }));
+        }
+        self.forget_old_connections(ports.job);
+        let usage = (!ports.usage.is_empty()).then_some(ports.usage);
+        (usage, ports.findings)
+    }
+
+    /// The connections of `job` in TIME_WAIT now.
+    fn closes_of(&self, job: usize) -> u64 {
+        let Ok(waiting) = inet_diag::entries(Protocol::Tcp, TIME_WAIT_ONLY) else {
+            return 0;
+        };
+        let of_job =
+            |entry: &&inet_diag::Entry| self.job_of_pair(entry.local, entry.remote) == Some(job);
+        waiting.iter().filter(of_job).count() as u64
+    }
+
+    /// `job` ended now: forgets the connections of jobs that ended longer
+    /// ago than a TIME_WAIT lasts.
+    fn forget_old_connections(&mut self, job: usize) {
+        let now = Instant::now();
+        let over = Duration::from_secs(sockcheck::ports::TIME_WAIT_SECONDS + 1);
+        self.ended.push((now, job));
+        let old = self
+            .ended
+            .iter()
+            .take_while(|(at, _)| now - *at > over)
+            .count();
+        if old == 0 {
+            return;
+        }
+        let gone: std::collections::HashSet<usize> =
+            self.ended.drain(..old).map(|(_, job)| job).collect();
+        self.connections.retain(|_, job| !gone.contains(job));
+    }
+
+    /// The `fixed-port-shared` findings of the run: for each fixed port
+    /// that more than one job bound (or tried to), one per such job, with
+    /// the others named by `name_of`.
+    pub fn shared_fixed_ports(
+        &self,
+        name_of: impl Fn(usize) -> TestName,
+    ) -> Vec<(usize, PortFinding)> {
+        let mut findings = Vec::new();
+        for binds in self.fixed.values().filter(|binds| binds.len() > 1) {
+            for bind in binds {
+                let with = binds
+                    .iter()
+                    .filter(|other| other.job != bind.job)
+                    .map(|other| name_of(other.job))
+                    .collect();
+                let mut finding = PortFinding::new(PortProblem::FixedPortShared {
+                    address: bind.address.clone(),
+                    with,
+                });
+                finding.call = bind.call.clone();
+                findings.push((bind.job, finding));
+            }
+        }
+        findings
+    }
+}
+
+/// Whether a finding kind explains a failure (kept only on a test that did
+/// not pass: a passing test that tried ports until one was free has
+/// nothing to explain).
+pub fn explains_a_failure(kind: PortFindingKind) -> bool {
+    kind.default_severity().is_none()
+}
+
+/// The sort of a socket of `domain` and `kind` (its type, flags masked off).
+fn sort_of(domain: i32, kind: i32) -> SocketSort {
+    let kind = kind & 0xf;
+    match (domain, kind) {
+        (libc::AF_INET, libc::SOCK_STREAM) => SocketSort::Tcp,
+        (libc::AF_INET6, libc::SOCK_STREAM) => SocketSort::Tcp6,
+        (libc::AF_INET, libc::SOCK_DGRAM) => SocketSort::Udp,
+        (libc::AF_INET6, libc::SOCK_DGRAM) => SocketSort::Udp6,
+        (libc::AF_UNIX, libc::SOCK_STREAM) => SocketSort::UnixStream,
+        (libc::AF_UNIX, libc::SOCK_DGRAM) => SocketSort::UnixDgram,
+        (libc::AF_UNIX, libc::SOCK_SEQPACKET) => SocketSort::UnixSeqpacket,
+        _ => SocketSort::Other,
+    }
+}
+
+/// The IP address in the `sockaddr` of `len` bytes at `at` in `thread`'s
+/// memory; `None` for another family or an unreadable one.
+fn inet_address(thread: Pid, at: u64, len: u64) -> Option<SocketAddr> {
+    let mut bytes = [0u8; size_of::<libc::sockaddr_in6>()];
+    let len = (len as usize).min(bytes.len());
+    RemoteMemory::of(thread)
+        .read_into(at, &mut bytes[..len])
+        .ok()?;
+    sockaddr(&bytes[..len])
+}
+
+/// The IP address of a `sockaddr_in` or `sockaddr_in6` in `bytes`.
+fn sockaddr(bytes: &[u8]) -> Option<SocketAddr> {
+    let family = i32::from(u16::from_ne_bytes([*bytes.first()?, *bytes.get(1)?]));
+    let port = u16::from_be_bytes([*bytes.get(2)?, *bytes.get(3)?]);
+    match family {
+        libc::AF_INET => {
+            let ip: [u8; 4] = bytes.get(4..8)?.try_into().ok()?;
+            Some(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(ip), port)))
+        }
+        libc::AF_INET6 => {
+            let ip: [u8; 16] = bytes.get(8..24)?.try_into().ok()?;
+            let scope = u32::from_ne_bytes(bytes.get(24..28)?.try_into().ok()?);
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(ip),
+                port,
+                0,
+                scope,
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// A copy of fd `fd` of `thread`'s process, to ask the socket about itself.
+fn dup_fd(thread: Pid, fd: RawFd) -> Option<OwnedFd> {
+    // Opened on the thread itself where the kernel allows it (6.9 on),
+    // else on its process.
+    const PIDFD_THREAD: libc::c_long = libc::O_EXCL as libc::c_long;
+    let pidfd = syscall_fd(|| {
+        // SAFETY: plain syscall.
+        unsafe { libc::syscall(libc::SYS_pidfd_open, thread, PIDFD_THREAD) }
+    })
+    .or_else(|_| {
+        let process = thread_group(thread).unwrap_or(thread);
+        // SAFETY: plain syscall.
+        syscall_fd(|| unsafe { libc::syscall(libc::SYS_pidfd_open, process, 0) })
+    })
+    .ok()?;
+    syscall_fd(|| {
+        // SAFETY: plain syscall on a pidfd we own.
+        unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) }
+    })
+    .ok()
+}
+
+/// The fd a syscall returned, owned.
+fn syscall_fd(call: impl FnOnce() -> libc::c_long) -> io::Result<OwnedFd> {
+    let fd = call();
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the syscall just returned this fd to us and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+fn socket_option(socket: &OwnedFd, name: libc::c_int) -> Option<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: value and len are valid for writes of their sizes.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            name,
+            (&raw mut value).cast(),
+            &raw mut len,
+        )
+    };
+    (rc == 0).then_some(value)
+}
+
+fn socket_type(socket: &OwnedFd) -> Option<libc::c_int> {
+    socket_option(socket, libc::SO_TYPE)
+}
+
+fn protocol_of(socket: &OwnedFd) -> Protocol {
+    match socket_type(socket) {
+        Some(libc::SOCK_DGRAM) => Protocol::Udp,
+        _ => Protocol::Tcp,
+    }
+}
+
+/// The socket's local address, when it has an IP one.
+fn local_address(socket: &OwnedFd) -> Option<SocketAddr> {
+    let mut storage = MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: storage is valid for writes of len bytes.
+    let rc = unsafe {
+        libc::getsockname(
+            socket.as_raw_fd(),
+            storage.as_mut_ptr().cast(),
+            &raw mut len,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: zero-initialised, then (partly) filled in by the kernel.
+    let storage = unsafe { storage.assume_init() };
+    // SAFETY: sockaddr_storage is plain data; viewed as its bytes.
+    let bytes = unsafe {
+        std::slice::from_raw_parts(
+            (&raw const storage).cast::<u8>(),
+            (len as usize).min(size_of::<libc::sockaddr_storage>()),
+        )
+    };
+    sockaddr(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{TcpListener, UdpSocket};
+
+    #[test]
+    fn the_default_threshold_shares_the_range_among_the_jobs() {
+        assert_eq!(default_churn_threshold(Some([32768, 60999]), 3), 2352);
+        assert_eq!(default_churn_threshold(Some([32768, 60999]), 1), 7058);
+        assert_eq!(default_churn_threshold(None, 0), 7058);
+    }
+
+    #[test]
+    fn sockaddrs_of_both_families_are_read_and_others_refused() {
+        let v4 = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 8080u16.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(Ipv4Addr::LOCALHOST).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        // SAFETY: plain data viewed as its bytes.
+        let bytes = unsafe {
+            std::slice::from_raw_parts((&raw const v4).cast::<u8>(), size_of::<libc::sockaddr_in>())
+        };
+        assert_eq!(sockaddr(bytes), Some("127.0.0.1:8080".parse().unwrap()));
+        let mut v6 = [0u8; 28];
+        v6[..2].copy_from_slice(&(libc::AF_INET6 as u16).to_ne_bytes());
+        v6[2..4].copy_from_slice(&9000u16.to_be_bytes());
+        v6[8..24].copy_from_slice(&Ipv6Addr::LOCALHOST.octets());
+        assert_eq!(sockaddr(&v6), Some("[::1]:9000".parse().unwrap()));
+        let mut unix = [0u8; 16];
+        unix[..2].copy_from_slice(&(libc::AF_UNIX as u16).to_ne_bytes());
+        assert_eq!(sockaddr(&unix), None);
+        assert_eq!(sockaddr(&v6[..10]), None);
+    }
+
+    #[test]
+    fn an_fd_of_this_process_is_copied_and_asked_its_type_and_address() {
+        let own = std::process::id() as Pid;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tcp = dup_fd(own, listener.as_raw_fd()).unwrap();
+        assert_eq!(local_address(&tcp), Some(listener.local_addr().unwrap()));
+        assert_eq!(protocol_of(&tcp), Protocol::Tcp);
+        assert_eq!(
+            protocol_of(&dup_fd(own, udp.as_raw_fd()).unwrap()),
+            Protocol::Udp
+        );
+        assert_eq!(
+            sort_of(libc::AF_INET6, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC),
+            SocketSort::Udp6
+        );
+        assert_eq!(sort_of(libc::AF_NETLINK, libc::SOCK_RAW), SocketSort::Other);
+    }
+
+    #[test]
+    fn a_fixed_port_is_shared_when_two_jobs_bind_it_and_in_range_is_a_finding() {
+        let mut watch = PortWatch::new(3, None);
+        watch.range = Some([32768, 60999]);
+        watch.started(100, 0);
+        watch.started(200, 1);
+        let address: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        watch.fixed_bind(100, address, Protocol::Tcp, None);
+        watch.fixed_bind(100, address, Protocol::Tcp, None);
+        watch.fixed_bind(200, address, Protocol::Tcp, None);
+        watch.fixed_bind(200, "127.0.0.1:8080".parse().unwrap(), Protocol::Udp, None);
+        let shared = watch.shared_fixed_ports(|job| TestName::new("t", format!("job{job}")));
+        let jobs: Vec<usize> = shared.iter().map(|(job, _)| *job).collect();
+        assert_eq!(jobs, [0, 1]);
+        assert_eq!(
+            shared[0].1.problem,
+            PortProblem::FixedPortShared {
+                address: "127.0.0.1:40000".into(),
+                with: vec![TestName::new("t", "job1")],
+            }
+        );
+        let (usage, findings) = watch.finish(100, 0);
+        assert_eq!(usage, None);
+        let kinds: Vec<PortFindingKind> = findings.iter().map(PortFinding::kind).collect();
+        assert_eq!(kinds, [PortFindingKind::FixedPortInEphemeralRange]);
+        let (_, findings) = watch.finish(200, 0);
+        assert_eq!(findings.len(), 1, "8080 is below the range: {findings:?}");
+    }
+}
