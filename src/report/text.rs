@@ -543,10 +543,11 @@ mod tests {
         })
         .at(call("connect", "ports::exhausted", 130))];
         let mut churn = TestRecord::new("ports", "churn", Outcome::Passed);
-        let mut usage = PortUsage::default();
-        usage.connects = 5_000;
-        usage.active_closes = 5_000;
-        churn.ports = Some(usage);
+        churn.ports = Some(PortUsage {
+            connects: 5_000,
+            active_closes: 5_000,
+            ..PortUsage::default()
+        });
         churn.port_findings = vec![
             PortFinding::new(PortProblem::PortChurn {
                 active_closes: 5_000,
