@@ -484,17 +484,12 @@ impl PortFinding {
         }
     }
 
-    /// Further lines under the summary: where the call was made, where the
-    /// holder's socket was opened, which tests made the TIME_WAIT entries.
-    /// Untrusted text, as [`PortFinding::summary`].
+    /// Further lines under the summary, when the finding has more to say
+    /// than where its call was made: where the holder's socket was opened,
+    /// which tests made the TIME_WAIT entries. Untrusted text, as
+    /// [`PortFinding::summary`].
     pub fn details(&self) -> Vec<String> {
         let mut lines = Vec::new();
-        if let Some(call) = &self.call {
-            lines.push(match &call.site {
-                Some(site) => format!("{} at {site}", call.syscall),
-                None => format!("{} {call}", call.syscall),
-            });
-        }
         match &self.problem {
             PortProblem::AddressInUse {
                 held_by: PortHolder::Test { opened, .. } | PortHolder::SameTest { opened },
@@ -590,9 +585,8 @@ mod tests {
         assert_eq!(
             finding.details(),
             [
-                "bind at tests/ports.rs:20:5 in ports::winner",
                 "its socket was opened at tests/ports.rs:12:5 in ports::winner \
-                 (std::net::tcp::TcpListener::bind)"
+              (std::net::tcp::TcpListener::bind)"
             ]
         );
     }

@@ -312,7 +312,7 @@ impl<'a> PortEntry<'a> {
     }
 }
 
-/// `bind 127.0.0.1:8080: address in use, held by test net::a`, then each
+/// `bind 127.0.0.1:8080: held by test net::a`, then each
 /// of the finding's details on a line of its own: untrusted text, which
 /// each format escapes.
 pub fn finding_lines(finding: &PortFinding) -> String {

@@ -9,6 +9,7 @@
 //! file, `NO_COLOR`, `--color never`). The other formats never carry styles.
 
 use super::listing::{count_by_kind, kinds_present, Capped};
+use super::sites::call_place;
 use super::words::counted;
 use super::{allowed_groups, visible, Outcome, Report, TestRecord};
 use crate::allow::{proposed_rules, RuleUse};
@@ -178,7 +179,7 @@ pub fn write_leaks(test: &TestRecord, out: &mut dyn Write) -> io::Result<()> {
 pub fn write_port_findings(test: &TestRecord, out: &mut dyn Write) -> io::Result<()> {
     for finding in &test.port_findings {
         writeln!(out, "{INDENT}{}", port_finding_line(finding))?;
-        for line in finding.details() {
+        for line in call_place(finding).into_iter().chain(finding.details()) {
             writeln!(out, "{INDENT}{ORIGIN_INDENT}{}", visible(&line))?;
         }
     }
