@@ -1,7 +1,8 @@
-//! What the user allows: a level per leak kind, listen ports that are meant
-//! to stay open, sockets allowed by where they were created, and how long to
-//! wait for asynchronous cleanup; and [`classify`], which judges a test's
-//! sockets by them.
+//! What the user allows: a level per leak kind and per port finding kind,
+//! listen ports that are meant to stay open, sockets allowed by where they
+//! were created, and how long to wait for asynchronous cleanup; and
+//! [`classify`], which judges a test's sockets by them
+//! ([`Policy::judge_port_findings`] its port findings).
 //!
 //! The modules stack one way: [`crate::leak`] (what a leak is) under
 //! [`crate::allow`] (rules that allow sockets) under this one (the policy
@@ -9,6 +10,7 @@
 
 use crate::allow::{self, AllowSocket};
 use crate::leak::{self, Holder, Leak, LeakKind, Severity};
+use crate::ports::{PortFinding, PortFindingKind};
 use crate::site::Origin;
 use crate::socket::{Address, Socket};
 use serde::{Deserialize, Serialize};
@@ -59,15 +61,22 @@ impl Level {
     }
 }
 
-/// What a level is set for (a *level key*): a kind of leak, or the sockets
-/// shared by design (made once per process by a static's initializer, see
-/// [`allow::shared_initializer`]). Written as its [name](Judged::name)
-/// (`--deny shared`, `[levels] shared = "deny"`). This is the one place
-/// that lists the keys, their names and their default levels.
+/// What a level is set for (a *level key*): a kind of leak, a kind of port
+/// finding, or the sockets shared by design (made once per process by a
+/// static's initializer, see [`allow::shared_initializer`]). Written as its
+/// [name](Judged::name) (`--deny shared`, `--deny port-churn`,
+/// `[levels] shared = "deny"`). This is the one place that lists the keys,
+/// their names and their default levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Judged {
     /// A kind of leak.
     Kind(LeakKind),
+    /// A kind of port finding: `deny` makes its findings errors, `warn`
+    /// warnings; `allow` drops a warning kind's findings, and leaves those
+    /// of a kind that explains a failure (`address-in-use`,
+    /// `address-not-available`) with no verdict of their own, as they are
+    /// by default.
+    Port(PortFindingKind),
     /// Sockets shared by design: listed as allowed by default; `deny` judges
     /// them as the leaks they are, `warn` as warnings.
     Shared,
@@ -79,6 +88,7 @@ impl Judged {
         LeakKind::ALL
             .into_iter()
             .map(Judged::Kind)
+            .chain(PortFindingKind::ALL.map(Judged::Port))
             .chain([Judged::Shared])
     }
 
@@ -87,16 +97,19 @@ impl Judged {
     pub fn name(self) -> &'static str {
         match self {
             Judged::Kind(kind) => kind.name(),
+            Judged::Port(kind) => kind.name(),
             Judged::Shared => "shared",
         }
     }
 
     /// The level when nothing is configured: a kind's
-    /// [default severity](LeakKind::default_severity); `allow` for shared
-    /// sockets.
+    /// [default severity](LeakKind::default_severity) (a port finding
+    /// kind's, `allow` for one that only explains a failure); `allow` for
+    /// shared sockets.
     pub fn default_level(self) -> Level {
         match self {
             Judged::Kind(kind) => Level::of(kind.default_severity()),
+            Judged::Port(kind) => kind.default_severity().map_or(Level::Allow, Level::of),
             Judged::Shared => Level::Allow,
         }
     }
@@ -105,6 +118,12 @@ impl Judged {
 impl From<LeakKind> for Judged {
     fn from(kind: LeakKind) -> Judged {
         Judged::Kind(kind)
+    }
+}
+
+impl From<PortFindingKind> for Judged {
+    fn from(kind: PortFindingKind) -> Judged {
+        Judged::Port(kind)
     }
 }
 
@@ -295,6 +314,26 @@ impl Policy {
         }
     }
 
+    /// `findings` under the policy: each gets the severity its kind's
+    /// level gives. A finding of a warning kind set to `allow` is dropped;
+    /// one that explains a failure is kept at `allow`, with no severity
+    /// (see [`Judged::Port`]).
+    pub fn judge_port_findings(&self, findings: Vec<PortFinding>) -> Vec<PortFinding> {
+        findings
+            .into_iter()
+            .filter_map(|mut finding| {
+                let kind = finding.kind();
+                let severity = self.level(kind).severity();
+                let explains = kind.default_severity().is_none();
+                if severity.is_none() && !explains {
+                    return None;
+                }
+                finding.severity = severity;
+                Some(finding)
+            })
+            .collect()
+    }
+
     /// The severity a leak of `kind` on `socket` gets, or `None` when it is allowed.
     pub fn severity_for(&self, kind: LeakKind, socket: &Socket) -> Option<Severity> {
         let allowed_listener = matches!(kind, LeakKind::Listen | LeakKind::Orphan)
@@ -360,7 +399,10 @@ mod tests {
         assert_eq!("shared".parse::<Judged>(), Ok(Judged::Shared));
         assert_eq!("udp".parse::<Judged>(), Ok(Judged::Kind(LeakKind::Udp)));
         let err = "sharde".parse::<Judged>().unwrap_err().to_string();
-        assert!(err.ends_with("unix-datagram, orphan, or shared)"), "{err}");
+        assert!(
+            err.ends_with("fixed-port-shared, port-churn, or shared)"),
+            "{err}"
+        );
 
         let mut policy = Policy::default();
         assert_eq!(policy.shared_level(), Level::Allow);
@@ -369,5 +411,49 @@ mod tests {
         assert!(!policy.socket_rules().any(AllowSocket::is_shared));
         policy.set(Judged::Kind(LeakKind::Udp), Level::Allow);
         assert_eq!(policy.level(LeakKind::Udp), Level::Allow);
+    }
+
+    #[test]
+    fn port_finding_kinds_take_levels_and_explanations_stay_without_one() {
+        use crate::ports::{PortHolder, PortProblem};
+        let churn = PortFinding::new(PortProblem::PortChurn {
+            active_closes: 5000,
+            threshold: 100,
+        });
+        let in_use = PortFinding::new(PortProblem::AddressInUse {
+            address: "127.0.0.1:8080".into(),
+            held_by: PortHolder::Unknown,
+        });
+        let judged = |policy: &Policy| -> Vec<(PortFindingKind, Option<Severity>)> {
+            policy
+                .judge_port_findings(vec![churn.clone(), in_use.clone()])
+                .iter()
+                .map(|f| (f.kind(), f.severity))
+                .collect()
+        };
+        let mut policy = Policy::default();
+        assert_eq!(
+            judged(&policy),
+            [
+                (PortFindingKind::PortChurn, Some(Severity::Warning)),
+                (PortFindingKind::AddressInUse, None)
+            ]
+        );
+        assert_eq!(
+            "port-churn".parse(),
+            Ok(Judged::Port(PortFindingKind::PortChurn))
+        );
+        policy.set(PortFindingKind::PortChurn, Level::Deny);
+        policy.set(PortFindingKind::AddressInUse, Level::Warn);
+        assert_eq!(
+            judged(&policy),
+            [
+                (PortFindingKind::PortChurn, Some(Severity::Error)),
+                (PortFindingKind::AddressInUse, Some(Severity::Warning))
+            ]
+        );
+        policy.set(PortFindingKind::PortChurn, Level::Allow);
+        policy.set(PortFindingKind::AddressInUse, Level::Allow);
+        assert_eq!(judged(&policy), [(PortFindingKind::AddressInUse, None)]);
     }
 }

@@ -253,15 +253,16 @@ fn parse_allow_from(text: &str) -> Result<AllowSocket, String> {
 /// static's initializer), allowed by default.
 #[derive(Debug, Args)]
 pub struct SeverityOptions {
-    /// Report leaks of KIND (or `shared`) as errors (repeatable).
+    /// Report leaks or port findings of KIND (or `shared`) as errors (repeatable).
     #[arg(long, value_name = "KIND")]
     pub deny: Vec<Judged>,
 
-    /// Report leaks of KIND (or `shared`) as warnings (repeatable).
+    /// Report leaks or port findings of KIND (or `shared`) as warnings (repeatable).
     #[arg(long, value_name = "KIND")]
     pub warn: Vec<Judged>,
 
-    /// Do not report leaks of KIND (or `shared`: list them as allowed) (repeatable).
+    /// Do not report leaks or port findings of KIND (or `shared`: list them as allowed;
+    /// `address-in-use`, `address-not-available`: no verdict, still shown) (repeatable).
     #[arg(long, value_name = "KIND")]
     pub allow: Vec<Judged>,
 }

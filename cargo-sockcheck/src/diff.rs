@@ -65,13 +65,13 @@ pub fn compare_reports(options: DiffOptions) -> Result<ExitStatus> {
 /// that severity, allowed kinds are dropped, the others keep the severity
 /// their run gave them (which its configuration decided).
 fn with_severities(report: Report, flags: &SeverityOptions) -> Report {
-    // Kinds only: `shared` decides what a run sets aside as allowed, and a
-    // diff compares leaks.
+    // Leak kinds only: `shared` decides what a run sets aside as allowed,
+    // and a diff compares leaks, not port findings.
     let levels: Vec<(LeakKind, Level)> = flags
         .levels()
         .filter_map(|(judged, level)| match judged {
             Judged::Kind(kind) => Some((kind, level)),
-            Judged::Shared => None,
+            Judged::Port(_) | Judged::Shared => None,
         })
         .collect();
     if levels.is_empty() {

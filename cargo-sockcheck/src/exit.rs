@@ -46,12 +46,12 @@ impl ExitStatus {
     }
 
     /// The status a report gives: a failed test before an error-level leak
-    /// before a report cut short (its missing tests are unknown) before a
-    /// clean run.
+    /// or port finding before a report cut short (its missing tests are
+    /// unknown) before a clean run.
     pub fn of_report(report: &Report) -> ExitStatus {
         if report.tests.iter().any(|t| t.outcome.is_failure()) {
             ExitStatus::TestFailed
-        } else if report.summary.errors > 0 {
+        } else if report.summary.errors + report.summary.port_errors > 0 {
             ExitStatus::Leak
         } else if report.interrupted {
             ExitStatus::Error
@@ -60,11 +60,11 @@ impl ExitStatus {
         }
     }
 
-    /// The status of `exec`: an error-level leak, else the command's own
-    /// status (`ended`, as its process ended; a failure without one is a
-    /// failed test).
+    /// The status of `exec`: an error-level leak or port finding, else the
+    /// command's own status (`ended`, as its process ended; a failure
+    /// without one is a failed test).
     pub fn of_command(record: &TestRecord, ended: Option<ExitStatus>) -> ExitStatus {
-        if record.count(Severity::Error) > 0 {
+        if record.count(Severity::Error) + record.port_count(Severity::Error) > 0 {
             ExitStatus::Leak
         } else if record.outcome == Outcome::Passed {
             ExitStatus::Clean
@@ -77,6 +77,8 @@ impl ExitStatus {
 #[cfg(test)]
 mod tests {
     use super::ExitStatus;
+    use sockcheck::leak::Severity;
+    use sockcheck::ports::{PortFinding, PortProblem};
     use sockcheck::report::{Outcome, Report, TestRecord};
 
     #[test]
@@ -103,6 +105,28 @@ mod tests {
         assert_eq!(ExitStatus::of_report(&report), ExitStatus::Error);
         report.tests[0].outcome = Outcome::Crashed;
         assert_eq!(ExitStatus::of_report(&report), ExitStatus::TestFailed);
+    }
+
+    #[test]
+    fn an_error_level_port_finding_fails_the_gate_as_a_leak_does() {
+        let mut churn = PortFinding::new(PortProblem::PortChurn {
+            active_closes: 5000,
+            threshold: 100,
+        });
+        let mut test = TestRecord::new("net", "churns", Outcome::Passed);
+        test.port_findings = vec![churn.clone()];
+        assert_eq!(
+            ExitStatus::of_report(&Report::new(vec![test.clone()])),
+            ExitStatus::Clean,
+            "a warning"
+        );
+        churn.severity = Some(Severity::Error);
+        test.port_findings = vec![churn];
+        assert_eq!(
+            ExitStatus::of_report(&Report::new(vec![test.clone()])),
+            ExitStatus::Leak
+        );
+        assert_eq!(ExitStatus::of_command(&test, None), ExitStatus::Leak);
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! [workspace.metadata.sockcheck.levels]   # per leak kind: "deny", "warn" or "allow"
 //! close-wait = "deny"
 //! established = "allow"
+//! port-churn = "deny"                # port findings take levels too
 //!
 //! [[workspace.metadata.sockcheck.allow-tests]]
 //! pattern = "net::shared_*"          # glob on `binary::name` or on the name alone
@@ -40,6 +41,11 @@
 //!
 //! The kinds under `levels` are those of [`LeakKind`](crate::leak::LeakKind): `close-wait`,
 //! `listen`, `established`, `reset`, `udp`, `unix-datagram`, `orphan`;
+//! those of [`PortFindingKind`](crate::ports::PortFindingKind) (`cargo
+//! sockcheck` only): `address-in-use`, `address-not-available` (they
+//! explain a failure and add no verdict unless set to `warn` or `deny`),
+//! `fixed-port-in-ephemeral-range`, `fixed-port-shared`, `port-churn`
+//! (warnings by default: `port-churn = "deny"` gates CI on churn);
 //! and `shared`, the sockets shared by design (made once per process by a
 //! static's initializer), allowed by default: `shared = "deny"` judges them
 //! as the leaks they are ([`Judged`]). An unknown key or a bad value is an

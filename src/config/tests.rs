@@ -3,6 +3,7 @@
 use super::*;
 use crate::leak::LeakKind;
 use crate::leak::Severity;
+use crate::ports::PortFindingKind;
 use crate::socket::{State, UnixType};
 use crate::testing::{listener, unix};
 use std::path::PathBuf;
@@ -16,6 +17,8 @@ flaky = "deny"
 close-wait = "warn"
 established = "allow"
 udp = "deny"
+port-churn = "deny"
+fixed-port-shared = "allow"
 
 [[allow-tests]]
 pattern = "net::shared_*"
@@ -47,6 +50,12 @@ fn a_good_file_sets_the_policy() {
     assert_eq!(policy.level(LeakKind::Established), Level::Allow);
     assert_eq!(policy.level(LeakKind::Udp), Level::Deny);
     assert_eq!(policy.level(LeakKind::Listen), Level::Deny);
+    assert_eq!(policy.level(PortFindingKind::PortChurn), Level::Deny);
+    assert_eq!(policy.level(PortFindingKind::FixedPortShared), Level::Allow);
+    assert_eq!(
+        policy.level(PortFindingKind::FixedPortInEphemeralRange),
+        Level::Warn
+    );
     assert_eq!(policy.severity_for(LeakKind::Listen, &listener(8080)), None);
     assert_eq!(
         policy.severity_for(LeakKind::Listen, &listener(8081)),
