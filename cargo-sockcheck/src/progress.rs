@@ -19,7 +19,7 @@ use anstyle::{AnsiColor, Style};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use sockcheck::report::text;
-use sockcheck::report::TestRecord;
+use sockcheck::report::{visible, TestRecord};
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
@@ -175,12 +175,14 @@ const YELLOW: Style = Style::new()
     .bold();
 
 /// `net::leaks_udp`, or `net (whole binary)` for a job that runs a binary's
-/// tests in one process (`--fast`).
+/// tests in one process (`--fast`). Control characters in either (a
+/// custom harness names its tests as it likes) are written as escapes.
 fn running_name(binary: &str, name: &str) -> String {
+    let binary = visible(binary);
     if name.is_empty() {
         format!("{binary} (whole binary)")
     } else {
-        format!("{binary}::{name}")
+        format!("{binary}::{}", visible(name))
     }
 }
 
@@ -209,4 +211,19 @@ fn status_line(total: usize, colour: bool) -> ProgressBar {
         let _ = before.thread_set_mask();
     }
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::running_name;
+
+    #[test]
+    fn a_running_test_s_name_reaches_the_status_line_escaped() {
+        assert_eq!(running_name("net", "a::b"), "net::a::b");
+        assert_eq!(running_name("net", ""), "net (whole binary)");
+        assert_eq!(
+            running_name("n\u{1b}]0;t\u{7}", "x\u{1b}[2J\ry"),
+            r"n\u{1b}]0;t\u{7}::x\u{1b}[2J\ry"
+        );
+    }
 }

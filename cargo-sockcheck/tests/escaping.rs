@@ -211,3 +211,73 @@ fn hostile_strings_keep_the_diff_as_it_is() {
     assert!(hostile.contains("New leaks"), "{hostile}");
     assert_same_shape(&hostile, &plain);
 }
+
+/// `text` without the SGR sequences (`ESC [ 1;31 m`: colours, bold) that
+/// sockcheck styles its own words with; any other escape sequence stays.
+fn without_styles(text: &str) -> String {
+    let mut kept = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("\u{1b}[") {
+        kept.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        let params = after
+            .find(|c: char| !(c.is_ascii_digit() || c == ';'))
+            .unwrap_or(after.len());
+        if after[params..].starts_with('m') {
+            rest = &after[params + 1..];
+        } else {
+            kept.push('\u{1b}');
+            rest = &rest[at + 1..];
+        }
+    }
+    kept + rest
+}
+
+/// XML 1.0's `Char`: tab, newline, carriage return, then from space on,
+/// surrogates and U+FFFE, U+FFFF excepted.
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | ' '..='\u{d7ff}' | '\u{e000}'..='\u{fffd}') || c >= '\u{10000}'
+}
+
+#[test]
+fn hostile_strings_keep_the_junit_valid_and_never_reach_a_coloured_terminal_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("report.json");
+    let mut hostile = hostile();
+    let test = &mut hostile.tests[0];
+    test.name.push_str("\u{fffe}\u{ffff}");
+    let output_text = test.output.take().unwrap_or_default();
+    test.output = Some(format!(
+        "{output_text}\n\u{fffe}\u{ffff}\u{1b}]0;title\u{7}\n"
+    ));
+    write(&hostile, &input);
+    let junit = dir.path().join("junit.xml");
+    let output = sockcheck_command(&["report", "--merge", input.to_str().unwrap()])
+        .args(["--color", "always", "--junit", junit.to_str().unwrap()])
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    assert_eq!(status(&output), 101, "{}", stderr(&output));
+
+    // The JUnit file is XML 1.0 whatever the strings, which it shows escaped.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let invalid: Vec<char> = xml.chars().filter(|&c| !xml_char(c)).collect();
+    assert_eq!(invalid, [], "{xml:?}");
+    assert!(xml.contains(r"\u{1b}[2Jcleared"), "{xml}");
+    assert!(xml.contains(r"\u{1b}]0;title\u{7}"), "{xml}");
+
+    // Coloured (the positive control: sockcheck's own styles are there),
+    // and the only escape sequences are those styles: the test's output
+    // and names are shown as text, never sent to the terminal.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("\u{1b}[1m"), "not coloured: {stdout:?}");
+    let unstyled = without_styles(&stdout);
+    let raw: Vec<char> = unstyled
+        .chars()
+        .filter(|&c| c.is_control() && c != '\n')
+        .collect();
+    assert_eq!(raw, [], "{unstyled:?}");
+    assert!(unstyled.contains(r"\u{1b}[2Jcleared"), "{unstyled}");
+    assert!(unstyled.contains("::error::pwned"), "{unstyled}");
+}

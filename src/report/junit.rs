@@ -12,11 +12,15 @@
 //! error-level finding fails it, of type `port-finding`), else in its
 //! `<system-out>`. When the run was interrupted every suite carries the
 //! property `sockcheck.interrupted = true`.
+//!
+//! XML 1.0 allows no control character but tab, newline and carriage
+//! return, nor U+FFFE and U+FFFF: every string from the run (names, thread
+//! names, socket paths, messages, output) goes in through `xml_text`.
 
 use super::listing::{count_by_kind, kinds_present, Capped};
 use super::sites::call_place;
 use super::words::counted;
-use super::{Outcome, Report, TestRecord};
+use super::{visible, Outcome, Report, TestRecord};
 use crate::leak::{Leak, Severity};
 use crate::ports::{PortFinding, PortFindingKind};
 use crate::site::Frame;
@@ -39,7 +43,7 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let mut index_of: HashMap<&str, usize> = HashMap::new();
     for test in &report.tests {
         let index = *index_of.entry(test.binary.as_str()).or_insert_with(|| {
-            let mut suite = TestSuite::new(test.binary.as_str());
+            let mut suite = TestSuite::new(xml_text(&test.binary));
             if report.interrupted {
                 suite.add_property(Property::new("sockcheck.interrupted", "true"));
             }
@@ -65,19 +69,19 @@ fn test_case(test: &TestRecord) -> TestCase {
         TestCaseStatus::skipped()
     } else if test.outcome.is_failure() {
         let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-        status
-            .set_type(test.outcome.name())
-            .set_message(test.detail.as_deref().unwrap_or(test.outcome.name()));
+        status.set_type(test.outcome.name()).set_message(xml_text(
+            test.detail.as_deref().unwrap_or(test.outcome.name()),
+        ));
         if !test.leaks.is_empty() || !test.port_findings.is_empty() {
-            status.set_description(failure_text(test));
+            status.set_description(xml_text(&failure_text(test)));
         }
         status
     } else if !errors.is_empty() {
         let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
         status
             .set_type("socket-leak")
-            .set_message(leak_message(&errors))
-            .set_description(failure_text(test));
+            .set_message(xml_text(&leak_message(&errors)))
+            .set_description(xml_text(&failure_text(test)));
         status
     } else if test.port_count(Severity::Error) > 0 {
         let summaries: Vec<String> = test
@@ -89,15 +93,15 @@ fn test_case(test: &TestRecord) -> TestCase {
         let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
         status
             .set_type("port-finding")
-            .set_message(summaries.join("; "))
-            .set_description(failure_text(test));
+            .set_message(xml_text(&summaries.join("; ")))
+            .set_description(xml_text(&failure_text(test)));
         status
     } else {
         TestCaseStatus::success()
     };
 
-    let mut case = TestCase::new(test.name.as_str(), status);
-    case.set_classname(test.binary.as_str());
+    let mut case = TestCase::new(xml_text(&test.name), status);
+    case.set_classname(xml_text(&test.binary));
     if let Some(ms) = test.duration_ms {
         case.set_time(Duration::from_millis(ms));
     }
@@ -116,9 +120,25 @@ fn test_case(test: &TestRecord) -> TestCase {
         system_out.push_str(output);
     }
     if !system_out.is_empty() {
-        case.set_system_out(system_out);
+        case.set_system_out(xml_text(&system_out));
     }
     case
+}
+
+/// `text` as JUnit carries it: each line through [`visible`] (control
+/// characters but tab written as escapes, `\u{1b}`, as every renderer shows
+/// them, where quick-junit would drop them silently and two names could
+/// become one), a tab as four spaces (quick-junit drops tabs too), and the
+/// noncharacters U+FFFE and U+FFFF, which XML 1.0 does not allow, as U+FFFD.
+fn xml_text(text: &str) -> String {
+    let lines: Vec<_> = text
+        .split('\n')
+        .map(|line| visible(line.strip_suffix('\r').unwrap_or(line)))
+        .collect();
+    lines
+        .join("\n")
+        .replace('\t', "    ")
+        .replace(['\u{fffe}', '\u{ffff}'], "\u{fffd}")
 }
 
 /// `left 2 sockets open: close-wait tcp 127.0.0.1:40211 -> ... CLOSE_WAIT opened at
@@ -205,4 +225,54 @@ fn leak_listing(leaks: &[Leak]) -> String {
         let _ = writeln!(text, "{more}");
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::leak::LeakKind;
+    use crate::site::HoldingThread;
+    use crate::testing::{leak, listener, record};
+
+    /// XML 1.0's `Char`: tab, newline, carriage return, then from space on,
+    /// surrogates and U+FFFE, U+FFFF excepted.
+    fn xml_char(c: char) -> bool {
+        matches!(c, '\t' | '\n' | '\r' | ' '..='\u{d7ff}' | '\u{e000}'..='\u{fffd}')
+            || c >= '\u{10000}'
+    }
+
+    fn rendered(words: &str) -> String {
+        let mut held = leak(LeakKind::Listen, listener(8080));
+        held.held_by = vec![HoldingThread::new(7, words, "accept")];
+        let mut test = record(words, words, Outcome::Failed, vec![held]);
+        test.detail = Some(words.to_owned());
+        test.output = Some(format!("{words}\nsecond {words}\n"));
+        let mut out = Vec::new();
+        render(&Report::new(vec![test]), &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn control_characters_and_noncharacters_never_reach_the_xml() {
+        let hostile = "a\u{1b}[31mb\0c\u{7}d\re\u{fffe}f\u{ffff}g\u{85}h\u{1b}]0;t\u{7}i";
+        let xml = rendered(hostile);
+        let invalid: Vec<char> = xml.chars().filter(|&c| !xml_char(c)).collect();
+        assert_eq!(invalid, [], "{xml:?}");
+        // Shown as escapes, as every renderer shows them: nothing is
+        // dropped, so two names stay two.
+        let shown = r"a\u{1b}[31mb\u{0}c\u{7}d\re�f�g\u{85}h\u{1b}]0;t\u{7}i";
+        assert_eq!(xml.matches(shown).count(), 7, "{xml}");
+        assert!(
+            xml.contains(&format!("<testcase name=\"{shown}\"")),
+            "{xml}"
+        );
+        assert!(xml.contains(&format!("held by thread &apos;{shown}&apos;")));
+        assert!(xml.contains(&format!("<system-out>{shown}\nsecond {shown}\n")));
+        // Plain words are as they were; a tab is spaces.
+        let plain = rendered("plain\twords");
+        assert!(
+            plain.contains("<testcase name=\"plain    words\""),
+            "{plain}"
+        );
+    }
 }

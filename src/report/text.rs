@@ -220,8 +220,10 @@ pub fn write_output(test: &TestRecord, out: &mut dyn Write) -> io::Result<()> {
         return Ok(());
     };
     writeln!(out, "{INDENT}{}", paint(DIM, "── output ──"))?;
+    // A test's own escape sequences never reach the terminal raw, even
+    // where sockcheck's colours are forced on.
     for line in output.trim_end().lines() {
-        writeln!(out, "{INDENT}{line}")?;
+        writeln!(out, "{INDENT}{}", visible(line))?;
     }
     Ok(())
 }
