@@ -184,7 +184,7 @@ fn port_listing(findings: &[PortFinding]) -> String {
                 let _ = writeln!(text, "{severity} {}: {}", finding.kind(), finding.summary());
             }
             None => {
-                let _ = writeln!(text, "{}", finding.summary());
+                let _ = writeln!(text, "{}: {}", finding.kind(), finding.summary());
             }
         }
         for line in call_place(finding).into_iter().chain(finding.details()) {

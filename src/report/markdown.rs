@@ -245,10 +245,11 @@ fn write_ports(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-/// A finding in Markdown prose, on one line: its summary, then its
-/// details after `·`.
+/// A finding in Markdown prose, on one line: its kind and summary, then
+/// its details after `·`.
 fn finding_text(finding: &PortFinding) -> String {
-    let mut text = inline(&finding.summary());
+    let kind = code(finding.kind().name());
+    let mut text = format!("{kind} {}", inline(&finding.summary()));
     for detail in finding.details() {
         text.push_str(" · ");
         text.push_str(&inline(&detail));

@@ -312,11 +312,11 @@ impl<'a> PortEntry<'a> {
     }
 }
 
-/// `bind 127.0.0.1:8080: held by test net::a`, then each
+/// `address-in-use: bind 127.0.0.1:8080: held by test net::a`, then each
 /// of the finding's details on a line of its own: untrusted text, which
 /// each format escapes.
 pub fn finding_lines(finding: &PortFinding) -> String {
-    let mut lines = finding.summary();
+    let mut lines = format!("{}: {}", finding.kind(), finding.summary());
     for detail in finding.details() {
         lines.push('\n');
         lines.push_str(&detail);

@@ -420,8 +420,11 @@ impl<'a> Tracer<'a> {
     /// the tests they concern.
     fn add_shared_fixed_ports(&mut self) {
         for (job, finding) in self.ports.shared_fixed_ports(|job| self.test_name(job)) {
+            let policy = self.jobs[job].policy_or(self.settings);
             if let Some(record) = self.results[job].as_mut() {
-                record.port_findings.push(finding);
+                record
+                    .port_findings
+                    .extend(policy.judge_port_findings(vec![finding]));
             }
         }
     }
@@ -617,7 +620,7 @@ impl<'a> Tracer<'a> {
             port_findings.retain(|finding| !ports::explains_a_failure(finding.kind()));
         }
         record.ports = usage;
-        record.port_findings = port_findings;
+        record.port_findings = policy.judge_port_findings(port_findings);
         let mut allowed = running.allowed;
         allowed.restore_at_exit(&mut record);
         let sites = self.sites.take(test);
