@@ -346,6 +346,7 @@ fn without_closure(function: &str) -> Option<&str> {
 /// | mockito 0.x (0.31 and older) | the one global server `mockito::server_url()` starts on first use, serving until the process exits | function `mockito::server::try_start*` |
 /// | wiremock | the listeners of `MockServer::start()`'s static pool | function `wiremock::mock_server::pool::*` |
 /// | httptest | the listeners of a `static ServerPool` | function `httptest::server_pool::*` |
+/// | httpmock (0.7 to 0.9) | every server of `MockServer::start()`'s static pool and the connections it accepts: each runs on a thread its pool's generator spawned, serving until the process exits | function `httpmock::api::server::LOCAL_SERVER_ADAPTER_GENERATOR*` |
 /// | tokio | the signal driver's socketpair, made once per process | function `tokio::signal::registry::globals*` |
 pub fn known_pools() -> &'static [AllowSocket] {
     static KNOWN: LazyLock<Vec<AllowSocket>> = LazyLock::new(|| {
@@ -365,6 +366,10 @@ pub fn known_pools() -> &'static [AllowSocket] {
             (
                 "httptest::server_pool::*",
                 "httptest's ServerPool keeps its servers for the life of the process",
+            ),
+            (
+                "httpmock::api::server::LOCAL_SERVER_ADAPTER_GENERATOR*",
+                "httpmock's pool of mock servers serves until the process exits",
             ),
             (
                 "tokio::signal::registry::globals*",
@@ -987,6 +992,46 @@ mod tests {
             "allowed listen: tcp 127.0.0.1:4000 LISTEN \
              (mockito's mock servers serve until the process exits)"
         );
+    }
+
+    #[test]
+    fn httpmock_s_pooled_servers_are_known_and_a_server_of_its_own_is_not() {
+        // The frames of httpmock 0.9's own suite (scripts/real-world.sh):
+        // its pool's server thread, and a test's `HttpMockServer` started
+        // by hand.
+        let serving = |frames: &[&str]| {
+            origin(
+                frames
+                    .iter()
+                    .map(|&f| Frame::function(f))
+                    .chain([Frame::function(
+                        "std::sys::thread::unix::Thread::new::thread_start",
+                    )])
+                    .collect(),
+            )
+        };
+        let pooled_listener = serving(&[
+            "tokio::net::tcp::listener::TcpListener::bind::{{closure}}",
+            "httpmock::server::transport::HttpMockServer::start_with_signals::{{closure}}",
+            "httpmock::common::runtime::block_on_current_thread",
+            "httpmock::api::server::LOCAL_SERVER_ADAPTER_GENERATOR::{{closure}}::{{closure}}",
+        ]);
+        let accepted = serving(&[
+            "tokio::net::tcp::listener::TcpListener::accept::{{closure}}",
+            "httpmock::server::transport::HttpMockServer::run_accept_loop::{{closure}}",
+            "httpmock::server::transport::HttpMockServer::start_with_signals::{{closure}}",
+            "httpmock::api::server::LOCAL_SERVER_ADAPTER_GENERATOR::{{closure}}::{{closure}}",
+        ]);
+        let by_hand = serving(&[
+            "httpmock::server::transport::HttpMockServer::start_with_signals::{{closure}}",
+            "httpmock::server::transport::HttpMockServer::start::{{closure}}",
+            "lib::with_standalone_server::{{closure}}",
+        ]);
+        let rule = |origin: &Origin| first_match(known_pools(), Some(origin)).map(|r| r.reason());
+        let reason = Some("httpmock's pool of mock servers serves until the process exits");
+        assert_eq!(rule(&pooled_listener), reason);
+        assert_eq!(rule(&accepted), reason);
+        assert_eq!(rule(&by_hand), None);
     }
 
     #[test]

@@ -238,8 +238,8 @@ pub struct GateOptions {
     pub allow_from: Vec<AllowSocket>,
 
     /// Do not apply the built-in rules for sockets widely used crates keep
-    /// open on purpose (mockito's and wiremock's mock servers, httptest's
-    /// server pool, tokio's signal socketpair).
+    /// open on purpose (mockito's, wiremock's and httpmock's mock servers,
+    /// httptest's server pool, tokio's signal socketpair).
     #[arg(long)]
     pub no_known_pools: bool,
 }

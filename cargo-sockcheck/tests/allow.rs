@@ -222,6 +222,110 @@ fn without_the_file_the_pooled_listener_is_a_leak_and_allow_from_allows_it() {
     assert_eq!(status(&by_flag), ExitStatus::Clean.code());
 }
 
+/// httpmock's pool in miniature, for a copy of the pooled fixture whose
+/// library is named `httpmock`: the module path and the generator's name
+/// are httpmock's (0.7 to 0.9), so its built-in rule is the one that
+/// applies.
+const HTTPMOCK_API: &str = r#"
+pub mod server {
+    use std::io::Write;
+    use std::net::{SocketAddr, TcpListener};
+    use std::sync::mpsc;
+
+    /// Starts a server on a thread of its own, serving until the process exits.
+    pub const LOCAL_SERVER_ADAPTER_GENERATOR: fn() -> SocketAddr = || {
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+            sender.send(listener.local_addr().expect("an address")).expect("a caller");
+            for mut stream in listener.incoming().flatten() {
+                let _ = stream.write_all(b"ok");
+            }
+        });
+        receiver.recv().expect("the server's address")
+    };
+
+    pub fn start() -> SocketAddr {
+        LOCAL_SERVER_ADAPTER_GENERATOR()
+    }
+}
+"#;
+
+/// Two tests of a crate that merely uses it: one uses a mock server, one
+/// also forgets a listener of its own.
+const HTTPMOCK_TESTS: &str = r#"
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+
+#[test]
+fn uses_a_mock_server() {
+    let mut client = TcpStream::connect(httpmock::api::server::start()).unwrap();
+    let mut answer = String::new();
+    client.read_to_string(&mut answer).unwrap();
+    assert_eq!(answer, "ok");
+}
+
+#[test]
+fn leaks_beside_a_mock_server() {
+    let _server = httpmock::api::server::start();
+    std::mem::forget(TcpListener::bind("127.0.0.1:0").unwrap());
+}
+"#;
+
+#[test]
+fn httpmock_s_pool_is_allowed_with_zero_configuration_and_a_leak_beside_it_fails() {
+    let copy = LeakyCopy::of("pooled");
+    copy.append("Cargo.toml", "[lib]\nname = \"httpmock\"\n");
+    copy.append("src/lib.rs", "pub mod api;\n");
+    copy.write("src/api.rs", HTTPMOCK_API);
+    copy.replace(
+        "tests/pool.rs",
+        "use pooled::server_pool;",
+        "use httpmock::server_pool;",
+    );
+    copy.write("tests/mock.rs", HTTPMOCK_TESTS);
+    let args = ["--format", "json", "--test", "mock"];
+    let output = copy.sockcheck(&args);
+    let report = json_report(&output);
+    let err = stderr(&output);
+    assert_eq!(
+        verdicts(&report),
+        [
+            (
+                "mock::leaks_beside_a_mock_server".to_owned(),
+                Outcome::Passed,
+                vec!["listen:error".to_owned()]
+            ),
+            (
+                "mock::uses_a_mock_server".to_owned(),
+                Outcome::Passed,
+                vec![]
+            ),
+        ],
+        "{err}"
+    );
+    let pooled = (
+        LeakKind::Listen,
+        "function httpmock::api::server::LOCAL_SERVER_ADAPTER_GENERATOR*",
+        "httpmock's pool of mock servers serves until the process exits",
+        true,
+    );
+    for name in ["uses_a_mock_server", "leaks_beside_a_mock_server"] {
+        assert_eq!(allowed(record(&report, "mock", name)), [pooled], "{name}");
+    }
+    assert_eq!(status(&output), ExitStatus::Leak.code(), "{err}");
+
+    // Without the known pools, the pool's listeners are leaks too.
+    let output = copy.sockcheck(&[&args[..], &["--no-known-pools"]].concat());
+    let report = json_report(&output);
+    assert_eq!(
+        verdicts(&report)[1].2,
+        ["listen:error"],
+        "{}",
+        stderr(&output)
+    );
+}
+
 #[test]
 fn a_bad_allow_from_rule_is_one_line_and_status_2() {
     let output = sockcheck(&["--allow-from", "mockito"]);

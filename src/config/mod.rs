@@ -29,9 +29,9 @@
 //! ```
 //!
 //! `known-pools = false` switches off the built-in `allow-sockets` rules
-//! ([`crate::allow::known_pools`]: mockito's and wiremock's mock servers,
-//! httptest's server pool, tokio's signal socketpair), which are on by
-//! default. See [`crate::allow`] for how rules match.
+//! ([`crate::allow::known_pools`]: mockito's, wiremock's and httpmock's
+//! mock servers, httptest's server pool, tokio's signal socketpair), which
+//! are on by default. See [`crate::allow`] for how rules match.
 //!
 //! `include = ["../org/sockcheck.toml"]` reads other files first (paths
 //! relative to the file that names them, written like `sockcheck.toml`,
