@@ -364,7 +364,8 @@ impl<'a> Tracer<'a> {
                 };
                 let call = self.call_origin(test, thread, syscall);
                 if address.port() != 0 && syscall == "bind" {
-                    self.ports.fixed_bind(test, address, protocol, call.clone());
+                    self.ports
+                        .fixed_bind(test, address, protocol, call.clone(), false);
                 }
                 let mut finding = PortFinding::new(PortProblem::AddressInUse {
                     address: address.to_string(),
@@ -393,7 +394,7 @@ impl<'a> Tracer<'a> {
                 protocol,
             } => {
                 let call = self.call_origin(test, thread, "bind");
-                self.ports.fixed_bind(test, address, protocol, call);
+                self.ports.fixed_bind(test, address, protocol, call, true);
             }
         }
     }

@@ -2,7 +2,9 @@
 //! netlink interface lists it (what `ss` reads): every entry with its
 //! addresses, state and inode, TIME_WAIT entries included (they belong to
 //! no process and have inode 0). Read only when a port question comes up:
-//! a `bind` that failed, a test that made connections.
+//! a `bind` that failed, a test that made connections; a test's few
+//! connections are looked up one by one ([`Lookup`]), which costs the same
+//! however many entries the machine's table holds.
 
 use sockcheck::socket::{Protocol, State};
 use std::io;
@@ -88,7 +90,8 @@ pub fn entries(protocol: Protocol, states: u32) -> io::Result<Vec<Entry>> {
     Ok(found)
 }
 
-fn dump(family: u8, protocol: Protocol, states: u32, found: &mut Vec<Entry>) -> io::Result<()> {
+/// A `sock_diag` netlink socket.
+fn diag_socket() -> io::Result<OwnedFd> {
     // SAFETY: plain syscall; on success it returns a new fd that we own.
     let raw = unsafe {
         libc::socket(
@@ -101,11 +104,77 @@ fn dump(family: u8, protocol: Protocol, states: u32, found: &mut Vec<Entry>) -> 
         return Err(io::Error::last_os_error());
     }
     // SAFETY: the fd was just returned to us and nothing else owns it.
-    let socket = unsafe { OwnedFd::from_raw_fd(raw) };
-    let request = Request {
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// `INET_DIAG_NOCOOKIE`: an exact lookup that names no socket cookie.
+const NO_COOKIE: u32 = u32::MAX;
+
+/// Looks TCP connections up one by one, by their port pair.
+pub struct Lookup {
+    socket: OwnedFd,
+}
+
+impl Lookup {
+    /// A lookup over a new netlink socket.
+    pub fn new() -> io::Result<Lookup> {
+        Ok(Lookup {
+            socket: diag_socket()?,
+        })
+    }
+
+    /// The state of the TCP connection from `local` to `remote` (TIME_WAIT
+    /// entries included), `None` when there is none; both addresses of one
+    /// family.
+    pub fn tcp_state(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> io::Result<Option<State>> {
+        let (family, src, dst) = match (local.ip(), remote.ip()) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                let wide = |ip: Ipv4Addr| {
+                    let mut bytes = [0u8; 16];
+                    bytes[..4].copy_from_slice(&ip.octets());
+                    bytes
+                };
+                (libc::AF_INET, wide(src), wide(dst))
+            }
+            (IpAddr::V6(src), IpAddr::V6(dst)) => (libc::AF_INET6, src.octets(), dst.octets()),
+            _ => return Ok(None),
+        };
+        let id = SockId {
+            sport: local.port().to_be_bytes(),
+            dport: remote.port().to_be_bytes(),
+            src,
+            dst,
+            interface: 0,
+            cookie: [NO_COOKIE; 2],
+        };
+        let request = request(family as u8, Protocol::Tcp, ALL_STATES, id, false);
+        send(&self.socket, &request)?;
+        let mut found = Vec::new();
+        let mut buffer = vec![0u8; 8 * 1024];
+        match receive(&self.socket, &mut buffer, Protocol::Tcp, false, &mut found) {
+            Err(error) if error.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+            Err(error) => Err(error),
+            Ok(()) => Ok(found.first().and_then(|entry| entry.state)),
+        }
+    }
+}
+
+/// The request for `family`'s `protocol` sockets in `states`: a dump, or
+/// the lookup of the one socket `id` names.
+fn request(family: u8, protocol: Protocol, states: u32, id: SockId, dump: bool) -> Request {
+    let flags = if dump {
+        libc::NLM_F_REQUEST | libc::NLM_F_DUMP
+    } else {
+        libc::NLM_F_REQUEST
+    };
+    Request {
         len: size_of::<Request>() as u32,
         kind: SOCK_DIAG_BY_FAMILY,
-        flags: (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16,
+        flags: flags as u16,
         seq: 1,
         pid: 0,
         family,
@@ -116,13 +185,16 @@ fn dump(family: u8, protocol: Protocol, states: u32, found: &mut Vec<Entry>) -> 
         ext: 0,
         pad: 0,
         states,
-        id: SockId::default(),
-    };
+        id,
+    }
+}
+
+fn send(socket: &OwnedFd, request: &Request) -> io::Result<()> {
     // SAFETY: `request` is plain data of the given size.
     let sent = unsafe {
         libc::send(
             socket.as_raw_fd(),
-            (&raw const request).cast(),
+            std::ptr::from_ref(request).cast(),
             size_of::<Request>(),
             0,
         )
@@ -130,7 +202,18 @@ fn dump(family: u8, protocol: Protocol, states: u32, found: &mut Vec<Entry>) -> 
     if sent < 0 {
         return Err(io::Error::last_os_error());
     }
-    let mut buffer = vec![0u8; 64 * 1024];
+    Ok(())
+}
+
+/// Reads the reply into `found`: a dump's up to its `NLMSG_DONE`, a
+/// lookup's one message (or its error).
+fn receive(
+    socket: &OwnedFd,
+    buffer: &mut [u8],
+    protocol: Protocol,
+    dump: bool,
+    found: &mut Vec<Entry>,
+) -> io::Result<()> {
     loop {
         // SAFETY: the buffer is valid for writes of its length.
         let read = unsafe {
@@ -148,10 +231,20 @@ fn dump(family: u8, protocol: Protocol, states: u32, found: &mut Vec<Entry>) -> 
             }
             return Err(error);
         }
-        if parse(&buffer[..read as usize], protocol, found)? {
+        if parse(&buffer[..read as usize], protocol, found)? || !dump {
             return Ok(());
         }
     }
+}
+
+fn dump(family: u8, protocol: Protocol, states: u32, found: &mut Vec<Entry>) -> io::Result<()> {
+    let socket = diag_socket()?;
+    send(
+        &socket,
+        &request(family, protocol, states, SockId::default(), true),
+    )?;
+    let mut buffer = vec![0u8; 64 * 1024];
+    receive(&socket, &mut buffer, protocol, true, found)
 }
 
 /// Adds the entries of one datagram of the reply to `found`; true when it
@@ -269,6 +362,28 @@ mod tests {
             "{client_address} -> {address} not in TIME_WAIT among {} entries",
             waits.len()
         );
+    }
+
+    #[test]
+    fn a_connection_is_looked_up_by_its_port_pair() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let client = TcpStream::connect(address).unwrap();
+        let (_server, _) = listener.accept().unwrap();
+        let local = client.local_addr().unwrap();
+        let mut lookup = Lookup::new().unwrap();
+        assert_eq!(
+            lookup.tcp_state(local, address).unwrap(),
+            Some(State::Established)
+        );
+        assert_eq!(
+            lookup.tcp_state(address, local).unwrap(),
+            Some(State::Established)
+        );
+        let unused = SocketAddr::new(local.ip(), 1);
+        assert_eq!(lookup.tcp_state(unused, address).unwrap(), None);
+        let v6: SocketAddr = "[::1]:1".parse().unwrap();
+        assert_eq!(lookup.tcp_state(local, v6).unwrap(), None);
     }
 
     #[test]
