@@ -655,6 +655,51 @@ mod tests {
         assert_eq!(sort_of(libc::AF_NETLINK, libc::SOCK_RAW), SocketSort::Other);
     }
 
+    /// A loopback connection closed by its client first: its port pair,
+    /// once the client's end is in TIME_WAIT (loopback delivers the FINs at
+    /// once; a loaded host gets a few seconds).
+    fn closed_connection() -> PortPair {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let remote = listener.local_addr().unwrap();
+        let client = std::net::TcpStream::connect(remote).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let local = client.local_addr().unwrap();
+        drop(client);
+        drop(server);
+        let mut lookup = inet_diag::Lookup::new().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while lookup.tcp_state(local, remote).unwrap() != Some(State::TimeWait) {
+            assert!(Instant::now() < deadline, "{local} never reached TIME_WAIT");
+            std::thread::yield_now();
+        }
+        (local, remote)
+    }
+
+    #[test]
+    fn a_test_s_connections_in_time_wait_are_its_active_closes_and_the_run_s_census() {
+        let mut watch = PortWatch::new(3, Some(0));
+        watch.started(100, 7);
+        let pair = closed_connection();
+        let ports = watch.tests.get_mut(&100).unwrap();
+        ports.usage.connects = 2;
+        // The same pair twice (a port reused), and one never in TIME_WAIT.
+        let never: PortPair = ("127.0.0.1:1".parse().unwrap(), pair.1);
+        ports.connections.extend([pair, pair, never]);
+        watch.connections.insert(pair, 7);
+        let (total, by_job) = watch.time_wait_census();
+        assert_eq!((total, by_job), (1, vec![(7, 1)]));
+        let (usage, findings) = watch.finish(100, 1);
+        let usage = usage.unwrap();
+        assert_eq!(usage.active_closes, 1);
+        assert_eq!(usage.peak_open_sockets, 1);
+        let kinds: Vec<PortFindingKind> = findings.iter().map(PortFinding::kind).collect();
+        assert_eq!(
+            kinds,
+            [PortFindingKind::PortChurn],
+            "above a threshold of 0"
+        );
+    }
+
     #[test]
     fn a_fixed_port_is_shared_when_two_jobs_bind_it_and_in_range_is_a_finding() {
         let mut watch = PortWatch::new(3, None);
