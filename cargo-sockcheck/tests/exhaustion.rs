@@ -4,8 +4,10 @@
 //! range is four ports (`ip_local_port_range`, a per-namespace setting) and
 //! where TIME_WAIT ports are not reused (`tcp_tw_reuse` 0), it makes
 //! loopback connections, closing each client first, until `connect` fails
-//! with `EADDRNOTAVAIL`. The workload is this test binary itself, run with
-//! [`WORKLOAD`] set.
+//! with `EADDRNOTAVAIL`. In another, a server closes first, so its listening
+//! port stays in TIME_WAIT, and a socket without `SO_REUSEADDR` binds that
+//! port again: `EADDRINUSE` with only TIME_WAIT holding it. The workloads
+//! are this test binary itself, run with [`WORKLOAD`] set to their name.
 //!
 //! A `harness = false` target on sockcheck's own harness, so that where a
 //! network namespace cannot be made (no `CAP_SYS_ADMIN`, no `unshare` or
@@ -15,8 +17,8 @@ mod common;
 
 use common::*;
 use sockcheck::harness::{Failed, Harness, Trial};
-use sockcheck::ports::{PortFindingKind, PortProblem};
-use sockcheck::report::Outcome;
+use sockcheck::ports::{PortFindingKind, PortHolder, PortProblem};
+use sockcheck::report::{Outcome, TestRecord};
 use std::io::ErrorKind;
 use std::net::{TcpListener, TcpStream};
 use std::process::Command;
@@ -31,14 +33,66 @@ const SETUP: &str = "ip link set lo up \
     && exec \"$@\"";
 
 fn main() {
-    if std::env::var_os(WORKLOAD).is_some() {
-        std::process::exit(exhaust());
+    match std::env::var(WORKLOAD).as_deref() {
+        Ok("exhaust") => std::process::exit(exhaust()),
+        Ok("rebind") => std::process::exit(rebind()),
+        _ => {}
     }
-    Harness::new().main(vec![Trial::test(
-        "an_exhausted_range_names_the_run_s_time_wait_and_who_made_it",
-        an_exhausted_range_names_the_run_s_time_wait_and_who_made_it,
-    )
-    .with_ignored_flag(!can_make_a_network_namespace())]);
+    let cannot = !can_make_a_network_namespace();
+    Harness::new().main(vec![
+        Trial::test(
+            "an_exhausted_range_names_the_run_s_time_wait_and_who_made_it",
+            an_exhausted_range_names_the_run_s_time_wait_and_who_made_it,
+        )
+        .with_ignored_flag(cannot),
+        Trial::test(
+            "a_port_held_only_by_time_wait_says_so_reuseaddr_is_the_fix",
+            a_port_held_only_by_time_wait_says_so_reuseaddr_is_the_fix,
+        )
+        .with_ignored_flag(cannot),
+    ]);
+}
+
+/// The port the rebind workload serves on, then binds again.
+const REBOUND_PORT: u16 = 7000;
+
+/// The rebind workload: a server on [`REBOUND_PORT`] that closes its one
+/// connection first (the TIME_WAIT is on its port), then a socket without
+/// `SO_REUSEADDR` bound to that port. 1 when that bind failed with
+/// `EADDRINUSE`, as expected; 2 for anything else.
+fn rebind() -> i32 {
+    let listener = TcpListener::bind(("127.0.0.1", REBOUND_PORT)).expect("a listener");
+    let client = TcpStream::connect(("127.0.0.1", REBOUND_PORT)).expect("a connection");
+    let (server, _) = listener.accept().expect("the connection");
+    drop(server);
+    drop(listener);
+    drop(client);
+    // SAFETY: plain syscalls on a socket this function owns and closes.
+    let (rc, error) = unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        let address = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: REBOUND_PORT.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let rc = libc::bind(
+            fd,
+            std::ptr::from_ref(&address).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        let error = std::io::Error::last_os_error();
+        libc::close(fd);
+        (rc, error)
+    };
+    if rc < 0 && error.kind() == ErrorKind::AddrInUse {
+        eprintln!("bind failed as expected: {error}");
+        return 1;
+    }
+    eprintln!("bind returned {rc} ({error})");
+    2
 }
 
 /// The workload: connects until the range is exhausted, each client
@@ -77,31 +131,37 @@ fn can_make_a_network_namespace() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn an_exhausted_range_names_the_run_s_time_wait_and_who_made_it() -> Result<(), Failed> {
+/// The record of `workload` (this binary) run under `cargo sockcheck exec`
+/// in a namespace of its own, after checking that it failed as expected.
+fn run_in_a_namespace(workload: &str) -> Result<TestRecord, Failed> {
     let dir = tempfile::tempdir()?;
     let report = dir.path().join("report.json");
-    let workload = std::env::current_exe()?;
     let output = Command::new("unshare")
         .args(["-n", "sh", "-c", SETUP, "sh"])
         .arg(env!("CARGO_BIN_EXE_cargo-sockcheck"))
         .args(["sockcheck", "exec", "--report"])
         .arg(&report)
         .arg("--")
-        .arg(&workload)
-        .env(WORKLOAD, "1")
+        .arg(std::env::current_exe()?)
+        .env(WORKLOAD, workload)
         .env_remove("GITHUB_ACTIONS")
         .env_remove("GITHUB_STEP_SUMMARY")
         .output()?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("connect failed as expected"),
-        "the workload did not exhaust the range:\n{stderr}"
+        stderr.contains("failed as expected"),
+        "the {workload} workload did not fail as it should:\n{stderr}"
     );
     let report = report_file(&report);
     let [test] = report.tests.as_slice() else {
         panic!("one record: {:#?}", report.tests);
     };
     assert_eq!(test.outcome, Outcome::Failed);
+    Ok(test.clone())
+}
+
+fn an_exhausted_range_names_the_run_s_time_wait_and_who_made_it() -> Result<(), Failed> {
+    let test = &run_in_a_namespace("exhaust")?;
     // Four ports: one the listener's, three connections, then the failure.
     let usage = test.ports.as_ref().expect("its port usage");
     assert_eq!((usage.connects, usage.active_closes), (3, 3), "{usage:?}");
@@ -136,5 +196,31 @@ fn an_exhausted_range_names_the_run_s_time_wait_and_who_made_it() -> Result<(), 
         finding.severity, None,
         "it explains the failure, no verdict of its own"
     );
+    Ok(())
+}
+
+fn a_port_held_only_by_time_wait_says_so_reuseaddr_is_the_fix() -> Result<(), Failed> {
+    let test = run_in_a_namespace("rebind")?;
+    let [finding] = test.port_findings.as_slice() else {
+        panic!("one finding: {:#?}", test.port_findings);
+    };
+    assert_eq!(
+        finding.problem,
+        PortProblem::AddressInUse {
+            address: format!("127.0.0.1:{REBOUND_PORT}"),
+            held_by: PortHolder::TimeWait { entries: 1 },
+        }
+    );
+    assert!(
+        finding
+            .summary()
+            .ends_with("only 1 TIME_WAIT entry held it: set SO_REUSEADDR"),
+        "{}",
+        finding.summary()
+    );
+    let call = finding.call.as_ref().expect("the bind's stack");
+    assert_eq!(call.syscall, "bind");
+    let site = call.site.as_ref().expect("a site in this file");
+    assert_eq!(site.function.as_deref(), Some("exhaustion::rebind"));
     Ok(())
 }
