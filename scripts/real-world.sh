@@ -31,6 +31,8 @@
 #   RUNS          runs per verdict setting (default 5)
 #   TIMING_RUNS   runs per timing command (default 5)
 #   JOBS          -j for sockcheck and nextest (default: number of CPUs)
+#   TIMEOUT       sockcheck's --timeout, seconds (default 300: one httpmock
+#                 test makes 1000 HTTP requests, 75-130 s on a busy machine)
 #
 # Needs: cargo, python3, cargo-nextest (timing only; skipped when missing),
 # ptrace allowed. Touches the network only for crates.io (fetch/build).
@@ -41,6 +43,7 @@ RW_DIR="${RW_DIR:-${TMPDIR:-/tmp}/sockcheck-real-world}"
 RUNS="${RUNS:-5}"
 TIMING_RUNS="${TIMING_RUNS:-5}"
 JOBS="${JOBS:-$(nproc)}"
+TIMEOUT="${TIMEOUT:-300}"
 SOCKCHECK_TARGET_DIR="${SOCKCHECK_TARGET_DIR:-$REPO/target/real-world}"
 SOCKCHECK="${SOCKCHECK:-$SOCKCHECK_TARGET_DIR/release/cargo-sockcheck}"
 RESULTS="$RW_DIR/results"
@@ -73,6 +76,12 @@ TOKIO_SIGNAL_TESTS="signal_ctrl_c signal_drop_recv signal_drop_rt signal_drop_si
 # mockito-0: mockito's older major version (0.x, still widely used): one
 #   global server per process, started on first use and never stopped
 #   (issue 20: recognized as shared by design, without a rule).
+# httpmock: HTTP mocking; MockServer::start() takes a server from a static
+#   pool (LOCAL_SERVER_POOL_REF) whose servers serve until the process exits.
+# httpmock-0.7: the same pool in the older line still widely used
+#   (lazy_static, a hyper 0.14 server).
+# wiremock-0.5: wiremock's older major version (still widely used): the
+#   same static pool as 0.6, on deadpool 0.9.
 CRATES=(
   "tiny_http|0.12.0|||thread-based"
   "hyper-util|0.1.21|--features full|test_socks_v5_with_locally_resolved_domain_works|tokio"
@@ -83,6 +92,9 @@ CRATES=(
   "tokio-signal|1.54.1|--features full$(printf ' --test %s' $TOKIO_SIGNAL_TESTS)||tokio, signals|tokio"
   "httptest|0.16.4|||pooled servers"
   "mockito-0|0.31.1|||one global server|mockito"
+  "httpmock|0.9.0|||pooled servers"
+  "httpmock-0.7|0.7.0|||pooled servers|httpmock"
+  "wiremock-0.5|0.5.22|||pooled servers|wiremock"
 )
 
 log() { printf '== %s\n' "$*" >&2; }
@@ -196,7 +208,7 @@ run_sockcheck() {
   mapfile -t skip < <(skip_args "$skips")
   # shellcheck disable=SC2086
   (cd "$RW_DIR/$name" && CARGO_TARGET_DIR="$RW_DIR/target/$name" \
-    "$SOCKCHECK" sockcheck $features -j "$JOBS" --timeout 120 "${skip[@]}" \
+    "$SOCKCHECK" sockcheck $features -j "$JOBS" --timeout "$TIMEOUT" "${skip[@]}" \
     --report "$report" "$@" >"$report.log" 2>&1)
   echo $?
 }
