@@ -3,7 +3,7 @@
 # measures how stable its verdicts are and what it costs. See
 # docs/real-world.md for what it found and how to read the summary.
 #
-#   scripts/real-world.sh [all|fetch|build|verdicts|timing|summary] [CRATE...]
+#   scripts/real-world.sh [all|fetch|build|verdicts|timing|summary|platforms|ports] [CRATE...]
 #
 # Steps (default `all`, in this order):
 #   fetch     get each crate's packaged source from crates.io (through a
@@ -19,6 +19,10 @@
 #   platforms one run per suite as on GitHub Actions with --sarif and
 #             --gitlab: annotations printed (by level) against one per
 #             leak, SARIF results, Code Quality issues (not part of `all`)
+#   ports     one run per suite: the tests that created the most sockets
+#             (with their connections closed first and peak open sockets)
+#             and every port finding (churn, fixed ports, address in use),
+#             see docs/ports.md (not part of `all`)
 #
 # Environment:
 #   RW_DIR        where crates, their build dirs and results go (default
@@ -451,6 +455,38 @@ PY
   done
 }
 
+ports() {
+  [ -x "$SOCKCHECK" ] || die "no cargo-sockcheck at $SOCKCHECK: run the build step"
+  local line name features skips
+  for line in "${CRATES[@]}"; do
+    name="$(field "$line" 0)"; features="$(field "$line" 2)"; skips="$(field "$line" 3)"
+    selected "$name" || continue
+    local out="$RESULTS/$name"
+    mkdir -p "$out"
+    log "ports: $name"
+    run_sockcheck "$name" "$features" "$skips" "$out/ports.json" >/dev/null
+    python3 - "$name" "$out/ports.json" <<'PY'
+import json, sys
+name, path = sys.argv[1], sys.argv[2]
+tests = json.load(open(path))["tests"]
+used = [t for t in tests if t.get("ports")]
+created = lambda t: sum(t["ports"].get("created", {}).values())
+print(f"{name}: {len(tests)} tests, {len(used)} made sockets, "
+      f"{sum(created(t) for t in used)} sockets created, "
+      f"{sum(t['ports'].get('active_closes', 0) for t in used)} connections closed first")
+for t in sorted(used, key=created, reverse=True)[:5]:
+    p = t["ports"]
+    print(f"  {created(t):>6} sockets {p.get('connects', 0):>6} connects "
+          f"{p.get('active_closes', 0):>6} closed first  peak {p.get('peak_open_sockets', 0):>4}  "
+          f"{t['binary']}::{t['name']}")
+for t in tests:
+    for f in t.get("port_findings", []):
+        print(f"  {f['kind']} ({f.get('severity', 'explains')}): {t['binary']}::{t['name']} "
+              f"{f.get('address', '')} {f.get('active_closes', '')}".rstrip())
+PY
+  done
+}
+
 # --- main --------------------------------------------------------------------
 
 STEP="${1:-all}"
@@ -465,5 +501,6 @@ case "$STEP" in
   timing) timing ;;
   summary) summary ;;
   platforms) platforms ;;
-  *) die "unknown step '$STEP' (all|fetch|build|verdicts|timing|summary|platforms)" ;;
+  ports) ports ;;
+  *) die "unknown step '$STEP' (all|fetch|build|verdicts|timing|summary|platforms|ports)" ;;
 esac

@@ -95,7 +95,7 @@ pub fn check_tests(options: Options) -> Result<ExitStatus> {
         timeout: options.timeout,
         policy: config.workspace_policy().clone(),
         project: ProjectSource::from_metadata(&metadata),
-        churn_threshold: options.churn_threshold,
+        churn_threshold: options.churn_threshold.or(config.churn_threshold()),
         max_fds: options.max_fds,
     });
     let running_binaries = (0..binaries.len())

@@ -107,6 +107,12 @@ impl RunConfig {
             .unwrap_or(&self.workspace)
     }
 
+    /// `churn-threshold` from the workspace's files (the command line's
+    /// `--churn-threshold` wins over it): one threshold for the run.
+    pub fn churn_threshold(&self) -> Option<u64> {
+        self.workspace.config.churn_threshold()
+    }
+
     /// The policy outside any package: the workspace's files and the command line.
     pub fn workspace_policy(&self) -> &Policy {
         &self.workspace.policy

@@ -7,8 +7,8 @@
 //! findings must point at are marked `// site: NAME` in the fixture.
 //!
 //! The whole fixture runs once ([`full_run`]) for the checks of what it
-//! finds and the snapshots of every format; `--max-fds` and the churn gate
-//! have runs of their own.
+//! finds and the snapshots of every format; `--max-fds`, the churn gate
+//! and the configured churn threshold have runs of their own.
 
 mod common;
 
@@ -505,4 +505,24 @@ fn every_format_of_the_real_run() {
         insta::assert_json_snapshot!("sarif_of_the_ports_fixture", run.sarif);
         insta::assert_json_snapshot!("gitlab_of_the_ports_fixture", run.gitlab);
     });
+}
+
+#[test]
+fn a_configured_churn_threshold_applies_and_the_flag_wins_over_it() {
+    let copy = LeakyCopy::of("ports");
+    copy.write("sockcheck.toml", "churn-threshold = 10\n");
+    let run = |extra: &[&str]| {
+        let args = [
+            &["--format", "json", "--exact", "churns_50_connections"],
+            extra,
+        ]
+        .concat();
+        let output = copy.sockcheck(&args);
+        findings_of(&json_report(&output), "churns_50_connections")
+    };
+    assert_eq!(
+        run(&[]),
+        [(PortFindingKind::PortChurn, Some(Severity::Warning))]
+    );
+    assert_eq!(run(&["--churn-threshold", "1000"]), []);
 }

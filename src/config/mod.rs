@@ -13,6 +13,7 @@
 //! allow-listen-ports = [8080, 5432]  # listeners meant to stay open
 //! allow-listen-paths = ["/run/app.sock", "*/shared-*.sock", "@app"]  # unix ones, by glob
 //! flaky = "warn"                     # how leaks seen only sometimes count: "warn" or "deny"
+//! churn-threshold = 1000             # port-churn above 1000 connections closed first
 //!
 //! [workspace.metadata.sockcheck.levels]   # per leak kind: "deny", "warn" or "allow"
 //! close-wait = "deny"
@@ -101,6 +102,7 @@ pub struct Config {
     flaky: Option<FlakyLevel>,
     allow_sockets: Vec<AllowSocket>,
     known_pools: Option<bool>,
+    churn_threshold: Option<u64>,
     /// `include` paths as written, until [`Config::load`] reads them.
     #[serde(rename = "include")]
     includes: Vec<String>,
@@ -117,7 +119,7 @@ pub struct ManifestConfig {
 
 impl Config {
     /// This configuration with `over` on top: `over`'s linger, flaky level,
-    /// known-pools switch and per-kind levels win; allowed ports, tests and
+    /// known-pools switch, churn threshold and per-kind levels win; allowed ports, tests and
     /// sockets add up (`over`'s tests and sockets first, so their reason is
     /// the one given); `include`s not yet read add up too.
     pub fn layer(mut self, over: Config) -> Config {
@@ -127,6 +129,7 @@ impl Config {
         self.linger_ms = over.linger_ms.or(self.linger_ms);
         self.flaky = over.flaky.or(self.flaky);
         self.known_pools = over.known_pools.or(self.known_pools);
+        self.churn_threshold = over.churn_threshold.or(self.churn_threshold);
         self.allow_tests = [over.allow_tests, self.allow_tests].concat();
         self.allow_sockets = [over.allow_sockets, self.allow_sockets].concat();
         self.includes.extend(over.includes);
@@ -180,5 +183,12 @@ impl Config {
     /// How leaks seen only in some runs count.
     pub fn flaky(&self) -> FlakyLevel {
         self.flaky.unwrap_or_default()
+    }
+
+    /// `churn-threshold`: the connections closed first above which a test
+    /// gets a `port-churn` finding, when set (`cargo sockcheck` only; its
+    /// `--churn-threshold` wins).
+    pub fn churn_threshold(&self) -> Option<u64> {
+        self.churn_threshold
     }
 }

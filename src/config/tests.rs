@@ -12,6 +12,7 @@ const GOOD: &str = r#"
 linger-ms = 250
 allow-listen-ports = [8080, 5432]
 flaky = "deny"
+churn-threshold = 1000
 
 [levels]
 close-wait = "warn"
@@ -62,6 +63,8 @@ fn a_good_file_sets_the_policy() {
         Some(Severity::Error)
     );
     assert_eq!(config.flaky(), FlakyLevel::Deny);
+    assert_eq!(config.churn_threshold(), Some(1000));
+    assert_eq!(Config::default().churn_threshold(), None);
 }
 
 #[test]
