@@ -15,6 +15,7 @@ mod rendered;
 
 use common::*;
 use sockcheck::leak::LeakKind;
+use sockcheck::ports::{PortFinding, PortHolder, PortProblem, TestName};
 use sockcheck::report::{json, Outcome, Report, TestRecord};
 use sockcheck::site::{Frame, HoldingThread, Origin};
 use sockcheck::socket::{State, UnixType};
@@ -34,8 +35,10 @@ const HOSTILE_OUTPUT: &str = "ok\n```\n````\n</details>\n\n### fake heading @oct
     ::error::pwned\n  ::add-mask::secret\n\r::warning::cr\n##[error]old style\n\u{1b}[2Jcleared";
 
 /// The report of one failed, leaking test whose every string is `words`,
-/// with `output`, and one socket an allow rule with `words` as its reason
-/// allows.
+/// with `output`, one socket an allow rule with `words` as its reason
+/// allows, and port findings: the failed test's bind found its address
+/// held by a process whose command line is `words`, and a passing test of
+/// that binary shares a fixed port with it.
 fn report(words: &str, output: &str) -> Report {
     let mut tcp = leak(LeakKind::Listen, listener(8080));
     let stack = vec![Frame::function(words)
@@ -49,7 +52,27 @@ fn report(words: &str, output: &str) -> Report {
     test.leaks = vec![tcp, leak(LeakKind::Listen, socket)];
     test.detail = Some(words.to_owned());
     test.output = Some(output.to_owned());
-    let mut value = serde_json::to_value(Report::new(vec![test])).unwrap();
+    let call = Origin::new(
+        "bind",
+        vec![Frame::function(words)
+            .at(format!("tests/{words}.rs"), 4, Some(9))
+            .in_project()],
+    );
+    let held = PortProblem::AddressInUse {
+        address: "127.0.0.1:8080".into(),
+        held_by: PortHolder::Process {
+            pid: 7,
+            command: words.to_owned(),
+        },
+    };
+    test.port_findings = vec![PortFinding::new(held).at(call.clone())];
+    let mut sharing = TestRecord::new(words, "shares_a_port", Outcome::Passed);
+    let shared = PortProblem::FixedPortShared {
+        address: "127.0.0.1:8080".into(),
+        with: vec![TestName::new(words, words)],
+    };
+    sharing.port_findings = vec![PortFinding::new(shared).at(call)];
+    let mut value = serde_json::to_value(Report::new(vec![test, sharing])).unwrap();
     let mut allowed = serde_json::to_value(listener(9090)).unwrap();
     allowed["kind"] = "listen".into();
     allowed["rule"] = words.into();
@@ -161,10 +184,11 @@ fn hostile_strings_cannot_run_workflow_commands_or_reach_the_log_raw() {
     // The echoed output is there, and disarmed.
     assert!(stdout.contains("::error::pwned"), "{stdout}");
     assert_eq!(runner_commands(&stdout), Vec::<String>::new(), "{stdout}");
-    // The annotations are the only commands: one per failed test and per leak.
+    // The annotations are the only commands: one per failed test, per leak
+    // and per port finding with a severity (the shared fixed port).
     assert_eq!(
         runner_commands(&stderr),
-        ["error", "error", "error"],
+        ["error", "error", "error", "warning"],
         "{stderr}"
     );
     for line in stderr.lines().filter(|l| l.starts_with("::")) {
