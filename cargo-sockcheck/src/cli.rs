@@ -95,7 +95,8 @@ pub struct Options {
 
     /// Warn of port churn in a test that closes more than N TCP
     /// connections first (each keeps its port pair in TIME_WAIT for 60 s)
-    /// [default: the ephemeral port range / (4 × jobs)].
+    /// [default: `churn-threshold` in the configuration, else the ephemeral
+    /// port range / (4 × jobs)].
     #[arg(long, value_name = "N")]
     pub churn_threshold: Option<u64>,
 
