@@ -21,9 +21,8 @@ use sockcheck::ports::{
     PortFinding, PortFindingKind, PortProblem, PortUsage, SocketSort, TestName,
 };
 use sockcheck::site::Origin;
-use sockcheck::snapshot::socket_inodes;
 use sockcheck::socket::{Protocol, State};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::mem::{size_of, MaybeUninit};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -99,8 +98,11 @@ struct TestPorts {
     in_use_looked_up: usize,
     /// Its TCP connections' port pairs.
     connections: Vec<PortPair>,
-    /// Highest socket fd seen created, per process.
-    high_water: HashMap<Pid, RawFd>,
+    /// Per process, the fds its sockets were created at and that no later
+    /// socket has taken since (the kernel gives the lowest free fd, so a
+    /// closed socket's fd is soon another's): its sockets still open, as
+    /// far as the creating calls tell.
+    socket_fds: HashMap<Pid, HashSet<RawFd>>,
 }
 
 /// What a port call's exit asks of the event loop, which knows the run.
@@ -163,7 +165,7 @@ impl PortWatch {
                 findings: Vec::new(),
                 in_use_looked_up: 0,
                 connections: Vec::new(),
-                high_water: HashMap::new(),
+                socket_fds: HashMap::new(),
             },
         );
     }
@@ -254,9 +256,10 @@ impl PortWatch {
     }
 
     /// Sockets were created in `new.process` of `new.test`: counts them
-    /// by sort, and counts the process's open sockets when one of them
-    /// takes a higher fd than any before (only then can the peak grow
-    /// without fds dup'ed high).
+    /// by sort, and the process's sockets open now (the fds sockets were
+    /// created at, each once: a socket created at the fd of an earlier one
+    /// replaces it), for the peak. No `/proc` read: a test that holds
+    /// 10,000 sockets pays the same per socket as one that holds 3.
     pub fn created(&mut self, new: &NewSockets, thread: Pid) {
         let Some(ports) = self.tests.get_mut(&new.test) else {
             return;
@@ -271,15 +274,10 @@ impl PortWatch {
             };
             *ports.usage.created.entry(sort).or_default() += 1;
         }
-        let highest = new.fds.iter().copied().max().unwrap_or(-1);
-        let high_water = ports.high_water.entry(new.process).or_insert(-1);
-        if highest > *high_water {
-            *high_water = highest;
-            if let Ok(open) = socket_inodes(new.process as u32) {
-                let peak = &mut ports.usage.peak_open_sockets;
-                *peak = (*peak).max(open.len() as u64);
-            }
-        }
+        let open = ports.socket_fds.entry(new.process).or_default();
+        open.extend(&new.fds);
+        let peak = &mut ports.usage.peak_open_sockets;
+        *peak = (*peak).max(open.len() as u64);
     }
 
     /// Adds `finding` to test `test`'s.
@@ -602,6 +600,31 @@ fn local_address(socket: &OwnedFd) -> Option<SocketAddr> {
 mod tests {
     use super::*;
     use std::net::{TcpListener, UdpSocket};
+
+    #[test]
+    fn the_peak_counts_sockets_by_fd_a_reused_fd_once() {
+        let mut watch = PortWatch::new(1, None);
+        watch.started(100, 0);
+        let created = |fds: Vec<RawFd>, process: Pid| NewSockets {
+            test: 100,
+            process,
+            fds,
+            domain_and_type: Some((libc::AF_INET, libc::SOCK_STREAM)),
+        };
+        // A loop that closes each socket: its fd is taken again.
+        for _ in 0..1000 {
+            watch.created(&created(vec![4], 100), 100);
+        }
+        // 100 held at once, in a child process: counted apart.
+        for fd in 3..103 {
+            watch.created(&created(vec![fd], 200), 200);
+        }
+        watch.created(&created(vec![3, 5], 100), 100);
+        let (usage, _) = watch.finish(100, 0);
+        let usage = usage.unwrap();
+        assert_eq!(usage.peak_open_sockets, 100);
+        assert_eq!(usage.created.get(&SocketSort::Tcp), Some(&1102));
+    }
 
     #[test]
     fn the_default_threshold_shares_the_range_among_the_jobs() {
