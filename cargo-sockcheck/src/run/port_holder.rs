@@ -154,13 +154,4 @@ mod tests {
         });
         assert!(matches!(found, Found::Test { test, call: None } if test == own));
     }
-
-    #[test]
-    fn a_port_nobody_holds_has_an_unknown_holder() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap();
-        drop(listener);
-        let found = find(address, Protocol::Udp, &[], &SiteCapture::new(), |_| None);
-        assert!(matches!(found, Found::Nobody(PortHolder::Unknown)));
-    }
 }
