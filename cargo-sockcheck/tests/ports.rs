@@ -7,8 +7,8 @@
 //! findings must point at are marked `// site: NAME` in the fixture.
 //!
 //! The whole fixture runs once ([`full_run`]) for the checks of what it
-//! finds and the snapshots of every format; `--max-fds`, the churn gate
-//! and the configured churn threshold have runs of their own.
+//! finds and the snapshots of every format; `--max-fds`, the churn gate,
+//! the configured churn threshold and `--fast` have runs of their own.
 
 mod common;
 
@@ -525,4 +525,29 @@ fn a_configured_churn_threshold_applies_and_the_flag_wins_over_it() {
         [(PortFindingKind::PortChurn, Some(Severity::Warning))]
     );
     assert_eq!(run(&["--churn-threshold", "1000"]), []);
+}
+
+#[test]
+fn fast_mode_gives_the_same_verdicts_and_port_findings() {
+    let holder = OutsideHolder::start();
+    let args = ["--format", "json", "--skip", "churns_5000"];
+    let findings = |report: &Report| -> Vec<(String, Findings)> {
+        let mut rows: Vec<_> = report
+            .tests
+            .iter()
+            .map(|t| (t.name.clone(), findings_of(report, &t.name)))
+            .collect();
+        rows.sort();
+        rows
+    };
+    let per_test = json_report(&run_with(&args, &holder));
+    let fast_output = run_with(&[&args[..], &["--fast"]].concat(), &holder);
+    let fast = json_report(&fast_output);
+    assert_eq!(
+        verdicts(&fast),
+        verdicts(&per_test),
+        "{}",
+        stderr(&fast_output)
+    );
+    assert_eq!(findings(&fast), findings(&per_test));
 }
