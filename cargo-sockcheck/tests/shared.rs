@@ -273,9 +273,6 @@ fn a_static_whose_initializer_spawns_the_binding_thread_is_shared() {
 }
 
 #[test]
-#[ignore = "needs a tracer fix: while the test's exit is held, run/allowed.rs decides each \
-            socket's rule from its own stack, without the spawn chain, so this shared socket \
-            is waited for the whole linger (its final verdict is right)"]
 fn a_static_whose_initializer_spawns_the_binding_thread_is_not_lingered_for() {
     let name = "uses_a_server_its_static_spawned";
     let (report, err) = run_one(name, &[]);

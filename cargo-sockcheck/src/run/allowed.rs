@@ -1,27 +1,27 @@
 //! Which of a test's leaked sockets an allow-sockets rule (or a known pool)
 //! allows by where they were created. Each socket is decided once, from its
-//! whole creation stack, and remembered for the test: the linger does not
+//! whole creation chain (its stack and the thread creations that led to
+//! it), and remembered for the test: the linger does not
 //! wait for allowed sockets (they stay open by design), and the record sets
 //! them aside.
 
+use super::origins::{self, CallKey};
 use crate::stack::capture::TestSites;
 use crate::stack::symbolize::Symbolizer;
-use crate::stack::RawStack;
 use sockcheck::allow::{self, AllowSocket};
 use sockcheck::leak::{Holder, Leak, Severity};
 use sockcheck::policy::{classify, lingers_for, Level, Policy};
 use sockcheck::report::TestRecord;
 use sockcheck::socket::Socket;
 use std::collections::hash_map::{Entry, HashMap};
-use std::sync::Arc;
 
-/// The decisions made so far for one test, by socket inode, and by stack:
-/// sockets opened by the same call (10,000 from one loop) share one stack,
-/// symbolized and matched once.
+/// The decisions made so far for one test, by socket inode, and by call:
+/// sockets opened by the same call on the same thread (10,000 from one
+/// loop) share one stack and one spawn chain, symbolized and matched once.
 #[derive(Debug, Default)]
 pub struct AllowedSockets {
     decided: HashMap<u64, Option<AllowSocket>>,
-    by_stack: HashMap<Arc<RawStack>, Option<AllowSocket>>,
+    by_call: HashMap<CallKey, Option<AllowSocket>>,
     /// The allowed sockets of the first look, at the test's exit: the ones
     /// reported, whatever closed while the linger waited for other leaks,
     /// so that the count does not depend on the linger.
@@ -29,8 +29,11 @@ pub struct AllowedSockets {
 }
 
 impl AllowedSockets {
-    /// The rule that allows the socket `inode`, from the stack `sites`
-    /// recorded for it. Without a stack, none, and nothing is decided yet:
+    /// The rule that allows the socket `inode`, from the call `sites`
+    /// recorded for it: its stack and the spawn chain of its thread, so a
+    /// socket made on a thread that a static's initializer spawned is
+    /// known as shared while the linger runs, as it is in the record.
+    /// Without a recorded call, none, and nothing is decided yet:
     /// the call that created the socket may not have been seen returning
     /// when the test is first looked at.
     fn rule_for(
@@ -43,11 +46,14 @@ impl AllowedSockets {
         match self.decided.entry(inode) {
             Entry::Occupied(decided) => decided.into_mut().as_ref(),
             Entry::Vacant(undecided) => {
-                let stack = sites?.socket(inode)?;
-                let rule = self.by_stack.entry(Arc::clone(stack)).or_insert_with(|| {
-                    let origin = symbolizer.symbolize(stack);
-                    policy.allowed_by(Some(&origin)).cloned()
-                });
+                let call = sites?.socket_call(inode)?;
+                let rule = self
+                    .by_call
+                    .entry(CallKey::new(&call.stack, call.spawns.as_ref()))
+                    .or_insert_with(|| {
+                        let origin = origins::origin(call, symbolizer);
+                        policy.allowed_by(Some(&origin)).cloned()
+                    });
                 undecided.insert(rule.clone()).as_ref()
             }
         }

@@ -32,7 +32,7 @@ pub fn annotate(
     // Leaks opened by the same call (10,000 sockets from one loop) share
     // one stack: it is symbolized once. Each leak keeps the whole origin, so
     // that a reader of one leak never has to find another's stack.
-    let mut origins: HashMap<(*const RawStack, *const RawSpawns), Origin> = HashMap::new();
+    let mut origins: HashMap<CallKey, Origin> = HashMap::new();
     for leak in leaks {
         if let Some(threads) = holders.get(&leak.socket.inode) {
             leak.held_by = threads
@@ -55,15 +55,45 @@ pub fn annotate(
         let Some((stack, spawns)) = call else {
             continue;
         };
-        let key = (
-            Arc::as_ptr(stack),
-            spawns.map_or(std::ptr::null(), Arc::as_ptr),
-        );
-        let origin = origins.entry(key).or_insert_with(|| {
-            let spawned_by = spawns_of(spawns.map(Arc::as_ref), symbolizer);
-            symbolizer.symbolize(stack).spawned_by(spawned_by)
-        });
+        let origin = origins
+            .entry(CallKey::new(stack, spawns))
+            .or_insert_with(|| {
+                let spawned_by = spawns_of(spawns.map(Arc::as_ref), symbolizer);
+                symbolizer.symbolize(stack).spawned_by(spawned_by)
+            });
         leak.opened = Some(origin.clone());
+    }
+}
+
+/// A recorded call as a map key, for work done once per call: the very
+/// stack and spawn chain it holds, compared by identity (the key keeps both
+/// alive, so no address is reused while it is in the map).
+#[derive(Debug)]
+pub struct CallKey(Arc<RawStack>, Option<Arc<RawSpawns>>);
+
+impl CallKey {
+    /// The key of the call with `stack`, made on a thread that `spawns` led to.
+    pub fn new(stack: &Arc<RawStack>, spawns: Option<&Arc<RawSpawns>>) -> CallKey {
+        CallKey(Arc::clone(stack), spawns.cloned())
+    }
+
+    fn addresses(&self) -> (*const RawStack, *const RawSpawns) {
+        let spawns = self.1.as_ref().map_or(std::ptr::null(), Arc::as_ptr);
+        (Arc::as_ptr(&self.0), spawns)
+    }
+}
+
+impl PartialEq for CallKey {
+    fn eq(&self, other: &CallKey) -> bool {
+        self.addresses() == other.addresses()
+    }
+}
+
+impl Eq for CallKey {}
+
+impl std::hash::Hash for CallKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.addresses().hash(state);
     }
 }
 
