@@ -525,6 +525,14 @@ fn a_configured_churn_threshold_applies_and_the_flag_wins_over_it() {
         [(PortFindingKind::PortChurn, Some(Severity::Warning))]
     );
     assert_eq!(run(&["--churn-threshold", "1000"]), []);
+
+    // A test `allow-tests` names is judged as if every kind were allowed,
+    // port findings' kinds included.
+    copy.write(
+        "sockcheck.toml",
+        "churn-threshold = 10\n[[allow-tests]]\npattern = \"ports::churns_50_connections\"\nreason = \"churns on purpose\"\n",
+    );
+    assert_eq!(run(&[]), []);
 }
 
 #[test]
