@@ -215,6 +215,28 @@ fn port_result(entry: &PortEntry, fingerprint: &str, paths: &RepoPaths) -> Sarif
         None => ResultLevel::Note,
     };
     let tests = vec![serde_json::Value::from(entry.test.full_name())];
+    let at = location(file, line, column);
+    found(
+        (kind.name(), rule_index),
+        level,
+        text,
+        at,
+        fingerprint,
+        tests,
+    )
+}
+
+/// A result of the rule named `rule` (with its index in the driver's
+/// rules) at `at`, with its fingerprint and the tests it was found in:
+/// what a leak's and a port finding's results share.
+fn found(
+    (rule_id, rule_index): (&str, usize),
+    level: ResultLevel,
+    text: String,
+    at: Location,
+    fingerprint: &str,
+    tests: Vec<serde_json::Value>,
+) -> SarifResult {
     let properties = PropertyBag::builder()
         .additional_properties(BTreeMap::from([(
             "tests".to_owned(),
@@ -222,11 +244,11 @@ fn port_result(entry: &PortEntry, fingerprint: &str, paths: &RepoPaths) -> Sarif
         )]))
         .build();
     SarifResult::builder()
-        .rule_id(kind.name())
+        .rule_id(rule_id)
         .rule_index(rule_index as i64)
         .level(level)
         .message(message(text))
-        .locations(vec![location(file, line, column)])
+        .locations(vec![at])
         .partial_fingerprints(BTreeMap::from([(
             FINGERPRINT_KEY.to_owned(),
             fingerprint.to_owned(),
@@ -274,24 +296,16 @@ fn result(group: &SiteGroup, fingerprint: &str, paths: &RepoPaths) -> SarifResul
         Severity::Warning => ResultLevel::Warning,
     };
     let tests = group.tests().into_iter().map(serde_json::Value::from);
-    let properties = PropertyBag::builder()
-        .additional_properties(BTreeMap::from([(
-            "tests".to_owned(),
-            serde_json::Value::Array(tests.collect()),
-        )]))
-        .build();
-    let mut result = SarifResult::builder()
-        .rule_id(kind.name())
-        .rule_index(rule_index as i64)
-        .level(level)
-        .message(message(text))
-        .locations(vec![location(file, line, column)])
-        .partial_fingerprints(BTreeMap::from([(
-            FINGERPRINT_KEY.to_owned(),
-            fingerprint.to_owned(),
-        )]))
-        .properties(properties)
-        .build();
+    let at = location(file, line, column);
+    let tests = tests.collect();
+    let mut result = found(
+        (kind.name(), rule_index),
+        level,
+        text,
+        at,
+        fingerprint,
+        tests,
+    );
     if !related.is_empty() {
         result.related_locations = Some(related);
     }

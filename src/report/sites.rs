@@ -238,14 +238,7 @@ pub fn fingerprints(groups: &[SiteGroup], paths: &RepoPaths, ports: PortRange) -
     let hashes: Vec<u64> = groups
         .iter()
         .map(|group| {
-            let site = group.site();
-            let file = site
-                .and_then(|frame| frame.file.as_deref())
-                .and_then(|file| paths.file(file))
-                .unwrap_or_default();
-            let function = site
-                .and_then(|frame| frame.function.as_deref())
-                .unwrap_or_default();
+            let site = site_key(group.site(), paths);
             let kind = group.kind.map(LeakKind::name).unwrap_or_default();
             let mut identities: Vec<String> = group
                 .leaks
@@ -254,12 +247,26 @@ pub fn fingerprints(groups: &[SiteGroup], paths: &RepoPaths, ports: PortRange) -
                 .collect();
             identities.sort();
             identities.dedup();
-            let text = format!("{file}\n{function}\n{kind}\n{}", identities.join("\n"));
+            let text = format!("{site}\n{kind}\n{}", identities.join("\n"));
             fnv1a(text.as_bytes())
         })
         .collect();
     let lines: Vec<u32> = groups.iter().map(line_of).collect();
     numbered(&hashes, &lines)
+}
+
+/// What a fingerprint takes of a site: its repository file and function,
+/// one per line (not its line number, so edits above it move nothing);
+/// empty parts when unknown.
+fn site_key(site: Option<&Frame>, paths: &RepoPaths) -> String {
+    let file = site
+        .and_then(|frame| frame.file.as_deref())
+        .and_then(|file| paths.file(file))
+        .unwrap_or_default();
+    let function = site
+        .and_then(|frame| frame.function.as_deref())
+        .unwrap_or_default();
+    format!("{file}\n{function}")
 }
 
 /// Fingerprints of `hashes`, 16 hex digits; hashes that are the same get
@@ -362,16 +369,9 @@ pub fn port_fingerprints(entries: &[PortEntry], paths: &RepoPaths) -> Vec<String
     let hashes: Vec<u64> = entries
         .iter()
         .map(|entry| {
-            let site = entry.site();
-            let file = site
-                .and_then(|frame| frame.file.as_deref())
-                .and_then(|file| paths.file(file))
-                .unwrap_or_default();
-            let function = site
-                .and_then(|frame| frame.function.as_deref())
-                .unwrap_or_default();
             let text = format!(
-                "{file}\n{function}\n{}\n{}\t{}\n{}",
+                "{}\n{}\n{}\t{}\n{}",
+                site_key(entry.site(), paths),
                 entry.finding.kind(),
                 entry.test.binary,
                 entry.test.name,
