@@ -446,7 +446,31 @@ fn next_step(report: &Report) -> Option<String> {
             1 => "failing test".to_owned(),
             n => format!("{n} failing tests"),
         };
-        format!("fix the {tests} first: a test that fails may leak only because it failed")
+        // A failure a port finding explains (a taken address, no port left)
+        // is not a leak's doing: say where its cause is written.
+        let explained = report
+            .tests
+            .iter()
+            .filter(|t| t.outcome.is_failure())
+            .filter(|t| {
+                let explains = |f: &PortFinding| f.kind().default_severity().is_none();
+                t.port_findings.iter().any(explains)
+            })
+            .count();
+        let ports = match explained {
+            0 => String::new(),
+            n => {
+                let (who, each) = match (n, s.failed) {
+                    (1, 1) => ("it failed".to_owned(), "it"),
+                    (n, failed) if n == failed => ("all of them failed".to_owned(), "each"),
+                    (n, _) => (format!("{n} of them failed"), "each"),
+                };
+                format!(
+                    "; {who} on a taken address or port: the finding under {each} says who held it"
+                )
+            }
+        };
+        format!("fix the {tests} first: a test that fails may leak only because it failed{ports}")
     } else if !errors.is_empty() && !rerun && report.baselined.is_some() {
         "these errors are new, the baseline does not know them: fix them; --rerun-leaks 3 \
          tells stable leaks from flaky ones; allow-sockets rules allow sockets kept open on \
