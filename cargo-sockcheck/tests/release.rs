@@ -359,3 +359,80 @@ fn the_tag_must_name_both_crates_version() {
         )
     );
 }
+
+/// The static binary the release workflow builds
+/// (`x86_64-unknown-linux-musl`) finds what the workspace's build finds on
+/// the leaky fixture: the same verdicts, the same sites and the same
+/// holders. `SOCKCHECK_STATIC_BINARY` names it; `.ci/run` builds it when
+/// the target installs.
+#[test]
+#[ignore = "needs SOCKCHECK_STATIC_BINARY, a cargo-sockcheck built for x86_64-unknown-linux-musl \
+            (.ci/run builds it and runs this test)"]
+fn the_static_binary_finds_what_the_workspace_build_finds() {
+    let binary = std::env::var_os("SOCKCHECK_STATIC_BINARY")
+        .expect("SOCKCHECK_STATIC_BINARY names the static cargo-sockcheck");
+    let data = std::fs::read(&binary).expect("read the static binary");
+    let elf = object::File::parse(&*data).expect("the static binary is an ELF file");
+    assert_eq!(
+        object::Object::imports(&elf)
+            .expect("read its imports")
+            .len(),
+        0,
+        "a static binary imports no symbol from a shared library"
+    );
+
+    let args = ["--format", "json"];
+    let workspace = on_fixture("leaky", &args);
+    let mut static_run = Command::new(&binary);
+    let target = fixture_target_dir();
+    static_run
+        .arg("sockcheck")
+        .args(["--manifest-path", fixture("leaky").to_str().unwrap()])
+        .args(["--target-dir", target.to_str().unwrap()])
+        .args(args)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY");
+    let static_output = static_run.output().expect("run the static binary");
+    assert_eq!(status(&static_output), status(&workspace));
+    let (ours, theirs) = (json_report(&workspace), json_report(&static_output));
+    assert_eq!(
+        verdicts(&theirs),
+        verdicts(&ours),
+        "{}",
+        stderr(&static_output)
+    );
+    assert!(!verdicts(&ours).iter().all(|(_, _, kinds)| kinds.is_empty()));
+    assert_eq!(sites_and_holders(&theirs), sites_and_holders(&ours));
+}
+
+/// Each leak's test, kind, site (`file:line`) and holding threads' spawn
+/// sites, sorted: what the static binary must find as the other does.
+fn sites_and_holders(report: &sockcheck::report::Report) -> Vec<String> {
+    let mut rows: Vec<String> = report
+        .tests
+        .iter()
+        .flat_map(|test| test.leaks.iter().map(move |leak| (test, leak)))
+        .map(|(test, leak)| {
+            let site = place(leak.site());
+            let holders: Vec<String> = leak
+                .held_by
+                .iter()
+                .map(|thread| place(thread.spawned_by.first().and_then(|s| s.site.as_ref())))
+                .collect();
+            format!("{} {} {site} {holders:?}", test.full_name(), leak.kind)
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// `file:line` of `frame`, or `?` when there is none.
+fn place(frame: Option<&sockcheck::site::Frame>) -> String {
+    frame.map_or("?".to_owned(), |f| {
+        format!(
+            "{}:{}",
+            f.file.as_deref().unwrap_or("?"),
+            f.line.unwrap_or(0)
+        )
+    })
+}
