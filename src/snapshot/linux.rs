@@ -47,6 +47,18 @@ pub(super) fn thread_sockets(pid: u32, tid: u32) -> Result<Vec<Socket>, Snapshot
 /// `PIDFD_THREAD` (Linux 6.9): a pidfd for a thread, not only a process.
 const PIDFD_THREAD: libc::c_uint = libc::O_EXCL as libc::c_uint;
 
+/// A duplicate of fd `fd` of thread `tid`, through a pidfd of the thread
+/// where the kernel has them (6.9 on), else of its process (`process`,
+/// asked only then).
+pub(super) fn duplicate_fd(
+    tid: u32,
+    fd: RawFd,
+    process: impl FnOnce() -> u32,
+) -> io::Result<OwnedFd> {
+    let pidfd = pidfd_open(tid, PIDFD_THREAD).or_else(|_| pidfd_open(process(), 0))?;
+    pidfd_getfd(&pidfd, fd)
+}
+
 /// The sockets listed in fd directory `dir` of process `pid`, each asked
 /// through a duplicate taken with the pidfd `open` makes.
 fn sockets_in(

@@ -197,6 +197,19 @@ pub fn thread_sockets(pid: u32, tid: u32) -> Result<Vec<Socket>, SnapshotError> 
     linux::thread_sockets(pid, tid)
 }
 
+/// Linux: a duplicate of fd `fd` of thread `tid`, to ask the socket
+/// about itself (its type, its address) while the thread runs on; taken
+/// through a pidfd of the thread (Linux 6.9 on), else of its process
+/// (`process`, called only then). The caller needs ptrace access.
+#[cfg(target_os = "linux")]
+pub fn duplicate_fd(
+    tid: u32,
+    fd: i32,
+    process: impl FnOnce() -> u32,
+) -> io::Result<std::os::fd::OwnedFd> {
+    linux::duplicate_fd(tid, fd, process)
+}
+
 /// Linux: the inodes of the sockets process `pid` holds, each once, read
 /// from its fd links alone (no socket is asked anything): cheap enough for
 /// a tracer to call while the process runs. The caller needs ptrace access.

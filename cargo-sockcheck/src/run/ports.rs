@@ -21,12 +21,12 @@ use sockcheck::ports::{
     PortFinding, PortFindingKind, PortProblem, PortUsage, SocketSort, TestName,
 };
 use sockcheck::site::Origin;
+use sockcheck::snapshot;
 use sockcheck::socket::{Protocol, State};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io;
 use std::mem::{size_of, MaybeUninit};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 /// A test's failed binds whose holder is looked for; later ones (a test
@@ -512,34 +512,8 @@ fn sockaddr(bytes: &[u8]) -> Option<SocketAddr> {
 
 /// A copy of fd `fd` of `thread`'s process, to ask the socket about itself.
 fn dup_fd(thread: Pid, fd: RawFd) -> Option<OwnedFd> {
-    // Opened on the thread itself where the kernel allows it (6.9 on),
-    // else on its process.
-    const PIDFD_THREAD: libc::c_long = libc::O_EXCL as libc::c_long;
-    let pidfd = syscall_fd(|| {
-        // SAFETY: plain syscall.
-        unsafe { libc::syscall(libc::SYS_pidfd_open, thread, PIDFD_THREAD) }
-    })
-    .or_else(|_| {
-        let process = thread_group(thread).unwrap_or(thread);
-        // SAFETY: plain syscall.
-        syscall_fd(|| unsafe { libc::syscall(libc::SYS_pidfd_open, process, 0) })
-    })
-    .ok()?;
-    syscall_fd(|| {
-        // SAFETY: plain syscall on a pidfd we own.
-        unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) }
-    })
-    .ok()
-}
-
-/// The fd a syscall returned, owned.
-fn syscall_fd(call: impl FnOnce() -> libc::c_long) -> io::Result<OwnedFd> {
-    let fd = call();
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the syscall just returned this fd to us and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    let process = || thread_group(thread).unwrap_or(thread) as u32;
+    snapshot::duplicate_fd(thread as u32, fd, process).ok()
 }
 
 fn socket_option(socket: &OwnedFd, name: libc::c_int) -> Option<libc::c_int> {
