@@ -233,7 +233,6 @@ pub fn write_output(test: &TestRecord, out: &mut dyn Write) -> io::Result<()> {
 /// `Rule` to paste per dependency that opened leaks, `Slowest`, `Linger`
 /// and `Next`.
 pub fn write_summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let heading = |word: &str| paint(HEADING, format!("{word:>LABEL_WIDTH$}"));
     writeln!(out, "{}", paint(DIM, "─".repeat(LABEL_WIDTH * 5)))?;
     let took = report
         .duration_ms
@@ -242,16 +241,7 @@ pub fn write_summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "{} {took}{}", heading("Summary"), outcomes(report))?;
     writeln!(out, "{} {}", heading("Leaks"), leaks(report))?;
     let kinds = kinds_present(report.tests.iter().flat_map(|t| &t.leaks));
-    for (i, kind) in kinds.into_iter().enumerate() {
-        let word = if i == 0 { "Fix" } else { "" };
-        writeln!(
-            out,
-            "{} {}: {}",
-            heading(word),
-            paint(BOLD, kind),
-            kind.fix()
-        )?;
-    }
+    write_fixes(out, kinds.into_iter().map(|kind| (kind, kind.fix())))?;
     let port_kinds = port_kinds_present(report);
     if !port_kinds.is_empty() {
         let counts: Vec<String> = port_kinds
@@ -260,16 +250,10 @@ pub fn write_summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             .collect();
         writeln!(out, "{} {}", heading("Ports"), counts.join(", "))?;
     }
-    for (i, (kind, _)) in port_kinds.into_iter().enumerate() {
-        let word = if i == 0 { "Fix" } else { "" };
-        writeln!(
-            out,
-            "{} {}: {}",
-            heading(word),
-            paint(BOLD, kind),
-            kind.fix()
-        )?;
-    }
+    write_fixes(
+        out,
+        port_kinds.into_iter().map(|(kind, _)| (kind, kind.fix())),
+    )?;
     for group in allowed_groups(report) {
         let group = group.to_string();
         writeln!(out, "{} {}", heading("Allowed"), visible(&group))?;
@@ -422,6 +406,23 @@ fn linger(report: &Report, test_time: Duration) -> Option<String> {
             seconds(waited)
         )
     })
+}
+
+/// `word` right-aligned in the summary's label column, painted.
+fn heading(word: &str) -> String {
+    paint(HEADING, format!("{word:>LABEL_WIDTH$}"))
+}
+
+/// One line per kind and its fix, under a `Fix` heading on the first.
+fn write_fixes<K: Display>(
+    out: &mut dyn Write,
+    fixes: impl Iterator<Item = (K, &'static str)>,
+) -> io::Result<()> {
+    for (i, (kind, fix)) in fixes.enumerate() {
+        let word = if i == 0 { "Fix" } else { "" };
+        writeln!(out, "{} {}: {fix}", heading(word), paint(BOLD, kind))?;
+    }
+    Ok(())
 }
 
 /// `12.345s`
