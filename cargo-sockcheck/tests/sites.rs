@@ -443,3 +443,44 @@ fn without_debug_info_the_site_is_a_function_and_lines_are_said_to_need_it() {
     assert_eq!((site.file.as_deref(), site.line), (None, None));
     assert_eq!(origin.note.as_deref(), Some("lines need debug info"));
 }
+
+#[test]
+fn with_line_tables_only_every_function_keeps_its_path() {
+    // `debug = "line-tables-only"` (a common way to keep CI builds small)
+    // names functions in DWARF without their paths (`leaks_close_wait_ipv4`,
+    // `connect<…>`); the symbol table still has them. Its own target dir,
+    // as above.
+    let target = target_dir().join("fixtures-line-tables-only");
+    let output = on_project_command(
+        &fixture("leaky"),
+        &target,
+        &["--format", "json", "leaks_close_wait_ipv4"],
+    )
+    .env("CARGO_PROFILE_DEV_DEBUG", "line-tables-only")
+    .env("CARGO_PROFILE_TEST_DEBUG", "line-tables-only")
+    .output()
+    .unwrap();
+    let report = json_report(&output);
+    let leak = &record(&report, "net", "leaks_close_wait_ipv4").leaks[0];
+    let origin = leak.opened.as_ref().expect("an origin");
+    let site = origin.site.as_ref().expect("a site");
+    assert_eq!(site.function.as_deref(), Some("leaky::close_wait_socket"));
+    assert_eq!(site.file.as_deref(), Some("src/lib.rs"));
+    assert!(site.line.is_some(), "{site:?}");
+    assert_eq!(origin.note, None);
+    let functions: Vec<&str> = origin
+        .stack
+        .iter()
+        .filter_map(|frame| frame.function.as_deref())
+        .collect();
+    assert!(
+        functions.contains(&"net::leaks_close_wait_ipv4"),
+        "{functions:#?}"
+    );
+    assert!(
+        functions
+            .iter()
+            .any(|function| function.starts_with("std::net::tcp::TcpStream::connect")),
+        "{functions:#?}"
+    );
+}

@@ -166,19 +166,23 @@ impl Module {
 }
 
 /// The inline chain at `address` from DWARF, its outermost function named
-/// from the symbol table where DWARF has no name (or no entry at all).
+/// from the symbol table where DWARF gives no qualified name: no entry at
+/// all, no name, or only a bare one (`close_wait_socket`, where a build
+/// with `debug = "line-tables-only"` emits no linkage names; its inlined
+/// frames keep their bare names, the only ones it has).
 fn look_up(loader: &Loader, address: u64) -> Vec<Frame> {
     let mut frames = Vec::new();
+    let mut outermost_is_qualified = false;
     if let Ok(mut chain) = loader.find_frames(address) {
         // A malformed entry ends the chain; the frames before it stand.
         while let Ok(Some(found)) = chain.next() {
-            let function = found
+            let raw_name = found
                 .function
                 .as_ref()
-                .and_then(|name| name.raw_name().ok())
-                .map(|name| demangle(&name));
+                .and_then(|name| name.raw_name().ok());
+            outermost_is_qualified = raw_name.as_deref().is_some_and(is_qualified);
             let mut frame = Frame::default();
-            frame.function = function;
+            frame.function = raw_name.map(|name| demangle(&name));
             if let Some(location) = &found.location {
                 frame.file = location.file.map(str::to_owned);
                 frame.line = location.line.filter(|&line| line != 0);
@@ -187,10 +191,12 @@ fn look_up(loader: &Loader, address: u64) -> Vec<Frame> {
             frames.push(frame);
         }
     }
-    let outermost_is_unnamed = frames.last().is_none_or(|frame| frame.function.is_none());
-    if outermost_is_unnamed {
+    if !outermost_is_qualified {
         if let Some(symbol) = loader.find_symbol(address) {
+            let names_a_rust_path = rustc_demangle::try_demangle(symbol).is_ok();
             match frames.last_mut() {
+                // A C function's own name stands: its symbol may be an alias.
+                Some(frame) if frame.function.is_some() && !names_a_rust_path => {}
                 Some(frame) => frame.function = Some(demangle(symbol)),
                 None => frames.push(Frame::function(demangle(symbol))),
             }
@@ -292,6 +298,28 @@ fn build_roots(path: &Path) -> Vec<PathBuf> {
     roots
 }
 
+/// True for a name that says where its function lives: a mangled Rust
+/// symbol (a linkage name) or a path. A bare `helper` is what
+/// `debug = "line-tables-only"` leaves of `crate::module::helper`.
+/// A path's separators count outside generic arguments only:
+/// `connect<core::net::SocketAddr>` is bare.
+fn is_qualified(name: &str) -> bool {
+    if rustc_demangle::try_demangle(name).is_ok() {
+        return true;
+    }
+    let mut depth = 0usize;
+    let mut outside = String::with_capacity(name.len());
+    for character in name.chars() {
+        match character {
+            '<' => depth += 1,
+            '>' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => outside.push(character),
+            _ => {}
+        }
+    }
+    outside.contains("::")
+}
+
 /// A Rust symbol demangled without its hash (`std::net::tcp::TcpListener::bind`);
 /// any other symbol as it is (`__libc_socket`).
 fn demangle(symbol: &str) -> String {
@@ -378,6 +406,26 @@ mod tests {
         RawFrame {
             module: Arc::from(mapping.path.as_path()),
             lookup_address: address - bias,
+        }
+    }
+
+    #[test]
+    fn a_name_is_qualified_by_a_path_outside_its_generic_arguments() {
+        for qualified in [
+            "_ZN5leaky17close_wait_socket17h0123456789abcdefE",
+            "leaky::close_wait_socket",
+            "<std::net::TcpStream as std::io::Read>::read",
+            "core::ptr::drop_in_place<std::net::TcpStream>",
+        ] {
+            assert!(is_qualified(qualified), "{qualified}");
+        }
+        for bare in [
+            "close_wait_socket",
+            "connect<core::net::socket_addr::SocketAddr>",
+            "{closure#0}<()>",
+            "__libc_socket",
+        ] {
+            assert!(!is_qualified(bare), "{bare}");
         }
     }
 
