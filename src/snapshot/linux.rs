@@ -2,13 +2,12 @@
 //! and unix sockets), on a duplicate of the fd confirmed by its inode.
 
 use super::unix_diag::UnixDiag;
-use super::SnapshotError;
-use crate::socket::{Address, Family, Protocol, Socket, State, UnixAddress, UnixType};
+use super::{sockaddr, SnapshotError};
+use crate::socket::{Address, Family, Protocol, Socket, State, UnixType};
 use std::collections::HashSet;
 use std::fs;
 use std::io;
-use std::mem::{offset_of, size_of, MaybeUninit};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::mem::{size_of, MaybeUninit};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
@@ -167,7 +166,7 @@ fn describe(fd: BorrowedFd<'_>, inode: u64, pid: u32) -> Option<Socket> {
         return None;
     }
     let raw = fd.as_raw_fd();
-    match getsockopt_int(raw, libc::SOL_SOCKET, libc::SO_DOMAIN)? {
+    match socket_option(raw, libc::SOL_SOCKET, libc::SO_DOMAIN)? {
         libc::AF_INET => describe_inet(raw, Family::Ipv4, inode, pid),
         libc::AF_INET6 => describe_inet(raw, Family::Ipv6, inode, pid),
         libc::AF_UNIX => describe_unix(raw, inode, pid),
@@ -189,7 +188,7 @@ fn is_socket(fd: BorrowedFd<'_>, inode: u64) -> bool {
 }
 
 fn describe_inet(raw: RawFd, family: Family, inode: u64, pid: u32) -> Option<Socket> {
-    let protocol = match getsockopt_int(raw, libc::SOL_SOCKET, libc::SO_PROTOCOL)? {
+    let protocol = match socket_option(raw, libc::SOL_SOCKET, libc::SO_PROTOCOL)? {
         libc::IPPROTO_TCP => Protocol::Tcp,
         libc::IPPROTO_UDP => Protocol::Udp,
         _ => return None,
@@ -218,7 +217,7 @@ fn describe_inet(raw: RawFd, family: Family, inode: u64, pid: u32) -> Option<Soc
 /// `CLOSE_WAIT` (a stream or seqpacket whose peer closed: `poll` reports
 /// `POLLRDHUP`/`POLLHUP`) or `ESTABLISHED`.
 fn describe_unix(raw: RawFd, inode: u64, pid: u32) -> Option<Socket> {
-    let unix_type = match getsockopt_int(raw, libc::SOL_SOCKET, libc::SO_TYPE)? {
+    let unix_type = match socket_option(raw, libc::SOL_SOCKET, libc::SO_TYPE)? {
         libc::SOCK_STREAM => UnixType::Stream,
         libc::SOCK_DGRAM => UnixType::Dgram,
         libc::SOCK_SEQPACKET => UnixType::Seqpacket,
@@ -226,7 +225,7 @@ fn describe_unix(raw: RawFd, inode: u64, pid: u32) -> Option<Socket> {
     };
     let local = address(raw, libc::getsockname)?;
     let peer = address(raw, libc::getpeername);
-    let state = if getsockopt_int(raw, libc::SOL_SOCKET, libc::SO_ACCEPTCONN)? != 0 {
+    let state = if socket_option(raw, libc::SOL_SOCKET, libc::SO_ACCEPTCONN)? != 0 {
         State::Listen
     } else if peer.is_none() {
         State::Unconn
@@ -261,7 +260,13 @@ fn peer_gone(raw: RawFd) -> bool {
     ready > 0 && poll.revents & (libc::POLLRDHUP | libc::POLLHUP) != 0
 }
 
-fn getsockopt_int(fd: RawFd, level: libc::c_int, name: libc::c_int) -> Option<libc::c_int> {
+/// The integer value of socket option `name` at `level` (`getsockopt`);
+/// `None` when the socket has no such option.
+pub(super) fn socket_option(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+) -> Option<libc::c_int> {
     let mut value: libc::c_int = 0;
     let mut len = size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: value and len are valid for writes of the sizes given.
@@ -291,7 +296,7 @@ type NameCall =
     unsafe extern "C" fn(libc::c_int, *mut libc::sockaddr, *mut libc::socklen_t) -> libc::c_int;
 
 /// `getsockname` or `getpeername` as an address; `None` when not connected.
-fn address(fd: RawFd, call: NameCall) -> Option<Address> {
+pub(super) fn address(fd: RawFd, call: NameCall) -> Option<Address> {
     let mut storage = MaybeUninit::<libc::sockaddr_storage>::zeroed();
     let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     // SAFETY: storage is valid for writes of len bytes.
@@ -299,50 +304,11 @@ fn address(fd: RawFd, call: NameCall) -> Option<Address> {
     if rc != 0 {
         return None;
     }
-    // SAFETY: zero-initialised, then filled in by the kernel.
-    let storage = unsafe { storage.assume_init() };
-    match libc::c_int::from(storage.ss_family) {
-        libc::AF_INET => {
-            // SAFETY: the family says the storage holds a sockaddr_in.
-            let addr: libc::sockaddr_in = unsafe { std::ptr::read((&raw const storage).cast()) };
-            Some(Address::Inet(SocketAddr::V4(SocketAddrV4::new(
-                Ipv4Addr::from(u32::from_be(addr.sin_addr.s_addr)),
-                u16::from_be(addr.sin_port),
-            ))))
-        }
-        libc::AF_INET6 => {
-            // SAFETY: the family says the storage holds a sockaddr_in6.
-            let addr: libc::sockaddr_in6 = unsafe { std::ptr::read((&raw const storage).cast()) };
-            Some(Address::Inet(SocketAddr::V6(SocketAddrV6::new(
-                Ipv6Addr::from(addr.sin6_addr.s6_addr),
-                u16::from_be(addr.sin6_port),
-                addr.sin6_flowinfo,
-                addr.sin6_scope_id,
-            ))))
-        }
-        libc::AF_UNIX => {
-            // SAFETY: the family says the storage holds a sockaddr_un.
-            let addr: libc::sockaddr_un = unsafe { std::ptr::read((&raw const storage).cast()) };
-            let name_len = (len as usize).saturating_sub(offset_of!(libc::sockaddr_un, sun_path));
-            let name: Vec<u8> = addr.sun_path[..name_len.min(addr.sun_path.len())]
-                .iter()
-                // `c_char` is i8 on x86_64 and u8 on aarch64: its byte either way.
-                .map(|c| c.to_ne_bytes()[0])
-                .collect();
-            Some(Address::Unix(unix_address(&name)))
-        }
-        _ => None,
-    }
-}
-
-/// The unix address of the `sun_path` bytes the kernel returned: none,
-/// a leading NUL and an abstract name, or a path (up to its first NUL).
-fn unix_address(name: &[u8]) -> UnixAddress {
-    match name.split_first() {
-        None => UnixAddress::Unnamed,
-        Some((0, abstract_name)) => UnixAddress::Abstract(abstract_name.to_vec()),
-        Some(_) => UnixAddress::Path(name.split(|&b| b == 0).next().unwrap_or(name).to_vec()),
-    }
+    let len = (len as usize).min(size_of::<libc::sockaddr_storage>());
+    // SAFETY: zero-initialised plain data (then partly filled in by the
+    // kernel), viewed as its first `len` bytes.
+    let bytes = unsafe { std::slice::from_raw_parts(storage.as_ptr().cast::<u8>(), len) };
+    sockaddr::address(bytes)
 }
 
 fn pidfd_open(pid: u32, flags: libc::c_uint) -> io::Result<OwnedFd> {
@@ -368,6 +334,7 @@ fn owned(fd: libc::c_long) -> io::Result<OwnedFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::socket::UnixAddress;
     use std::os::linux::net::SocketAddrExt;
     use std::os::unix::fs::MetadataExt;
     use std::os::unix::net::{self, UnixDatagram, UnixListener, UnixStream};
@@ -520,15 +487,5 @@ mod tests {
         assert!(describe(a.as_fd(), inode_of(&a), 1).is_some());
         let file = fs::File::open("/proc/self/stat").unwrap();
         assert!(describe(file.as_fd(), inode_of(&file), 1).is_none());
-    }
-
-    #[test]
-    fn sun_path_bytes_become_unnamed_abstract_or_path_addresses() {
-        assert_eq!(unix_address(b""), UnixAddress::Unnamed);
-        assert_eq!(
-            unix_address(b"\0a\0b"),
-            UnixAddress::Abstract(b"a\0b".to_vec())
-        );
-        assert_eq!(unix_address(b"/x\0"), UnixAddress::Path(b"/x".to_vec()));
     }
 }

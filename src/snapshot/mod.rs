@@ -14,11 +14,15 @@ use crate::socket::{Address, Socket};
 use std::collections::HashSet;
 use std::fmt;
 use std::io;
+#[cfg(target_os = "linux")]
+use std::os::fd::{AsFd, AsRawFd};
 use std::str::FromStr;
 
 #[cfg(target_os = "linux")]
 mod linux;
 mod netstat;
+#[cfg(target_os = "linux")]
+mod sockaddr;
 #[cfg(target_os = "linux")]
 mod unix_diag;
 
@@ -210,6 +214,33 @@ pub fn duplicate_fd(
     linux::duplicate_fd(tid, fd, process)
 }
 
+/// Linux: the local address of socket `socket` (`getsockname`); `None`
+/// when it is no socket, or no IP or unix one.
+#[cfg(target_os = "linux")]
+pub fn local_address(socket: impl AsFd) -> Option<Address> {
+    linux::address(socket.as_fd().as_raw_fd(), libc::getsockname)
+}
+
+/// Linux: the integer value of socket option `name` at `level` of socket
+/// `socket` (`getsockopt`, e.g. `SOL_SOCKET`, `SO_TYPE`); `None` when it
+/// has no such option.
+#[cfg(target_os = "linux")]
+pub fn socket_option(
+    socket: impl AsFd,
+    level: libc::c_int,
+    name: libc::c_int,
+) -> Option<libc::c_int> {
+    linux::socket_option(socket.as_fd().as_raw_fd(), level, name)
+}
+
+/// Linux: the IPv4, IPv6 or unix address of the `struct sockaddr` in
+/// `bytes` (as many as its length says), as `bind` and `connect` take it;
+/// `None` for another family or too few bytes.
+#[cfg(target_os = "linux")]
+pub fn sockaddr_address(bytes: &[u8]) -> Option<Address> {
+    sockaddr::address(bytes)
+}
+
 /// Linux: the inodes of the sockets process `pid` holds, each once, read
 /// from its fd links alone (no socket is asked anything): cheap enough for
 /// a tracer to call while the process runs. The caller needs ptrace access.
@@ -313,6 +344,23 @@ mod tests {
         child.kill().unwrap();
         child.wait().unwrap();
         assert_eq!(sockets.unwrap(), []);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_socket_is_asked_its_local_address_and_options() {
+        use std::os::fd::{AsFd, BorrowedFd};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let udp = UdpSocket::bind("[::1]:0").unwrap();
+        let file = std::fs::File::open("/dev/null").unwrap();
+        let local = |fd: BorrowedFd<'_>| local_address(fd).and_then(|address| address.inet());
+        let option = |fd: BorrowedFd<'_>, name| socket_option(fd, libc::SOL_SOCKET, name);
+        assert_eq!(local(listener.as_fd()), listener.local_addr().ok());
+        assert_eq!(local(udp.as_fd()), udp.local_addr().ok());
+        assert_eq!(option(listener.as_fd(), libc::SO_ACCEPTCONN), Some(1));
+        assert_eq!(option(udp.as_fd(), libc::SO_TYPE), Some(libc::SOCK_DGRAM));
+        assert_eq!(local_address(&file), None);
+        assert_eq!(option(file.as_fd(), libc::SO_TYPE), None);
     }
 
     #[test]

@@ -24,9 +24,9 @@ use sockcheck::site::Origin;
 use sockcheck::snapshot;
 use sockcheck::socket::{Protocol, State};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::mem::{size_of, MaybeUninit};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::mem::size_of;
+use std::net::SocketAddr;
+use std::os::fd::{OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 /// A test's failed binds whose holder is looked for; later ones (a test
@@ -268,7 +268,9 @@ impl PortWatch {
             let sort = match new.domain_and_type {
                 Some((domain, kind)) => sort_of(domain, kind),
                 None => dup_fd(thread, fd).map_or(SocketSort::Other, |socket| {
-                    let domain = socket_option(&socket, libc::SO_DOMAIN).unwrap_or(-1);
+                    let domain =
+                        snapshot::socket_option(&socket, libc::SOL_SOCKET, libc::SO_DOMAIN)
+                            .unwrap_or(-1);
                     sort_of(domain, socket_type(&socket).unwrap_or(-1))
                 }),
             };
@@ -484,30 +486,12 @@ fn inet_address(thread: Pid, at: u64, len: u64) -> Option<SocketAddr> {
     RemoteMemory::of(thread)
         .read_into(at, &mut bytes[..len])
         .ok()?;
-    sockaddr(&bytes[..len])
-}
-
-/// The IP address of a `sockaddr_in` or `sockaddr_in6` in `bytes`.
-fn sockaddr(bytes: &[u8]) -> Option<SocketAddr> {
-    let family = i32::from(u16::from_ne_bytes([*bytes.first()?, *bytes.get(1)?]));
-    let port = u16::from_be_bytes([*bytes.get(2)?, *bytes.get(3)?]);
-    match family {
-        libc::AF_INET => {
-            let ip: [u8; 4] = bytes.get(4..8)?.try_into().ok()?;
-            Some(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(ip), port)))
-        }
-        libc::AF_INET6 => {
-            let ip: [u8; 16] = bytes.get(8..24)?.try_into().ok()?;
-            let scope = u32::from_ne_bytes(bytes.get(24..28)?.try_into().ok()?);
-            Some(SocketAddr::V6(SocketAddrV6::new(
-                Ipv6Addr::from(ip),
-                port,
-                0,
-                scope,
-            )))
-        }
-        _ => None,
+    let mut address = snapshot::sockaddr_address(&bytes[..len])?.inet()?;
+    // No flow label: the port pair as the kernel's socket table lists it.
+    if let SocketAddr::V6(v6) = &mut address {
+        v6.set_flowinfo(0);
     }
+    Some(address)
 }
 
 /// A copy of fd `fd` of `thread`'s process, to ask the socket about itself.
@@ -516,24 +500,8 @@ fn dup_fd(thread: Pid, fd: RawFd) -> Option<OwnedFd> {
     snapshot::duplicate_fd(thread as u32, fd, process).ok()
 }
 
-fn socket_option(socket: &OwnedFd, name: libc::c_int) -> Option<libc::c_int> {
-    let mut value: libc::c_int = 0;
-    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: value and len are valid for writes of their sizes.
-    let rc = unsafe {
-        libc::getsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            name,
-            (&raw mut value).cast(),
-            &raw mut len,
-        )
-    };
-    (rc == 0).then_some(value)
-}
-
 fn socket_type(socket: &OwnedFd) -> Option<libc::c_int> {
-    socket_option(socket, libc::SO_TYPE)
+    snapshot::socket_option(socket, libc::SOL_SOCKET, libc::SO_TYPE)
 }
 
 fn protocol_of(socket: &OwnedFd) -> Protocol {
@@ -545,35 +513,14 @@ fn protocol_of(socket: &OwnedFd) -> Protocol {
 
 /// The socket's local address, when it has an IP one.
 fn local_address(socket: &OwnedFd) -> Option<SocketAddr> {
-    let mut storage = MaybeUninit::<libc::sockaddr_storage>::zeroed();
-    let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    // SAFETY: storage is valid for writes of len bytes.
-    let rc = unsafe {
-        libc::getsockname(
-            socket.as_raw_fd(),
-            storage.as_mut_ptr().cast(),
-            &raw mut len,
-        )
-    };
-    if rc != 0 {
-        return None;
-    }
-    // SAFETY: zero-initialised, then (partly) filled in by the kernel.
-    let storage = unsafe { storage.assume_init() };
-    // SAFETY: sockaddr_storage is plain data; viewed as its bytes.
-    let bytes = unsafe {
-        std::slice::from_raw_parts(
-            (&raw const storage).cast::<u8>(),
-            (len as usize).min(size_of::<libc::sockaddr_storage>()),
-        )
-    };
-    sockaddr(bytes)
+    snapshot::local_address(socket)?.inet()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::net::{TcpListener, UdpSocket};
+    use std::os::fd::AsRawFd;
 
     #[test]
     fn the_peak_counts_sockets_by_fd_a_reused_fd_once() {
@@ -605,32 +552,6 @@ mod tests {
         assert_eq!(default_churn_threshold(Some([32768, 60999]), 3), 2352);
         assert_eq!(default_churn_threshold(Some([32768, 60999]), 1), 7058);
         assert_eq!(default_churn_threshold(None, 0), 7058);
-    }
-
-    #[test]
-    fn sockaddrs_of_both_families_are_read_and_others_refused() {
-        let v4 = libc::sockaddr_in {
-            sin_family: libc::AF_INET as libc::sa_family_t,
-            sin_port: 8080u16.to_be(),
-            sin_addr: libc::in_addr {
-                s_addr: u32::from(Ipv4Addr::LOCALHOST).to_be(),
-            },
-            sin_zero: [0; 8],
-        };
-        // SAFETY: plain data viewed as its bytes.
-        let bytes = unsafe {
-            std::slice::from_raw_parts((&raw const v4).cast::<u8>(), size_of::<libc::sockaddr_in>())
-        };
-        assert_eq!(sockaddr(bytes), Some("127.0.0.1:8080".parse().unwrap()));
-        let mut v6 = [0u8; 28];
-        v6[..2].copy_from_slice(&(libc::AF_INET6 as u16).to_ne_bytes());
-        v6[2..4].copy_from_slice(&9000u16.to_be_bytes());
-        v6[8..24].copy_from_slice(&Ipv6Addr::LOCALHOST.octets());
-        assert_eq!(sockaddr(&v6), Some("[::1]:9000".parse().unwrap()));
-        let mut unix = [0u8; 16];
-        unix[..2].copy_from_slice(&(libc::AF_UNIX as u16).to_ne_bytes());
-        assert_eq!(sockaddr(&unix), None);
-        assert_eq!(sockaddr(&v6[..10]), None);
     }
 
     #[test]
