@@ -312,13 +312,13 @@ pub struct OutputOptions {
 /// The ratchet: leaks a project accepts for now.
 #[derive(Debug, Args)]
 pub struct BaselineOptions {
-    /// Known leaks (a file written by --write-baseline) do not fail the run;
-    /// new ones do.
+    /// Known leaks and port findings (a file written by --write-baseline)
+    /// do not fail the run; new ones do.
     #[arg(long, value_name = "PATH")]
     pub baseline: Option<PathBuf>,
 
-    /// Record the leaks of this run in PATH, as a baseline; leaks do not
-    /// fail this run (exit 0 once written; a failed test still gives 101).
+    /// Record the leaks and port findings of this run in PATH, as a
+    /// baseline; they do not fail this run (exit 0 once written; a failed test still gives 101).
     #[arg(long, value_name = "PATH")]
     pub write_baseline: Option<PathBuf>,
 }

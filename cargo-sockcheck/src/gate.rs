@@ -1,18 +1,20 @@
-//! The gate: which leaks fail the run (the exit status follows from the
-//! report it shows).
+//! The gate: which leaks and port findings fail the run (the exit status
+//! follows from the report it shows).
 //!
-//! Without a baseline every error-level leak fails the run. With one
-//! (`--baseline PATH`), a leak the baseline knows does not: the report is
-//! *shown* (text, Markdown, JUnit, annotations) with known leaks as
-//! warnings, so CI views agree with the exit status, while the JSON report
-//! keeps every leak at its policy's severity, the raw result that `report
-//! --merge --baseline` and `--write-baseline` read again. New leaks are
-//! named on stderr and in the Markdown; baseline leaks whose test ran and
-//! no longer leaks are listed as fixed, so the baseline can shrink.
+//! Without a baseline every error-level leak or port finding fails the run.
+//! With one (`--baseline PATH`), one the baseline knows does not: the
+//! report is *shown* (text, Markdown, JUnit, annotations) with known leaks
+//! and port findings as warnings, so CI views agree with the exit status,
+//! while the JSON report keeps each at its policy's severity, the raw
+//! result that `report --merge --baseline` and `--write-baseline` read
+//! again. New ones are named on stderr and in the Markdown; baseline
+//! entries whose test ran and no longer has them are listed as fixed, so
+//! the baseline can shrink.
 
 use crate::exit::ExitStatus;
-use sockcheck::baseline::{Baseline, BaselineEntry};
+use sockcheck::baseline::{Baseline, BaselineEntry, Finding, Matches};
 use sockcheck::leak::{Leak, Severity};
+use sockcheck::ports::PortFinding;
 use sockcheck::report::listing::{Capped, MAX_LISTED};
 use sockcheck::report::markdown;
 use sockcheck::report::words::counted;
@@ -24,20 +26,20 @@ use std::io::{self, Write};
 
 /// A report judged by the gate.
 pub struct Verdict<'r> {
-    /// The report as shown: leaks the baseline knows are warnings.
+    /// The report as shown: leaks and port findings the baseline knows are
+    /// warnings.
     pub shown: Cow<'r, Report>,
     /// What the baseline says, when there is one.
     pub baseline: Option<BaselineView<'r>>,
 }
 
-/// A report next to its baseline.
+/// A report next to its baseline; `fixed` lists only entries of tests that
+/// ran (a shard or a filtered run says nothing about the others).
 pub struct BaselineView<'r> {
-    /// Leaks the baseline does not know, in report order.
-    pub new: Vec<(&'r TestRecord, &'r Leak)>,
-    /// Number of leaks the baseline knows.
-    pub known: usize,
-    /// Baseline leaks of tests that ran and no longer leak them.
-    pub fixed: Vec<BaselineEntry>,
+    /// The report's leaks.
+    pub leaks: Matches<'r, Leak>,
+    /// The report's port findings.
+    pub ports: Matches<'r, PortFinding>,
 }
 
 impl<'r> Verdict<'r> {
@@ -50,37 +52,41 @@ impl<'r> Verdict<'r> {
             };
         };
         let comparison = baseline.compare(report);
-        // The same run, judged: everything but the leaks' severities is kept.
+        // The same run, judged: everything but the severities is kept.
         let mut shown = report.clone();
         let mut baselined = 0;
-        for &(test, leak) in &comparison.known_at {
+        for &(test, leak) in &comparison.leaks.known_at {
             let severity = &mut shown.tests[test].leaks[leak].severity;
             baselined += usize::from(*severity == Severity::Error);
             *severity = Severity::Warning;
         }
+        for &(test, finding) in &comparison.ports.known_at {
+            // A finding that only explains a failure keeps having no severity.
+            let severity = &mut shown.tests[test].port_findings[finding].severity;
+            if *severity == Some(Severity::Error) {
+                baselined += 1;
+                *severity = Some(Severity::Warning);
+            }
+        }
         shown.summary = Summary::of(&shown.tests);
         shown.baselined = Some(baselined);
-        // A shard or a filtered run says nothing about the tests it did not run.
         let ran: HashSet<(&str, &str)> = report
             .tests
             .iter()
             .filter(|t| t.outcome != Outcome::Ignored)
             .map(|t| (t.binary.as_str(), t.name.as_str()))
             .collect();
-        let fixed = comparison
+        let (mut leaks, mut ports) = (comparison.leaks, comparison.ports);
+        let ran_test = |binary: &str, test: &str| ran.contains(&(binary, test));
+        leaks
             .fixed
-            .into_iter()
-            .filter(|entry| {
-                ran.contains(&(entry.identity.binary.as_str(), entry.identity.test.as_str()))
-            })
-            .collect();
+            .retain(|e| ran_test(&e.identity.binary, &e.identity.test));
+        ports
+            .fixed
+            .retain(|e| ran_test(&e.identity.binary, &e.identity.test));
         Verdict {
             shown: Cow::Owned(shown),
-            baseline: Some(BaselineView {
-                new: comparison.new,
-                known: comparison.known.len(),
-                fixed,
-            }),
+            baseline: Some(BaselineView { leaks, ports }),
         }
     }
 
@@ -95,11 +101,14 @@ impl<'r> Verdict<'r> {
             return Ok(());
         };
         writeln!(out, "sockcheck: baseline: {}", view.headline())?;
-        let new: Vec<String> = view.new.iter().map(|(t, l)| new_line(t, l)).collect();
-        write_capped(out, "sockcheck: new leak: ", &new)?;
-        let fixed: Vec<String> = view.fixed.iter().map(fixed_line).collect();
-        write_capped(out, "sockcheck: fixed: ", &fixed)?;
-        if !view.fixed.is_empty() {
+        write_capped(out, "sockcheck: new leak: ", &new_lines(&view.leaks))?;
+        write_capped(
+            out,
+            "sockcheck: new port finding: ",
+            &new_lines(&view.ports),
+        )?;
+        write_capped(out, "sockcheck: fixed: ", &view.fixed_lines())?;
+        if !view.leaks.fixed.is_empty() || !view.ports.fixed.is_empty() {
             writeln!(
                 out,
                 "sockcheck: the baseline can shrink: write it again with --write-baseline PATH"
@@ -113,37 +122,62 @@ impl<'r> Verdict<'r> {
         let Some(view) = &self.baseline else {
             return Ok(());
         };
-        let new: Vec<String> = view.new.iter().map(|(t, l)| new_line(t, l)).collect();
-        let fixed: Vec<String> = view.fixed.iter().map(fixed_line).collect();
-        markdown::render_baseline(&view.headline(), &new, &fixed, out)
-    }
-}
-
-impl BaselineView<'_> {
-    /// `1 new leak (1 error), 5 known leaks (not failing), 2 fixed`
-    fn headline(&self) -> String {
-        let errors = self
-            .new
-            .iter()
-            .filter(|(_, leak)| leak.severity == Severity::Error)
-            .count();
-        let fixed: usize = self.fixed.iter().map(|e| e.count).sum();
-        format!(
-            "{} ({}), {} (not failing), {fixed} fixed",
-            counted(self.new.len(), "new leak"),
-            counted(errors, "error"),
-            counted(self.known, "known leak"),
+        markdown::render_baseline(
+            &view.headline(),
+            &new_lines(&view.leaks),
+            &new_lines(&view.ports),
+            &view.fixed_lines(),
+            out,
         )
     }
 }
 
-/// `net::leaks: error listen: tcp 127.0.0.1:40211 LISTEN (pid 7)`
-fn new_line(test: &TestRecord, leak: &Leak) -> String {
-    visible(&format!("{}: {leak}", test.full_name())).into_owned()
+impl BaselineView<'_> {
+    /// `1 new leak (1 error), 5 known leaks (not failing), 2 fixed`, then
+    /// `; 1 new port finding (0 errors), ...` likewise when the run or the
+    /// baseline has port findings.
+    fn headline(&self) -> String {
+        let mut headline = tally(&self.leaks, "leak");
+        let ports = &self.ports;
+        if !(ports.new.is_empty() && ports.known.is_empty() && ports.fixed.is_empty()) {
+            headline.push_str("; ");
+            headline.push_str(&tally(ports, "port finding"));
+        }
+        headline
+    }
+
+    /// The fixed entries, leaks first, one line each.
+    fn fixed_lines(&self) -> Vec<String> {
+        let leaks = self.leaks.fixed.iter().map(fixed_line);
+        leaks
+            .chain(self.ports.fixed.iter().map(fixed_line))
+            .collect()
+    }
 }
 
-/// `net::leaks: close-wait tcp 127.0.0.1:* -> 127.0.0.1:* CLOSE_WAIT`, with `(×2)` for two.
-fn fixed_line(entry: &BaselineEntry) -> String {
+/// `1 new leak (1 error), 5 known leaks (not failing), 2 fixed`, for `noun`.
+fn tally<F: Finding>(matches: &Matches<'_, F>, noun: &str) -> String {
+    let fixed: usize = matches.fixed.iter().map(|e| e.count).sum();
+    format!(
+        "{} ({}), {} (not failing), {fixed} fixed",
+        counted(matches.new.len(), &format!("new {noun}")),
+        counted(matches.new_errors().count(), "error"),
+        counted(matches.known.len(), &format!("known {noun}")),
+    )
+}
+
+/// A line for each new finding: `net::leaks: error listen: tcp
+/// 127.0.0.1:40211 LISTEN (pid 7)`, `net::churns: warning port-churn: 5000
+/// connections closed first ...`.
+fn new_lines<F: Finding>(matches: &Matches<'_, F>) -> Vec<String> {
+    let line = |(test, finding): &(&TestRecord, &F)| {
+        visible(&format!("{}: {}", test.full_name(), finding.describe())).into_owned()
+    };
+    matches.new.iter().map(line).collect()
+}
+
+/// `net::leaks: close-wait tcp 127.0.0.1:* -> 127.0.0.1:* CLOSE_WAIT`, with `(x2)` for two.
+fn fixed_line<I: Display>(entry: &BaselineEntry<I>) -> String {
     let line = if entry.count > 1 {
         format!("{} (x{})", entry.identity, entry.count)
     } else {
@@ -169,6 +203,7 @@ mod tests {
     use super::*;
     use sockcheck::baseline::PortRange;
     use sockcheck::leak::LeakKind;
+    use sockcheck::ports::PortProblem;
     use sockcheck::testing;
 
     fn listener(port: u16) -> Leak {
@@ -288,5 +323,70 @@ mod tests {
             Verdict::judge(&failed, Some(&base)).exit_status(),
             ExitStatus::TestFailed
         );
+    }
+
+    /// A test whose `churn` connections closed first were found, as an
+    /// error (`--deny port-churn`).
+    fn churning(name: &str, churn: u64) -> TestRecord {
+        let mut record = test(name, Outcome::Passed, vec![]);
+        let mut finding = PortFinding::new(PortProblem::PortChurn {
+            active_closes: churn,
+            threshold: 10,
+        });
+        finding.severity = Some(Severity::Error);
+        record.port_findings = vec![finding];
+        record
+    }
+
+    #[test]
+    fn known_port_findings_are_warnings_and_new_ones_fail() {
+        let before = Report::new(vec![churning("known", 50), churning("fixed", 50)]);
+        let base = baseline(&before);
+        // Other counts: the same findings.
+        let same = Report::new(vec![churning("known", 48), churning("fixed", 49)]);
+        let verdict = Verdict::judge(&same, Some(&base));
+        assert_eq!(verdict.exit_status(), ExitStatus::Clean);
+        assert_eq!(
+            verdict.shown.tests[0].port_findings[0].severity,
+            Some(Severity::Warning)
+        );
+        assert_eq!(
+            (
+                verdict.shown.summary.port_errors,
+                verdict.shown.summary.port_warnings
+            ),
+            (0, 2)
+        );
+        assert_eq!(verdict.shown.baselined, Some(2));
+
+        let now = Report::new(vec![
+            churning("known", 50),
+            test("fixed", Outcome::Passed, vec![]),
+            churning("fresh", 60),
+        ]);
+        let verdict = Verdict::judge(&now, Some(&base));
+        assert_eq!(verdict.exit_status(), ExitStatus::Leak);
+        let mut notes = Vec::new();
+        verdict.write_notes(&mut notes).unwrap();
+        assert_eq!(
+            String::from_utf8(notes).unwrap(),
+            "sockcheck: baseline: 0 new leaks (0 errors), 0 known leaks (not failing), 0 fixed; \
+             1 new port finding (1 error), 1 known port finding (not failing), 1 fixed\n\
+             sockcheck: new port finding: net::fresh: error port-churn: 60 connections closed \
+             first hold their ports for 60 s (threshold 10)\n\
+             sockcheck: fixed: net::fixed: port-churn\n\
+             sockcheck: the baseline can shrink: write it again with --write-baseline PATH\n"
+        );
+        let mut markdown = Vec::new();
+        verdict.write_markdown(&mut markdown).unwrap();
+        let markdown = String::from_utf8(markdown).unwrap();
+        assert!(
+            markdown.contains(
+                "New port findings, not in the baseline:\n\n```text\n\
+                 net::fresh: error port-churn: 60 connections"
+            ),
+            "{markdown}"
+        );
+        assert!(!markdown.contains("New leaks"), "{markdown}");
     }
 }

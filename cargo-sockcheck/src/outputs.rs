@@ -254,7 +254,7 @@ fn write_file(path: &Path, contents: &[u8], what: &str) -> Result<()> {
         .with_context(|| format!("cannot write {what} to {}", path.display()))
 }
 
-/// Records the leaks of `report` as a baseline in `path`, unless the run
+/// Records the leaks and port findings of `report` as a baseline in `path`, unless the run
 /// was cut short: a baseline of the tests that happened to finish would
 /// make the others' leaks look new next time.
 fn write_baseline(report: &Report, path: &Path) -> Result<()> {
@@ -269,8 +269,12 @@ fn write_baseline(report: &Report, path: &Path) -> Result<()> {
     baseline
         .save(path)
         .with_context(|| format!("cannot write the baseline to {}", path.display()))?;
+    let ports = match baseline.port_len() {
+        0 => String::new(),
+        n => format!(" and {}", counted(n, "port finding")),
+    };
     eprintln!(
-        "sockcheck: wrote a baseline of {} to {}",
+        "sockcheck: wrote a baseline of {}{ports} to {}",
         counted(baseline.len(), "leak"),
         path.display()
     );

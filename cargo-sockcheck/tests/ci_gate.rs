@@ -1,7 +1,8 @@
 //! End to end: `cargo sockcheck` as a CI gate on the leaky fixture: the
 //! Markdown and JUnit reports, GitHub's job summary and annotations, the
 //! baseline, configuration files, shards and their merge, and `exec` under
-//! `cargo test` (under `cargo nextest`: tests/nextest.rs).
+//! `cargo test` (under `cargo nextest`: tests/nextest.rs); and port
+//! findings in a baseline, on the ports fixture.
 
 mod common;
 
@@ -667,4 +668,169 @@ fn each_package_of_a_workspace_is_judged_by_its_own_metadata() {
     assert_eq!(kinds("strict"), ["udp:error"], "{}", stderr(&output));
     assert_eq!(kinds("lax"), ["udp:warning"]);
     assert_eq!(status(&output), ExitStatus::Leak.code());
+}
+
+/// `cargo sockcheck ARGS` on the ports fixture's tests that churn 50
+/// connections (over a threshold of 10) and bind a fixed port inside the
+/// ephemeral range (another port each run), both kinds denied.
+fn ports_gate(tests: &[&str], args: &[&str]) -> Output {
+    let denied = [
+        "--color",
+        "never",
+        "--churn-threshold",
+        "10",
+        "--deny",
+        "port-churn",
+        "--deny",
+        "fixed-port-in-ephemeral-range",
+        "--exact",
+    ];
+    on_fixture("ports", &[&denied[..], tests, args].concat())
+}
+
+#[test]
+fn a_baseline_knows_port_findings_and_fails_only_on_new_ones() {
+    let both = [
+        "churns_50_connections",
+        "binds_fixed_port_in_ephemeral_range",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let (baseline, churn_only) = (file("baseline.json"), file("churn-only.json"));
+
+    // Without a baseline, both findings fail the run.
+    let written = ports_gate(&both, &["--write-baseline", &baseline]);
+    assert_eq!(
+        status(&written),
+        ExitStatus::Clean.code(),
+        "{}",
+        stderr(&written)
+    );
+    assert!(
+        notes(&written).contains(&format!(
+            "sockcheck: wrote a baseline of 0 leaks and 2 port findings to {baseline}"
+        )),
+        "{}",
+        stderr(&written)
+    );
+    let stdout = String::from_utf8_lossy(&written.stdout);
+    assert!(stdout.contains("error port-churn: "), "{stdout}");
+    assert!(
+        stdout.contains("Next fix the port findings as the Fix lines say; --write-baseline"),
+        "{stdout}"
+    );
+    // Stable identities: no count, the port in the range as `*`.
+    let file_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&baseline).unwrap()).unwrap();
+    assert_eq!(file_json["version"], 2);
+    assert_eq!(
+        file_json["port_findings"],
+        serde_json::json!([
+            {"binary": "ports", "test": "binds_fixed_port_in_ephemeral_range",
+             "kind": "fixed-port-in-ephemeral-range", "address": "127.0.0.1:*", "count": 1},
+            {"binary": "ports", "test": "churns_50_connections", "kind": "port-churn", "count": 1},
+        ])
+    );
+
+    // Run again (other counts, another port): both known, the run passes.
+    let known = ports_gate(&both, &["--baseline", &baseline]);
+    assert_eq!(
+        status(&known),
+        ExitStatus::Clean.code(),
+        "{}",
+        stderr(&known)
+    );
+    assert!(
+        notes(&known).contains(
+            &"sockcheck: baseline: 0 new leaks (0 errors), 0 known leaks (not failing), 0 \
+              fixed; 0 new port findings (0 errors), 2 known port findings (not failing), 0 fixed"
+                .to_owned()
+        ),
+        "{}",
+        stderr(&known)
+    );
+    let redactions = vec![
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
+        (
+            r"\d+ connections closed first",
+            "[n] connections closed first",
+        ),
+        (r"ephemeral range \d+-\d+", "ephemeral range [range]"),
+        // The fixture's lines are not this test's business.
+        (r"tests/ports\.rs:\d+:\d+", "tests/ports.rs:[line]"),
+        (r"\[ *\d+\.\d{3}s\]", "[time]"),
+        (r"(?m)^ *Slowest .*\n", ""),
+    ];
+    insta::with_settings!({ filters => redactions.clone() }, {
+        insta::assert_snapshot!(
+            "text_of_known_port_findings",
+            String::from_utf8_lossy(&known.stdout)
+        );
+    });
+
+    // A baseline that does not know the fixed port (written when only the
+    // churning test ran): that finding is new and fails the run.
+    let written = ports_gate(&both[..1], &["--write-baseline", &churn_only]);
+    assert_eq!(
+        status(&written),
+        ExitStatus::Clean.code(),
+        "{}",
+        stderr(&written)
+    );
+    let markdown = file("sockcheck.md");
+    let grown = ports_gate(&both, &["--baseline", &churn_only, "--markdown", &markdown]);
+    assert_eq!(
+        status(&grown),
+        ExitStatus::Leak.code(),
+        "{}",
+        stderr(&grown)
+    );
+    let grown_notes = notes(&grown);
+    assert!(
+        grown_notes.contains(
+            &"sockcheck: baseline: 0 new leaks (0 errors), 0 known leaks (not failing), 0 \
+              fixed; 1 new port finding (1 error), 1 known port finding (not failing), 0 fixed"
+                .to_owned()
+        ),
+        "{grown_notes:#?}"
+    );
+    assert!(
+        grown_notes.iter().any(|n| n.starts_with(
+            "sockcheck: new port finding: ports::binds_fixed_port_in_ephemeral_range: error \
+             fixed-port-in-ephemeral-range: bind 127.0.0.1:"
+        )),
+        "{grown_notes:#?}"
+    );
+    let stdout = String::from_utf8_lossy(&grown.stdout);
+    assert!(
+        stdout.contains("Next these port findings are new, the baseline does not know them"),
+        "{stdout}"
+    );
+    let markdown = std::fs::read_to_string(&markdown).unwrap();
+    let section = &markdown[markdown.find("#### Baseline").expect("a baseline section")..];
+    insta::with_settings!({ filters => redactions }, {
+        insta::assert_snapshot!("markdown_baseline_section_of_a_new_port_finding", section);
+    });
+
+    // The baseline edited by hand, without the churn: the churn is new.
+    let mut edited = file_json.clone();
+    edited["port_findings"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|entry| entry["kind"] != "port-churn");
+    std::fs::write(&baseline, edited.to_string()).unwrap();
+    let shrunk = ports_gate(&both, &["--baseline", &baseline]);
+    assert_eq!(
+        status(&shrunk),
+        ExitStatus::Leak.code(),
+        "{}",
+        stderr(&shrunk)
+    );
+    assert!(
+        notes(&shrunk).iter().any(|n| n.starts_with(
+            "sockcheck: new port finding: ports::churns_50_connections: error port-churn: "
+        )),
+        "{}",
+        stderr(&shrunk)
+    );
 }

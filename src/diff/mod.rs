@@ -94,7 +94,7 @@ impl<'r> Diff<'r> {
             leak,
             identity: LeakIdentity::of(test, leak, ports),
         };
-        let mut new: Vec<LeakChange<'r>> = forward.new.into_iter().map(change).collect();
+        let mut new: Vec<LeakChange<'r>> = forward.leaks.new.into_iter().map(change).collect();
         // Stable: report order within each severity.
         new.sort_by_key(|c| c.leak.severity);
 
@@ -106,6 +106,7 @@ impl<'r> Diff<'r> {
                 .is_some_and(|t| t.outcome != Outcome::Ignored)
         };
         let (fixed, unchecked) = backward
+            .leaks
             .new
             .into_iter()
             .map(change)
@@ -129,7 +130,7 @@ impl<'r> Diff<'r> {
             new,
             fixed,
             unchecked,
-            unchanged: forward.known.len(),
+            unchanged: forward.leaks.known.len(),
             tests_added,
             tests_removed,
             outcome_changes,

@@ -423,11 +423,12 @@ pub fn cap<'a>(markdown: &'a str, max: usize, whole: &str) -> Cow<'a, str> {
 }
 
 /// The baseline's section, after a report judged against one: `headline`
-/// (its counts), then the `new` leaks and the `fixed` baseline entries,
-/// one line each, in fenced blocks of at most [`MAX_LISTED`] lines.
+/// (its counts), then the new leaks, the new port findings and the `fixed`
+/// baseline entries, one line each, in fenced blocks of at most [`MAX_LISTED`] lines.
 pub fn render_baseline(
     headline: &str,
-    new: &[String],
+    new_leaks: &[String],
+    new_ports: &[String],
     fixed: &[String],
     out: &mut dyn Write,
 ) -> io::Result<()> {
@@ -435,10 +436,12 @@ pub fn render_baseline(
     writeln!(out, "#### Baseline")?;
     writeln!(out)?;
     writeln!(out, "{headline}.")?;
-    if !new.is_empty() {
-        writeln!(out)?;
-        writeln!(out, "New leaks, not in the baseline:")?;
-        write_block(new, out)?;
+    for (new, what) in [(new_leaks, "leaks"), (new_ports, "port findings")] {
+        if !new.is_empty() {
+            writeln!(out)?;
+            writeln!(out, "New {what}, not in the baseline:")?;
+            write_block(new, out)?;
+        }
     }
     if !fixed.is_empty() {
         writeln!(out)?;

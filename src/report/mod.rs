@@ -235,7 +235,7 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<RuleUse>,
     /// Under a baseline (`--baseline`), how many of the warnings shown are
-    /// error-level leaks the baseline knows, shown as warnings so that the
+    /// error-level leaks and port findings the baseline knows, shown as warnings so that the
     /// views agree with the exit status; `None` without a baseline. Never
     /// in JSON, which keeps every leak at its policy's severity.
     #[serde(skip)]

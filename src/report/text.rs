@@ -491,8 +491,16 @@ fn next_step(report: &Report) -> Option<String> {
         "the leaks are flaky, seen in some runs only: look for cleanup that races the \
          test's end (a server thread, a connection pool)"
             .to_owned()
+    } else if s.port_errors > 0 && report.baselined.is_some() {
+        "these port findings are new, the baseline does not know them: fix them as the Fix \
+         lines say"
+            .to_owned()
+    } else if s.port_errors > 0 {
+        "fix the port findings as the Fix lines say; --write-baseline PATH, then --baseline \
+         PATH, fails only on new ones"
+            .to_owned()
     } else if let Some(known) = report.baselined.filter(|&n| n > 0) {
-        let more = if s.warnings > known {
+        let more = if s.warnings + s.port_warnings > known {
             "; the other warnings fail nothing either (--deny KIND makes a kind fail the run)"
         } else {
             ""
