@@ -63,12 +63,36 @@ impl Frame {
     /// `tests/net.rs:31:13`, `tests/net.rs:31` or `tests/net.rs`; `None`
     /// without a file.
     pub fn location(&self) -> Option<String> {
-        let file = self.file.as_deref()?;
-        Some(match (self.line, self.column) {
+        Some(self.with_line(self.file.as_deref()?))
+    }
+
+    /// As [`Frame::location`], but a file under cargo's registry is named
+    /// from its package's directory, as a reader knows it:
+    /// `mockito-1.7.2/src/server.rs:359:24`, not
+    /// `/home/u/.cargo/registry/src/index.crates.io-…/mockito-1.7.2/…`.
+    /// For words shown to people; code hosts need [`Frame::location`].
+    pub fn short_location(&self) -> Option<String> {
+        match self.in_registry() {
+            Some(in_package) => Some(self.with_line(in_package)),
+            None => self.location(),
+        }
+    }
+
+    /// `file` with the frame's line and column, as far as they are known.
+    fn with_line(&self, file: &str) -> String {
+        match (self.line, self.column) {
             (Some(line), Some(column)) => format!("{file}:{line}:{column}"),
             (Some(line), None) => format!("{file}:{line}"),
             _ => file.to_owned(),
-        })
+        }
+    }
+
+    /// `mockito-1.7.2/src/server.rs` for a file under cargo's registry,
+    /// `…/registry/src/INDEX/mockito-1.7.2/src/server.rs`.
+    fn in_registry(&self) -> Option<&str> {
+        let (_, after) = self.file.as_deref()?.split_once("/registry/src/")?;
+        let (_index, in_package) = after.split_once('/')?;
+        Some(in_package)
     }
 }
 
@@ -92,10 +116,7 @@ impl Frame {
     /// `("mockito", "1.7.2")` for a file under cargo's registry,
     /// `…/registry/src/INDEX/mockito-1.7.2/src/server.rs`.
     pub fn registry_package(&self) -> Option<(&str, &str)> {
-        let (_, after) = self.file.as_deref()?.split_once("/registry/src/")?;
-        let mut parts = after.split('/');
-        let _index = parts.next()?;
-        let package = parts.next()?;
+        let package = self.in_registry()?.split('/').next()?;
         // The version starts at the first `-` followed by a digit whose rest
         // looks like a version (`tokio-util-0.7.20`, `h2-0.4.20`).
         let start = package.match_indices('-').map(|(i, _)| i).find(|&i| {
@@ -749,6 +770,13 @@ mod tests {
             origin.stack[4].registry_package(),
             Some(("mockito", "1.7.2"))
         );
+        assert_eq!(
+            origin.stack[4].short_location().as_deref(),
+            Some("mockito-1.7.2/src/server.rs:359:24")
+        );
+        let project = Frame::function("net::t").at("tests/net.rs", 3, None);
+        assert_eq!(project.short_location().as_deref(), Some("tests/net.rs:3"));
+        assert_eq!(Frame::function("net::t").short_location(), None);
         assert_eq!(
             origin.to_string(),
             "opened by socket() in crate mockito 1.7.2 (mockito::server::Server::bind_server), \

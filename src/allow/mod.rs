@@ -169,7 +169,7 @@ impl AllowSocket {
         match (&self.matcher, origin.and_then(shared_initializer)) {
             (Matcher::Shared, Some(initializer)) => {
                 let place = initializer
-                    .location()
+                    .short_location()
                     .or_else(|| initializer.function.clone())
                     .unwrap_or_default();
                 let mut reason =

@@ -388,6 +388,20 @@ fn a_socket_made_by_a_static_s_initializer_is_shared_and_says_where() {
 }
 
 #[test]
+fn a_dependency_s_static_is_named_from_its_package_not_the_registry() {
+    let mut origin = lazy_lock_server();
+    origin.stack[2] = Frame::function("minipool::POOL::{{closure}}").at(
+        format!("{REGISTRY}/minipool-0.3.1/src/lib.rs"),
+        12,
+        Some(9),
+    );
+    assert_eq!(
+        shared_statics().reason_for(Some(&origin)),
+        "made once per process by the static initialized at minipool-0.3.1/src/lib.rs:12:9 (POOL)"
+    );
+}
+
+#[test]
 fn rule_uses_count_hits_and_name_stale_rules_and_rules_on_test_frames() {
     let test_file = AllowSocket::file("tests/*.rs", "shared server").unwrap();
     let gone = AllowSocket::function("net::gone::*", "old helper").unwrap();
