@@ -203,8 +203,8 @@ pub struct DiffOptions {
     #[command(flatten)]
     pub severity: SeverityOptions,
 
-    /// Known leaks (a file written by --write-baseline) are warnings, so a
-    /// new leak the baseline knows does not fail the diff.
+    /// Known leaks and port findings (a file written by --write-baseline)
+    /// are warnings, so a new one the baseline knows does not fail the diff.
     #[arg(long, value_name = "PATH")]
     pub baseline: Option<PathBuf>,
 }

@@ -4,11 +4,11 @@
 //! `sockcheck::diff`; this command reads the reports, judges their leaks as
 //! a run would, prints the diff, and decides the exit status.
 //!
-//! Leaks are judged as for a run: `--deny`/`--warn`/`--allow KIND` change
-//! the severity recorded in both reports (an allowed kind is dropped), and
-//! with `--baseline PATH` the leaks the baseline knows are warnings. The
-//! diff exits 1 when the head has a new error-level leak, 0 otherwise, and
-//! 2 when a report cannot be read.
+//! Leaks and port findings are judged as for a run: `--deny`/`--warn`/
+//! `--allow KIND` change the severity recorded in both reports (an allowed
+//! kind is dropped), and with `--baseline PATH` those the baseline knows
+//! are warnings. The diff exits 1 when the head has a new error-level leak
+//! or port finding, 0 otherwise, and 2 when a report cannot be read.
 
 use crate::cli::{DiffFormat, DiffOptions, SeverityOptions};
 use crate::exit::ExitStatus;
@@ -18,12 +18,13 @@ use anyhow::{anyhow, Context, Result};
 use sockcheck::baseline::Baseline;
 use sockcheck::diff::{self, Diff};
 use sockcheck::leak::{LeakKind, Severity};
-use sockcheck::policy::{Judged, Level};
+use sockcheck::policy::{Judged, Level, Policy};
 use sockcheck::report::Report;
 use std::io::Write;
 
 /// Compares the two reports and prints the diff; returns
-/// [`ExitStatus::Leak`] when the head has a new error-level leak.
+/// [`ExitStatus::Leak`] when the head has a new error-level leak or port
+/// finding.
 pub fn compare_reports(options: DiffOptions) -> Result<ExitStatus> {
     // The error names the file and says what is wrong in one line.
     let baseline = match &options.baseline {
@@ -62,19 +63,25 @@ pub fn compare_reports(options: DiffOptions) -> Result<ExitStatus> {
 }
 
 /// `report` with the severities the flags set: the kinds they name get
-/// that severity, allowed kinds are dropped, the others keep the severity
-/// their run gave them (which its configuration decided).
+/// that severity, allowed kinds are dropped (a port finding that explains
+/// a failure is kept without one, as in a run), the others keep the
+/// severity their run gave them (which its configuration decided).
 fn with_severities(report: Report, flags: &SeverityOptions) -> Report {
-    // Leak kinds only: `shared` decides what a run sets aside as allowed,
-    // and a diff compares leaks, not port findings.
-    let levels: Vec<(LeakKind, Level)> = flags
-        .levels()
-        .filter_map(|(judged, level)| match judged {
-            Judged::Kind(kind) => Some((kind, level)),
-            Judged::Port(_) | Judged::Shared => None,
-        })
-        .collect();
-    if levels.is_empty() {
+    // `shared` decides what a run sets aside as allowed: not a diff's to redo.
+    let mut levels: Vec<(LeakKind, Level)> = Vec::new();
+    let mut port_levels = Policy::default();
+    let mut flagged_ports = Vec::new();
+    for (judged, level) in flags.levels() {
+        match judged {
+            Judged::Kind(kind) => levels.push((kind, level)),
+            Judged::Port(kind) => {
+                port_levels.set(kind, level);
+                flagged_ports.push(kind);
+            }
+            Judged::Shared => {}
+        }
+    }
+    if levels.is_empty() && flagged_ports.is_empty() {
         return report;
     }
     let interrupted = report.interrupted;
@@ -91,6 +98,17 @@ fn with_severities(report: Report, flags: &SeverityOptions) -> Report {
             }
             true
         });
+        let findings = std::mem::take(&mut test.port_findings);
+        test.port_findings = findings
+            .into_iter()
+            .flat_map(|finding| {
+                if flagged_ports.contains(&finding.kind()) {
+                    port_levels.judge_port_findings(vec![finding])
+                } else {
+                    vec![finding]
+                }
+            })
+            .collect();
     }
     let mut judged = Report::new(tests);
     judged.interrupted = interrupted;
@@ -145,6 +163,51 @@ mod tests {
             ]
         );
         assert_eq!((judged.summary.errors, judged.summary.warnings), (1, 1));
+    }
+
+    #[test]
+    fn port_flags_rejudge_only_the_port_kinds_they_name() {
+        use sockcheck::ports::{PortFinding, PortFindingKind, PortHolder, PortProblem};
+        let mut report = report();
+        report.tests[0].port_findings = vec![
+            PortFinding::new(PortProblem::PortChurn {
+                active_closes: 50,
+                threshold: 10,
+            }),
+            PortFinding::new(PortProblem::AddressInUse {
+                address: "127.0.0.1:8080".into(),
+                held_by: PortHolder::Unknown,
+            }),
+            PortFinding::new(PortProblem::FixedPortInEphemeralRange {
+                address: "127.0.0.1:40000".into(),
+                range: [32768, 60999],
+            }),
+        ];
+        let flags = SeverityOptions {
+            deny: vec![Judged::Port(PortFindingKind::PortChurn)],
+            warn: vec![],
+            allow: vec![
+                Judged::Port(PortFindingKind::AddressInUse),
+                Judged::Port(PortFindingKind::FixedPortInEphemeralRange),
+            ],
+        };
+        let judged = with_severities(report, &flags);
+        let findings: Vec<(PortFindingKind, Option<Severity>)> = judged.tests[0]
+            .port_findings
+            .iter()
+            .map(|f| (f.kind(), f.severity))
+            .collect();
+        // Churn denied; the explanation kept without a verdict; the allowed
+        // warning kind dropped. The leaks are as they were.
+        assert_eq!(
+            findings,
+            [
+                (PortFindingKind::PortChurn, Some(Severity::Error)),
+                (PortFindingKind::AddressInUse, None)
+            ]
+        );
+        assert_eq!(judged.summary.port_errors, 1);
+        assert_eq!(judged.tests[0].leaks.len(), 3);
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! copy of the leaky fixture, before and after a change that fixes one
 //! leak, adds a test that leaks, and breaks a clean test: the lists, the
 //! counts, the exit statuses, the severity flags and the baseline, and a
-//! snapshot of the Markdown a pull request would get.
+//! snapshot of the Markdown a pull request would get; and the port
+//! findings of two runs of the ports fixture, diffed and judged the same
+//! way.
 
 mod common;
 
@@ -255,5 +257,122 @@ fn a_missing_unreadable_or_unknown_report_is_one_line_and_exit_2() {
     assert_eq!(
         String::from_utf8(output.stdout).unwrap(),
         "sockcheck diff: no new socket leaks\n  leaks: 0 new (0 errors), 0 fixed, 0 unchanged\n"
+    );
+}
+
+#[test]
+fn port_findings_are_diffed_and_judged_as_leaks_are() {
+    // The ports fixture's churn over a threshold of 10, alone (base), then
+    // with its fixed port in the ephemeral range (head): warnings both, as
+    // the runs record them.
+    let dir = tempfile::tempdir().unwrap();
+    let (base, head) = (dir.path().join("base.json"), dir.path().join("head.json"));
+    let run = |report: &Path, tests: &[&str]| {
+        let args = [
+            "--churn-threshold",
+            "10",
+            "--report",
+            report.to_str().unwrap(),
+        ];
+        let output = on_fixture("ports", &[&args[..], &["--exact"], tests].concat());
+        assert_eq!(
+            status(&output),
+            ExitStatus::Clean.code(),
+            "{}",
+            stderr(&output)
+        );
+    };
+    run(&base, &["churns_50_connections"]);
+    run(
+        &head,
+        &[
+            "churns_50_connections",
+            "binds_fixed_port_in_ephemeral_range",
+        ],
+    );
+
+    // A new warning is listed and fails nothing.
+    let warned = diff(&base, &head, &["--format", "json"]);
+    assert_eq!(
+        status(&warned),
+        ExitStatus::Clean.code(),
+        "{}",
+        stderr(&warned)
+    );
+    let warned = json(&warned);
+    let counts = &warned["counts"];
+    assert_eq!(
+        (
+            &counts["new_port_findings"],
+            &counts["new_port_errors"],
+            &counts["unchanged_port_findings"],
+            &counts["fixed_port_findings"],
+        ),
+        (
+            &Value::from(1),
+            &Value::from(0),
+            &Value::from(1),
+            &Value::from(0)
+        )
+    );
+    // No leak in either: the leak counts say so.
+    assert_eq!(
+        (&counts["new"], &counts["unchanged"]),
+        (&Value::from(0), &Value::from(0))
+    );
+    let new = &warned["new_port_findings"][0];
+    assert_eq!(new["test"], "binds_fixed_port_in_ephemeral_range");
+    assert_eq!(new["kind"], "fixed-port-in-ephemeral-range");
+    assert_eq!(new["severity"], "warning");
+    // Matched by its address with the port masked: it is another port each run.
+    assert_eq!(new["identity"]["address"], "127.0.0.1:*");
+    let line = marked_line("ports", "tests/ports.rs", "// site: in-range");
+    assert!(
+        new["site"]
+            .as_str()
+            .is_some_and(|site| site.starts_with(&format!("tests/ports.rs:{line}:"))),
+        "{new:#}"
+    );
+    assert_eq!(
+        warned["headline"],
+        "no new socket leaks; adds 1 port finding"
+    );
+
+    // Denied, it fails the diff; every rendering says so.
+    let deny = ["--deny", "fixed-port-in-ephemeral-range"];
+    let denied = diff(&base, &head, &[&deny[..], &["--format", "json"]].concat());
+    assert_eq!(
+        status(&denied),
+        ExitStatus::Leak.code(),
+        "{}",
+        stderr(&denied)
+    );
+    assert_eq!(json(&denied)["counts"]["new_port_errors"], 1);
+    let redactions = vec![
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
+        (r"ephemeral range \d+-\d+", "ephemeral range [range]"),
+        (r"tests/ports\.rs:\d+:\d+", "tests/ports.rs:[line]"),
+    ];
+    for (format, name) in [
+        ("text", "text_of_a_new_port_finding"),
+        ("markdown", "markdown_of_a_new_port_finding"),
+    ] {
+        let output = diff(&base, &head, &[&deny[..], &["--format", format]].concat());
+        assert_eq!(status(&output), ExitStatus::Leak.code());
+        let rendered = String::from_utf8(output.stdout).unwrap();
+        insta::with_settings!({ filters => redactions.clone() }, {
+            insta::assert_snapshot!(name, rendered);
+        });
+    }
+
+    // The other way round its test is gone: no longer checked, not fixed.
+    let reverse = json(&diff(&head, &base, &["--format", "json"]));
+    let counts = &reverse["counts"];
+    assert_eq!(
+        (
+            &counts["unchecked_port_findings"],
+            &counts["fixed_port_findings"]
+        ),
+        (&Value::from(1), &Value::from(0))
     );
 }

@@ -1,16 +1,24 @@
 //! The JSON diff: every list in full, for machines (the GitHub Action reads
-//! its counts). Its layout only grows, like the report's.
+//! its counts). Its layout only grows, like the report's: the port
+//! findings' lists and counts came after the leaks', whose names stay as
+//! they were (`new`, `new_errors`, `fixed`, ... count leaks only).
 //!
 //! ```json
 //! {
 //!   "diff_schema": 1,
-//!   "headline": "adds 1 socket leak, fixes 1",
+//!   "headline": "adds 1 socket leak, fixes 1; adds 1 port finding",
 //!   "counts": { "new": 1, "new_errors": 1, "fixed": 1, "unchanged": 3, "unchecked": 0,
-//!               "tests_added": 0, "tests_removed": 0, "outcome_changes": 1 },
+//!               "tests_added": 0, "tests_removed": 0, "outcome_changes": 1,
+//!               "new_port_findings": 1, "new_port_errors": 1, "fixed_port_findings": 0,
+//!               "unchanged_port_findings": 2, "unchecked_port_findings": 0 },
 //!   "new": [ { "binary": "net", "test": "t", "site": "tests/net.rs:31:13",
 //!              "identity": { "local": "127.0.0.1:*", "remote": "127.0.0.1:8080" },
 //!              "kind": "close-wait", "severity": "error", ... } ],
 //!   "fixed": [ ... ], "unchecked": [ ... ],
+//!   "new_port_findings": [ { "binary": "net", "test": "churns",
+//!              "identity": {}, "kind": "port-churn", "severity": "error",
+//!              "active_closes": 5000, "threshold": 2352 } ],
+//!   "fixed_port_findings": [ ... ], "unchecked_port_findings": [ ... ],
 //!   "tests_added": [ { "binary": "net", "name": "t", "outcome": "passed" } ],
 //!   "tests_removed": [ ... ],
 //!   "outcome_changes": [ { "binary": "net", "name": "t", "base": "passed", "head": "failed" } ],
@@ -18,9 +26,14 @@
 //!   "head": { "summary": { ... }, "interrupted": false }
 //! }
 //! ```
+//!
+//! A port finding's `identity` holds the `address` it was matched by (an
+//! ephemeral port as `*`), none for churn; its `site` is where its call
+//! was made.
 
-use super::{Diff, LeakChange};
+use super::{Diff, LeakChange, PortChange};
 use crate::leak::Leak;
+use crate::ports::PortFinding;
 use crate::report::{Outcome, Report, Summary, TestRecord};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -36,6 +49,9 @@ struct DiffFile<'a> {
     new: Vec<ChangeEntry<'a>>,
     fixed: Vec<ChangeEntry<'a>>,
     unchecked: Vec<ChangeEntry<'a>>,
+    new_port_findings: Vec<PortEntry<'a>>,
+    fixed_port_findings: Vec<PortEntry<'a>>,
+    unchecked_port_findings: Vec<PortEntry<'a>>,
     tests_added: Vec<TestEntry<'a>>,
     tests_removed: Vec<TestEntry<'a>>,
     outcome_changes: Vec<OutcomeEntry<'a>>,
@@ -53,6 +69,11 @@ struct Counts {
     tests_added: usize,
     tests_removed: usize,
     outcome_changes: usize,
+    new_port_findings: usize,
+    new_port_errors: usize,
+    fixed_port_findings: usize,
+    unchanged_port_findings: usize,
+    unchecked_port_findings: usize,
 }
 
 #[derive(Serialize)]
@@ -64,6 +85,24 @@ struct ChangeEntry<'a> {
     identity: Addresses<'a>,
     #[serde(flatten)]
     leak: &'a Leak,
+}
+
+#[derive(Serialize)]
+struct PortEntry<'a> {
+    binary: &'a str,
+    test: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    site: Option<String>,
+    identity: PortAddress<'a>,
+    #[serde(flatten)]
+    finding: &'a PortFinding,
+}
+
+/// The address a port finding was matched by; none for churn.
+#[derive(Serialize)]
+struct PortAddress<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address: Option<&'a str>,
 }
 
 /// The addresses a leak was matched by.
@@ -112,7 +151,19 @@ fn change<'a>(c: &'a LeakChange) -> ChangeEntry<'a> {
             local: &c.identity.local,
             remote: &c.identity.remote,
         },
-        leak: c.leak,
+        leak: c.finding,
+    }
+}
+
+fn port_change<'a>(c: &'a PortChange) -> PortEntry<'a> {
+    PortEntry {
+        binary: &c.test.binary,
+        test: &c.test.name,
+        site: c.site(),
+        identity: PortAddress {
+            address: c.identity.address.as_deref(),
+        },
+        finding: c.finding,
     }
 }
 
@@ -130,18 +181,26 @@ pub fn render(diff: &Diff, out: &mut dyn Write) -> io::Result<()> {
         diff_schema: DIFF_SCHEMA,
         headline: diff.headline(),
         counts: Counts {
-            new: diff.new.len(),
-            new_errors: diff.new_errors(),
-            fixed: diff.fixed.len(),
-            unchanged: diff.unchanged,
-            unchecked: diff.unchecked.len(),
+            new: diff.leaks.new.len(),
+            new_errors: diff.leaks.new_errors(),
+            fixed: diff.leaks.fixed.len(),
+            unchanged: diff.leaks.unchanged,
+            unchecked: diff.leaks.unchecked.len(),
             tests_added: diff.tests_added.len(),
             tests_removed: diff.tests_removed.len(),
             outcome_changes: diff.outcome_changes.len(),
+            new_port_findings: diff.ports.new.len(),
+            new_port_errors: diff.ports.new_errors(),
+            fixed_port_findings: diff.ports.fixed.len(),
+            unchanged_port_findings: diff.ports.unchanged,
+            unchecked_port_findings: diff.ports.unchecked.len(),
         },
-        new: diff.new.iter().map(change).collect(),
-        fixed: diff.fixed.iter().map(change).collect(),
-        unchecked: diff.unchecked.iter().map(change).collect(),
+        new: diff.leaks.new.iter().map(change).collect(),
+        fixed: diff.leaks.fixed.iter().map(change).collect(),
+        unchecked: diff.leaks.unchecked.iter().map(change).collect(),
+        new_port_findings: diff.ports.new.iter().map(port_change).collect(),
+        fixed_port_findings: diff.ports.fixed.iter().map(port_change).collect(),
+        unchecked_port_findings: diff.ports.unchecked.iter().map(port_change).collect(),
         tests_added: diff.tests_added.iter().map(|t| test(t)).collect(),
         tests_removed: diff.tests_removed.iter().map(|t| test(t)).collect(),
         outcome_changes: diff

@@ -1,7 +1,8 @@
 //! The Markdown diff, made for a pull-request comment: one headline ("adds
 //! 1 socket leak, fixes 1"), the counts, a table of the new leaks with
-//! where they were opened, then folded `<details>` for the fixed leaks,
-//! the tests that changed and the leaks no longer checked.
+//! where they were opened and one of the new port findings with where
+//! their call was made, then folded `<details>` for the fixed leaks and
+//! port findings, the tests that changed and those no longer checked.
 //!
 //! GitHub refuses a comment over 65,536 characters. The whole rendering
 //! stays under [`BUDGET`] bytes (bytes are never fewer than characters),
@@ -11,7 +12,7 @@
 //! (headings, table heads, "… and N more" lines) is of bounded size, at
 //! most [`SECTION_OVERHEAD`] bytes a section.
 
-use super::{Diff, LeakChange};
+use super::{Diff, LeakChange, PortChange};
 use crate::report::listing::MAX_LISTED;
 use crate::report::markdown::{cell, code, html, site};
 use crate::report::words::counted;
@@ -37,7 +38,7 @@ pub fn render(diff: &Diff, out: &mut dyn Write) -> io::Result<()> {
 }
 
 /// Sections after the intro, in order; each keeps room for those after it.
-const SECTIONS: usize = 5;
+const SECTIONS: usize = 8;
 
 fn to_string(diff: &Diff) -> String {
     let mut md = Markdown {
@@ -46,7 +47,10 @@ fn to_string(diff: &Diff) -> String {
     };
     md.line(&format!("### sockcheck: {}", diff.headline()));
     md.line("");
-    let mut counts = format!("Leaks: {}", diff.counts());
+    let mut counts = format!("Leaks: {}", diff.leaks.counts());
+    if !diff.ports.is_empty() {
+        counts.push_str(&format!(" · port findings: {}", diff.ports.counts()));
+    }
     if let Some(tests) = diff.test_changes() {
         counts.push_str(&format!(" · tests: {tests}"));
     }
@@ -57,30 +61,58 @@ fn to_string(diff: &Diff) -> String {
     }
 
     md.section();
-    if !diff.new.is_empty() {
+    let new = &diff.leaks.new;
+    if !new.is_empty() {
         md.line("");
         md.line("#### New leaks");
         md.line("");
         md.line("| Test | Kind | Severity | State | Local → Remote | Opened at |");
         md.line("| --- | --- | --- | --- | --- | --- |");
-        let rows = diff.new.iter().map(|c| {
-            let site = cell(&site(c.leak));
+        let rows = new.iter().map(|c| {
+            let site = cell(&site(c.finding));
             format!(
                 "| {} | {} | {} | {} | {} | {site} |",
                 test_cell(c.test),
-                c.leak.kind,
-                c.leak.severity,
+                c.finding.kind,
+                c.finding.severity,
                 c.identity.state,
                 addresses(c),
             )
         });
-        md.rows(rows, diff.new.len(), MAX_NEW_LISTED, |rest| {
+        md.rows(rows, new.len(), MAX_NEW_LISTED, |rest| {
             format!("| … and {} | | | | | |", counted(rest, "more new leak"))
         });
     }
 
     md.section();
-    leak_details(&mut md, "Fixed", "", &diff.fixed);
+    let new = &diff.ports.new;
+    if !new.is_empty() {
+        md.line("");
+        md.line("#### New port findings");
+        md.line("");
+        md.line("| Test | Finding | Severity | Call at |");
+        md.line("| --- | --- | --- | --- |");
+        let rows = new.iter().map(|c| {
+            let finding = format!("{}: {}", c.finding.kind(), c.finding.summary());
+            let severity = c.finding.severity.map_or("note", |s| s.name());
+            let site = c.site().map_or_else(|| "—".to_owned(), |site| code(&site));
+            format!(
+                "| {} | {} | {severity} | {} |",
+                test_cell(c.test),
+                cell(&code(&finding)),
+                cell(&site),
+            )
+        });
+        md.rows(rows, new.len(), MAX_NEW_LISTED, |rest| {
+            format!("| … and {} | | | |", counted(rest, "more new port finding"))
+        });
+    }
+
+    md.section();
+    leak_details(&mut md, "Fixed", "", &diff.leaks.fixed);
+
+    md.section();
+    port_details(&mut md, "Fixed", "", &diff.ports.fixed);
 
     md.section();
     if !diff.outcome_changes.is_empty() {
@@ -127,13 +159,12 @@ fn to_string(diff: &Diff) -> String {
         md.line("</details>");
     }
 
+    let unknown = " (their test is gone or ignored, so whether they are fixed is unknown)";
     md.section();
-    leak_details(
-        &mut md,
-        "No longer checked",
-        " (their test is gone or ignored, so whether they are fixed is unknown)",
-        &diff.unchecked,
-    );
+    leak_details(&mut md, "No longer checked", unknown, &diff.leaks.unchecked);
+
+    md.section();
+    port_details(&mut md, "No longer checked", unknown, &diff.ports.unchecked);
     md.text
 }
 
@@ -156,14 +187,38 @@ fn leak_details(md: &mut Markdown, title: &str, why: &str, changes: &[LeakChange
         format!(
             "| {} | {} | {} | {} | {} |",
             test_cell(c.test),
-            c.leak.kind,
-            c.leak.severity,
+            c.finding.kind,
+            c.finding.severity,
             c.identity.state,
             addresses(c),
         )
     });
     md.rows(rows, changes.len(), MAX_LISTED, |rest| {
         format!("| … and {rest} more | | | | |")
+    });
+    md.line("");
+    md.line("</details>");
+}
+
+/// A folded list of `changes` titled `title: N port findings`, each by the
+/// identity it was matched by.
+fn port_details(md: &mut Markdown, title: &str, why: &str, changes: &[PortChange]) {
+    if changes.is_empty() {
+        return;
+    }
+    md.line("");
+    md.line("<details>");
+    md.line(&format!(
+        "<summary>{title}: {}{}</summary>",
+        counted(changes.len(), "port finding"),
+        html(why)
+    ));
+    md.line("");
+    let rows = changes
+        .iter()
+        .map(|c| format!("- {}", code(&c.identity.to_string())));
+    md.rows(rows, changes.len(), MAX_LISTED, |rest| {
+        format!("- … and {rest} more")
     });
     md.line("");
     md.line("</details>");
@@ -177,7 +232,7 @@ fn test_cell(test: &TestRecord) -> String {
 /// by; the local one alone when the socket has no peer.
 fn addresses(change: &LeakChange) -> String {
     let identity = &change.identity;
-    if !change.leak.socket.has_peer() {
+    if !change.finding.socket.has_peer() {
         cell(&code(&identity.local))
     } else {
         cell(&format!(
@@ -263,7 +318,10 @@ mod tests {
         let base = Report::new(base_tests);
         let head = Report::new(head_tests);
         let diff = Diff::between_with(&base, &head, PORTS);
-        assert_eq!((diff.new.len(), diff.fixed.len()), (10_000, 5_000));
+        assert_eq!(
+            (diff.leaks.new.len(), diff.leaks.fixed.len()),
+            (10_000, 5_000)
+        );
 
         let markdown = to_string(&diff);
         assert!(markdown.len() <= BUDGET, "{} bytes", markdown.len());

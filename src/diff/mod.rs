@@ -1,17 +1,21 @@
-//! What a change does to a suite's socket leaks: two reports of the same
-//! suite (a pull request's base and head) compared leak by leak.
+//! What a change does to a suite's socket leaks and port findings: two
+//! reports of the same suite (a pull request's base and head) compared
+//! finding by finding.
 //!
 //! A leak is matched across the two reports by the baseline's identity
-//! ([`LeakIdentity`]: binary, test, kind, protocol, state, addresses with
-//! ephemeral ports masked), counted: two identical CLOSE_WAITs in the head
-//! where the base had one make one new leak. The comparison is the
-//! baseline's own ([`Baseline::compare_with`]), run both ways: the base as
-//! a baseline for the head gives the **new** leaks and the unchanged ones,
-//! the head as a baseline for the base gives the leaks that are gone.
+//! ([`LeakIdentity`](crate::baseline::LeakIdentity): binary, test, kind,
+//! protocol, state, addresses with ephemeral ports masked), a port finding
+//! by its own ([`PortIdentity`](crate::baseline::PortIdentity): binary,
+//! test, kind, address with an ephemeral port masked), counted: two
+//! identical CLOSE_WAITs in the head where the base had one make one new
+//! leak. The comparison is the baseline's own ([`Baseline::compare_with`]),
+//! run both ways: the base as a baseline for the head gives the **new**
+//! findings and the unchanged ones, the head as a baseline for the base
+//! gives those that are gone.
 //!
-//! A gone leak is **fixed** when its test still ran in the head. When the
-//! test was removed, renamed or is ignored now, nothing says whether the
-//! leak is fixed: it is counted as **no longer checked**, not as fixed.
+//! A gone finding is **fixed** when its test still ran in the head. When
+//! the test was removed, renamed or is ignored now, nothing says whether it
+//! is fixed: it is counted as **no longer checked**, not as fixed.
 //!
 //! Renderers: [`text`] (terminal), [`markdown`] (a pull-request comment,
 //! always under GitHub's size limit), [`json`] (machines, the GitHub Action).
@@ -20,28 +24,127 @@ pub mod json;
 pub mod markdown;
 pub mod text;
 
-use crate::baseline::{Baseline, LeakIdentity, PortRange};
-use crate::leak::{Leak, Severity};
+use crate::baseline::{Baseline, Finding, Matches, PortRange};
+use crate::leak::Leak;
+use crate::ports::PortFinding;
 use crate::report::words::counted;
 use crate::report::{Outcome, Report, TestRecord};
 use std::collections::HashMap;
 
-/// One leak of one side, with the identity it was matched by.
+/// One leak or port finding of one side, with the identity it was matched by.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LeakChange<'r> {
-    /// The test that left it.
+pub struct Change<'r, F: Finding> {
+    /// The test that has it.
     pub test: &'r TestRecord,
-    /// The leak as its report has it.
-    pub leak: &'r Leak,
+    /// The leak or port finding as its report has it.
+    pub finding: &'r F,
     /// What it was matched by: addresses with ephemeral ports as `*`.
-    pub identity: LeakIdentity,
+    pub identity: F::Identity,
 }
+
+/// A leak of one side.
+pub type LeakChange<'r> = Change<'r, Leak>;
+
+/// A port finding of one side.
+pub type PortChange<'r> = Change<'r, PortFinding>;
 
 impl LeakChange<'_> {
     /// Where the project's code opened the socket, `tests/net.rs:31:13`,
     /// when the report has its creation site.
     pub fn site(&self) -> Option<String> {
-        self.leak.site()?.location()
+        self.finding.site()?.location()
+    }
+}
+
+impl PortChange<'_> {
+    /// Where the project's code made the call the finding is about (`bind`,
+    /// `connect`), `tests/net.rs:31:13`, when the report has it.
+    pub fn site(&self) -> Option<String> {
+        self.finding.call.as_ref()?.site.as_ref()?.location()
+    }
+}
+
+/// What the change does to one sort of finding: leaks, or port findings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Changes<'r, F: Finding> {
+    /// Of the head, not in the base: errors first, then in report order.
+    pub new: Vec<Change<'r, F>>,
+    /// Of the base, gone from the head, whose test still ran there.
+    pub fixed: Vec<Change<'r, F>>,
+    /// Of the base, whose test is not in the head or is ignored there.
+    pub unchecked: Vec<Change<'r, F>>,
+    /// How many both reports have.
+    pub unchanged: usize,
+}
+
+impl<'r, F: Finding> Changes<'r, F> {
+    /// From the base judged by the head's findings (`backward`) and the
+    /// head judged by the base's (`forward`).
+    fn of(
+        forward: Matches<'r, F>,
+        backward: Matches<'r, F>,
+        ports: PortRange,
+        ran_in_head: impl Fn(&TestRecord) -> bool,
+    ) -> Changes<'r, F> {
+        let change = |(test, finding): (&'r TestRecord, &'r F)| Change {
+            test,
+            finding,
+            identity: finding.identity(test, ports),
+        };
+        let mut new: Vec<Change<'r, F>> = forward.new.into_iter().map(change).collect();
+        // Stable: report order among errors and among the rest.
+        new.sort_by_key(|c| !c.finding.is_error());
+        let (fixed, unchecked) = backward
+            .new
+            .into_iter()
+            .map(change)
+            .partition(|c| ran_in_head(c.test));
+        Changes {
+            new,
+            fixed,
+            unchecked,
+            unchanged: forward.known.len(),
+        }
+    }
+
+    /// New ones of error severity.
+    pub fn new_errors(&self) -> usize {
+        self.new.iter().filter(|c| c.finding.is_error()).count()
+    }
+
+    /// True when neither report has any.
+    pub fn is_empty(&self) -> bool {
+        self.new.is_empty()
+            && self.fixed.is_empty()
+            && self.unchecked.is_empty()
+            && self.unchanged == 0
+    }
+
+    /// `1 new (1 error), 1 fixed, 3 unchanged`, plus `, 2 no longer
+    /// checked` when some are: every one of both reports, accounted for.
+    pub fn counts(&self) -> String {
+        let mut counts = format!(
+            "{} new ({}), {} fixed, {} unchanged",
+            self.new.len(),
+            counted(self.new_errors(), "error"),
+            self.fixed.len(),
+            self.unchanged
+        );
+        if !self.unchecked.is_empty() {
+            counts.push_str(&format!(", {} no longer checked", self.unchecked.len()));
+        }
+        counts
+    }
+
+    /// `adds 1 socket leak, fixes 1`, `fixes 2 socket leaks`, `adds 1
+    /// socket leak` for `noun`; `None` when none is new or fixed.
+    fn phrase(&self, noun: &str) -> Option<String> {
+        match (self.new.len(), self.fixed.len()) {
+            (0, 0) => None,
+            (0, fixed) => Some(format!("fixes {}", counted(fixed, noun))),
+            (new, 0) => Some(format!("adds {}", counted(new, noun))),
+            (new, fixed) => Some(format!("adds {}, fixes {fixed}", counted(new, noun))),
+        }
     }
 }
 
@@ -61,15 +164,10 @@ pub struct Diff<'r> {
     pub base: &'r Report,
     /// The head report (after the change).
     pub head: &'r Report,
-    /// Leaks of the head the base does not have: errors first, then in
-    /// report order.
-    pub new: Vec<LeakChange<'r>>,
-    /// Leaks of the base gone from the head, whose test still ran there.
-    pub fixed: Vec<LeakChange<'r>>,
-    /// Leaks of the base whose test is not in the head or is ignored there.
-    pub unchecked: Vec<LeakChange<'r>>,
-    /// Leaks both reports have.
-    pub unchanged: usize,
+    /// What happened to the leaks.
+    pub leaks: Changes<'r, Leak>,
+    /// What happened to the port findings.
+    pub ports: Changes<'r, PortFinding>,
     /// Tests the head has and the base does not.
     pub tests_added: Vec<&'r TestRecord>,
     /// Tests the base has and the head does not.
@@ -89,15 +187,6 @@ impl<'r> Diff<'r> {
     pub fn between_with(base: &'r Report, head: &'r Report, ports: PortRange) -> Diff<'r> {
         let forward = Baseline::from_report_with(base, ports).compare_with(head, ports);
         let backward = Baseline::from_report_with(head, ports).compare_with(base, ports);
-        let change = |(test, leak): (&'r TestRecord, &'r Leak)| LeakChange {
-            test,
-            leak,
-            identity: LeakIdentity::of(test, leak, ports),
-        };
-        let mut new: Vec<LeakChange<'r>> = forward.leaks.new.into_iter().map(change).collect();
-        // Stable: report order within each severity.
-        new.sort_by_key(|c| c.leak.severity);
-
         let head_tests = by_name(head);
         let base_tests = by_name(base);
         let ran_in_head = |test: &TestRecord| {
@@ -105,12 +194,8 @@ impl<'r> Diff<'r> {
                 .get(&key(test))
                 .is_some_and(|t| t.outcome != Outcome::Ignored)
         };
-        let (fixed, unchecked) = backward
-            .leaks
-            .new
-            .into_iter()
-            .map(change)
-            .partition(|c| ran_in_head(c.test));
+        let leaks = Changes::of(forward.leaks, backward.leaks, ports, ran_in_head);
+        let port_findings = Changes::of(forward.ports, backward.ports, ports, ran_in_head);
 
         let tests_added = first_of_each(head)
             .filter(|t| !base_tests.contains_key(&key(t)))
@@ -127,49 +212,30 @@ impl<'r> Diff<'r> {
         Diff {
             base,
             head,
-            new,
-            fixed,
-            unchecked,
-            unchanged: forward.leaks.known.len(),
+            leaks,
+            ports: port_findings,
             tests_added,
             tests_removed,
             outcome_changes,
         }
     }
 
-    /// New leaks of error severity: what makes `cargo sockcheck diff` exit 1.
+    /// New leaks and port findings of error severity: what makes `cargo
+    /// sockcheck diff` exit 1.
     pub fn new_errors(&self) -> usize {
-        self.new
-            .iter()
-            .filter(|c| c.leak.severity == Severity::Error)
-            .count()
+        self.leaks.new_errors() + self.ports.new_errors()
     }
 
     /// `adds 1 socket leak, fixes 1`, `fixes 2 socket leaks` or `no new
-    /// socket leaks`: the change in one phrase.
+    /// socket leaks`, then `; adds 1 port finding` when port findings were
+    /// added or fixed: the change in one phrase.
     pub fn headline(&self) -> String {
-        match (self.new.len(), self.fixed.len()) {
-            (0, 0) => "no new socket leaks".to_owned(),
-            (0, fixed) => format!("fixes {}", counted(fixed, "socket leak")),
-            (new, 0) => format!("adds {}", counted(new, "socket leak")),
-            (new, fixed) => format!("adds {}, fixes {fixed}", counted(new, "socket leak")),
+        let leaks =
+            (self.leaks.phrase("socket leak")).unwrap_or_else(|| "no new socket leaks".to_owned());
+        match self.ports.phrase("port finding") {
+            Some(ports) => format!("{leaks}; {ports}"),
+            None => leaks,
         }
-    }
-
-    /// `1 new (1 error), 1 fixed, 3 unchanged`, plus `, 2 no longer
-    /// checked` when some are: every leak of both reports, accounted for.
-    pub fn counts(&self) -> String {
-        let mut counts = format!(
-            "{} new ({}), {} fixed, {} unchanged",
-            self.new.len(),
-            counted(self.new_errors(), "error"),
-            self.fixed.len(),
-            self.unchanged
-        );
-        if !self.unchecked.is_empty() {
-            counts.push_str(&format!(", {} no longer checked", self.unchecked.len()));
-        }
-        counts
     }
 
     /// What happened to the tests, `2 tests added, 1 removed, 1 changed
@@ -234,7 +300,8 @@ fn first_of_each(report: &Report) -> impl Iterator<Item = &TestRecord> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::leak::LeakKind;
+    use crate::leak::{LeakKind, Severity};
+    use crate::ports::{PortProblem, TestName};
     use crate::site::{Frame, Origin};
     use crate::socket::State;
     use crate::testing;
@@ -271,7 +338,7 @@ pub(crate) mod tests {
     fn names(changes: &[LeakChange]) -> Vec<String> {
         changes
             .iter()
-            .map(|c| format!("{} {}", c.test.name, c.leak.kind))
+            .map(|c| format!("{} {}", c.test.name, c.finding.kind))
             .collect()
     }
 
@@ -308,14 +375,14 @@ pub(crate) mod tests {
         ]);
         let diff = Diff::between_with(&base, &head, PORTS);
         // The second identical CLOSE_WAIT is new; errors come before warnings.
-        assert_eq!(names(&diff.new), ["kept close-wait", "kept udp"]);
-        assert_eq!(diff.new[0].identity.local, "127.0.0.1:*");
-        assert_eq!(names(&diff.fixed), ["fixed listen"]);
-        assert!(diff.unchecked.is_empty());
-        assert_eq!(diff.unchanged, 1);
-        assert_eq!(diff.new_errors(), 1);
+        assert_eq!(names(&diff.leaks.new), ["kept close-wait", "kept udp"]);
+        assert_eq!(diff.leaks.new[0].identity.local, "127.0.0.1:*");
+        assert_eq!(names(&diff.leaks.fixed), ["fixed listen"]);
+        assert!(diff.leaks.unchecked.is_empty());
+        assert_eq!(diff.leaks.unchanged, 1);
+        assert_eq!(diff.leaks.new_errors(), 1);
         assert_eq!(diff.headline(), "adds 2 socket leaks, fixes 1");
-        assert_eq!(diff.counts(), "2 new (1 error), 1 fixed, 1 unchanged");
+        assert_eq!(diff.leaks.counts(), "2 new (1 error), 1 fixed, 1 unchanged");
         assert_eq!(diff.test_changes(), None);
     }
 
@@ -333,12 +400,12 @@ pub(crate) mod tests {
             test("added", Outcome::Passed, vec![listener()]),
         ]);
         let diff = Diff::between_with(&base, &head, PORTS);
-        assert!(diff.fixed.is_empty());
+        assert!(diff.leaks.fixed.is_empty());
         assert_eq!(
-            names(&diff.unchecked),
+            names(&diff.leaks.unchecked),
             ["removed listen", "ignored_now listen"]
         );
-        assert_eq!(names(&diff.new), ["added listen"]);
+        assert_eq!(names(&diff.leaks.new), ["added listen"]);
         let added: Vec<&str> = diff.tests_added.iter().map(|t| t.name.as_str()).collect();
         let removed: Vec<&str> = diff.tests_removed.iter().map(|t| t.name.as_str()).collect();
         let changed: Vec<(&str, Outcome, Outcome)> = diff
@@ -357,7 +424,7 @@ pub(crate) mod tests {
         );
         assert_eq!(diff.headline(), "adds 1 socket leak");
         assert_eq!(
-            diff.counts(),
+            diff.leaks.counts(),
             "1 new (1 error), 0 fixed, 0 unchanged, 2 no longer checked"
         );
         assert_eq!(
@@ -378,10 +445,14 @@ pub(crate) mod tests {
             )],
         )]);
         let diff = Diff::between_with(&report, &report, PORTS);
-        assert!(diff.new.is_empty() && diff.fixed.is_empty() && diff.unchecked.is_empty());
-        assert_eq!(diff.unchanged, 1);
+        assert!(
+            diff.leaks.new.is_empty()
+                && diff.leaks.fixed.is_empty()
+                && diff.leaks.unchecked.is_empty()
+        );
+        assert_eq!(diff.leaks.unchanged, 1);
         assert_eq!(diff.headline(), "no new socket leaks");
-        assert_eq!(diff.new_errors(), 0);
+        assert_eq!(diff.leaks.new_errors(), 0);
         assert_eq!(diff.interrupted_note(), None);
     }
 
@@ -401,9 +472,84 @@ pub(crate) mod tests {
         )]);
         let base = Report::new(vec![]);
         let diff = Diff::between_with(&base, &head, PORTS);
-        let sites: Vec<Option<String>> = diff.new.iter().map(LeakChange::site).collect();
+        let sites: Vec<Option<String>> = diff.leaks.new.iter().map(LeakChange::site).collect();
         assert_eq!(sites, [Some("tests/net.rs:31:5".to_owned()), None]);
         assert_eq!(diff.headline(), "adds 2 socket leaks");
         assert_eq!(diff.test_changes().as_deref(), Some("1 test added"));
+    }
+
+    /// Test `name` with `findings`.
+    fn with_port(name: &str, outcome: Outcome, findings: Vec<PortFinding>) -> TestRecord {
+        let mut record = test(name, outcome, vec![]);
+        record.port_findings = findings;
+        record
+    }
+
+    /// Churn over a threshold of 10, at error severity when `error`.
+    fn churn(active_closes: u64, error: bool) -> PortFinding {
+        let mut finding = PortFinding::new(PortProblem::PortChurn {
+            active_closes,
+            threshold: 10,
+        });
+        if error {
+            finding.severity = Some(Severity::Error);
+        }
+        finding
+    }
+
+    fn shared(address: &str) -> PortFinding {
+        PortFinding::new(PortProblem::FixedPortShared {
+            address: address.into(),
+            with: vec![TestName::new("net", "other")],
+        })
+    }
+
+    #[test]
+    fn port_findings_are_new_fixed_unchanged_or_unchecked_as_leaks_are() {
+        let base = Report::new(vec![
+            with_port("churns", Outcome::Passed, vec![churn(50, true)]),
+            with_port("shares", Outcome::Passed, vec![shared("127.0.0.1:8080")]),
+            with_port("removed", Outcome::Passed, vec![shared("127.0.0.1:8081")]),
+        ]);
+        let head = Report::new(vec![
+            // Other counts: the same finding.
+            with_port("churns", Outcome::Passed, vec![churn(48, true)]),
+            with_port("shares", Outcome::Passed, vec![]),
+            with_port(
+                "fresh",
+                Outcome::Passed,
+                vec![shared("127.0.0.1:9000"), churn(70, true)],
+            ),
+        ]);
+        let diff = Diff::between_with(&base, &head, PORTS);
+        let kinds = |changes: &[PortChange]| -> Vec<String> {
+            changes
+                .iter()
+                .map(|c| format!("{} {}", c.test.name, c.finding.kind()))
+                .collect()
+        };
+        // The error first.
+        assert_eq!(
+            kinds(&diff.ports.new),
+            ["fresh port-churn", "fresh fixed-port-shared"]
+        );
+        assert_eq!(kinds(&diff.ports.fixed), ["shares fixed-port-shared"]);
+        assert_eq!(kinds(&diff.ports.unchecked), ["removed fixed-port-shared"]);
+        assert_eq!(diff.ports.unchanged, 1);
+        assert_eq!(diff.ports.new_errors(), 1);
+        assert_eq!((diff.leaks.new_errors(), diff.new_errors()), (0, 1));
+        assert!(diff.leaks.is_empty() && !diff.ports.is_empty());
+        assert_eq!(
+            diff.headline(),
+            "no new socket leaks; adds 2 port findings, fixes 1"
+        );
+        assert_eq!(
+            diff.ports.counts(),
+            "2 new (1 error), 1 fixed, 1 unchanged, 1 no longer checked"
+        );
+        assert_eq!(
+            diff.ports.new[1].identity.to_string(),
+            "net::fresh: fixed-port-shared 127.0.0.1:9000"
+        );
     }
 }

@@ -1,29 +1,48 @@
 //! The terminal rendering of a diff: the headline and counts, then the new
-//! leaks, fixed ones, leaks no longer checked, and the tests that changed,
-//! each section capped at [`MAX_LISTED`] lines.
+//! leaks, fixed ones, leaks no longer checked, the same for port findings,
+//! and the tests that changed, each section capped at [`MAX_LISTED`]
+//! lines. Test names and everything else a report holds are shown through
+//! [`visible`]: a report can come from a hostile pull request.
 
-use super::{Diff, LeakChange};
+use super::{Diff, LeakChange, PortChange};
+use crate::baseline::Finding;
 use crate::report::listing::{Capped, MAX_LISTED};
-use crate::report::TestRecord;
+use crate::report::{visible, TestRecord};
 use std::fmt::Display;
 use std::io::{self, Write};
 
 /// Writes `diff` for a terminal.
 pub fn render(diff: &Diff, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "sockcheck diff: {}", diff.headline())?;
-    writeln!(out, "  leaks: {}", diff.counts())?;
+    writeln!(out, "sockcheck diff: {}", visible(&diff.headline()))?;
+    writeln!(out, "  leaks: {}", diff.leaks.counts())?;
+    if !diff.ports.is_empty() {
+        writeln!(out, "  port findings: {}", diff.ports.counts())?;
+    }
     if let Some(tests) = diff.test_changes() {
         writeln!(out, "  tests: {tests}")?;
     }
     if let Some(note) = diff.interrupted_note() {
         writeln!(out, "  note: {note}")?;
     }
-    section(out, "new leaks:", diff.new.iter().map(leak_line))?;
-    section(out, "fixed leaks:", diff.fixed.iter().map(leak_line))?;
+    let leaks = &diff.leaks;
+    section(out, "new leaks:", leaks.new.iter().map(leak_line))?;
+    section(out, "fixed leaks:", leaks.fixed.iter().map(leak_line))?;
     section(
         out,
         "no longer checked (their test is gone or ignored):",
-        diff.unchecked.iter().map(leak_line),
+        leaks.unchecked.iter().map(leak_line),
+    )?;
+    let ports = &diff.ports;
+    section(out, "new port findings:", ports.new.iter().map(port_line))?;
+    section(
+        out,
+        "fixed port findings:",
+        ports.fixed.iter().map(port_line),
+    )?;
+    section(
+        out,
+        "port findings no longer checked (their test is gone or ignored):",
+        ports.unchecked.iter().map(port_line),
     )?;
     section(
         out,
@@ -52,11 +71,22 @@ pub fn render(diff: &Diff, out: &mut dyn Write) -> io::Result<()> {
 /// `error net::t: close-wait tcp 127.0.0.1:* -> 127.0.0.1:8080 CLOSE_WAIT at
 /// src/conn.rs:9 <- tests/net.rs:31`: the site, then the test's lines.
 fn leak_line(change: &LeakChange) -> String {
-    let mut line = format!("{} {}", change.leak.severity, change.identity);
-    let places = change.leak.trail_places();
+    let mut line = format!("{} {}", change.finding.severity, change.identity);
+    let places = change.finding.trail_places();
     if !places.is_empty() {
         line.push_str(" at ");
         line.push_str(&places.join(" <- "));
+    }
+    line
+}
+
+/// `net::t: error fixed-port-shared: bind 127.0.0.1:8080: also bound by
+/// net::u at tests/net.rs:9:5`: the finding, then where its call was made.
+fn port_line(change: &PortChange) -> String {
+    let mut line = format!("{}: {}", change.test.full_name(), change.finding.describe());
+    if let Some(site) = change.site() {
+        line.push_str(" at ");
+        line.push_str(&site);
     }
     line
 }
@@ -80,7 +110,7 @@ fn section(
     writeln!(out, "{title}")?;
     let capped = Capped::new(&lines, MAX_LISTED);
     for line in capped.listed {
-        writeln!(out, "  {line}")?;
+        writeln!(out, "  {}", visible(line))?;
     }
     if let Some(more) = capped.and_more() {
         writeln!(out, "  {more}")?;
