@@ -22,6 +22,8 @@ use std::str::FromStr;
 mod linux;
 mod netstat;
 #[cfg(target_os = "linux")]
+pub mod sock_diag;
+#[cfg(target_os = "linux")]
 mod sockaddr;
 #[cfg(target_os = "linux")]
 mod unix_diag;

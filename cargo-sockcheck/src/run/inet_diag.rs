@@ -5,15 +5,15 @@
 //! a `bind` that failed, a test that made connections; a test's few
 //! connections are looked up one by one ([`Lookup`]), which costs the same
 //! however many entries the machine's table holds.
+//!
+//! The requests and records are `linux/inet_diag.h`'s; the library's
+//! `snapshot::sock_diag` carries them.
 
+use sockcheck::snapshot::sock_diag::{field, Ask, SockDiag, NO_COOKIE};
 use sockcheck::socket::{Protocol, State};
 use std::io;
-use std::mem::size_of;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-/// `SOCK_DIAG_BY_FAMILY`, the request type.
-const SOCK_DIAG_BY_FAMILY: u16 = 20;
 /// `1 << TCP_TIME_WAIT`: the states mask that asks for TIME_WAIT only.
 pub const TIME_WAIT_ONLY: u32 = 1 << 6;
 /// Every state.
@@ -32,94 +32,50 @@ pub struct Entry {
     pub inode: u64,
 }
 
-/// `struct inet_diag_sockid`.
-#[repr(C)]
+/// `struct inet_diag_sockid`: what names one socket (a dump names none).
 #[derive(Clone, Copy, Default)]
 struct SockId {
-    sport: [u8; 2],
-    dport: [u8; 2],
+    sport: u16,
+    dport: u16,
     src: [u8; 16],
     dst: [u8; 16],
-    interface: u32,
-    cookie: [u32; 2],
+    cookie: u32,
 }
 
-/// `struct nlmsghdr` followed by `struct inet_diag_req_v2`.
-#[repr(C)]
-struct Request {
-    len: u32,
-    kind: u16,
-    flags: u16,
-    seq: u32,
-    pid: u32,
-    family: u8,
-    protocol: u8,
-    ext: u8,
-    pad: u8,
-    states: u32,
-    id: SockId,
-}
-
-/// `struct inet_diag_msg`, after its `nlmsghdr`.
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct Message {
-    family: u8,
-    state: u8,
-    timer: u8,
-    retrans: u8,
-    id: SockId,
-    expires: u32,
-    rqueue: u32,
-    wqueue: u32,
-    uid: u32,
-    inode: u32,
-}
-
-/// `struct nlmsghdr`'s size, and the alignment of netlink messages.
-const HEADER: usize = 16;
-const ALIGN: usize = 4;
+/// Where the fields of `struct inet_diag_msg` are: its `idiag_family`
+/// and `idiag_state` first, then the `inet_diag_sockid`'s ports and
+/// addresses (network order), and its `idiag_inode`.
+const MSG_SPORT: usize = 4;
+const MSG_DPORT: usize = 6;
+const MSG_SRC: usize = 8;
+const MSG_DST: usize = 24;
+const MSG_INODE: usize = 68;
 
 /// Every `protocol` socket (IPv4 and IPv6) in one of `states` (a mask of
 /// `1 << state`).
 pub fn entries(protocol: Protocol, states: u32) -> io::Result<Vec<Entry>> {
     let mut found = Vec::new();
+    let mut netlink = SockDiag::open()?;
     for family in [libc::AF_INET, libc::AF_INET6] {
-        dump(family as u8, protocol, states, &mut found)?;
+        let request = request(family as u8, protocol, states, SockId::default());
+        netlink.ask(&request, Ask::Dump, |record| {
+            found.extend(entry(record.bytes(), protocol));
+            Ok(())
+        })?;
     }
     Ok(found)
 }
 
-/// A `sock_diag` netlink socket.
-fn diag_socket() -> io::Result<OwnedFd> {
-    // SAFETY: plain syscall; on success it returns a new fd that we own.
-    let raw = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-            libc::NETLINK_SOCK_DIAG,
-        )
-    };
-    if raw < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the fd was just returned to us and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
-}
-
-/// `INET_DIAG_NOCOOKIE`: an exact lookup that names no socket cookie.
-const NO_COOKIE: u32 = u32::MAX;
-
 /// Looks TCP connections up one by one, by their port pair.
 pub struct Lookup {
-    socket: OwnedFd,
+    netlink: SockDiag,
 }
 
 impl Lookup {
     /// A lookup over a new netlink socket.
     pub fn new() -> io::Result<Lookup> {
         Ok(Lookup {
-            socket: diag_socket()?,
+            netlink: SockDiag::open()?,
         })
     }
 
@@ -144,179 +100,72 @@ impl Lookup {
             _ => return Ok(None),
         };
         let id = SockId {
-            sport: local.port().to_be_bytes(),
-            dport: remote.port().to_be_bytes(),
+            sport: local.port(),
+            dport: remote.port(),
             src,
             dst,
-            interface: 0,
-            cookie: [NO_COOKIE; 2],
+            cookie: NO_COOKIE,
         };
-        let request = request(family as u8, Protocol::Tcp, ALL_STATES, id, false);
-        send(&self.socket, &request)?;
-        let mut found = Vec::new();
-        let mut buffer = vec![0u8; 8 * 1024];
-        match receive(&self.socket, &mut buffer, Protocol::Tcp, false, &mut found) {
-            Err(error) if error.raw_os_error() == Some(libc::ENOENT) => Ok(None),
-            Err(error) => Err(error),
-            Ok(()) => Ok(found.first().and_then(|entry| entry.state)),
-        }
+        let request = request(family as u8, Protocol::Tcp, ALL_STATES, id);
+        let mut found = None;
+        self.netlink.ask(&request, Ask::Lookup, |record| {
+            found = found.or(entry(record.bytes(), Protocol::Tcp));
+            Ok(())
+        })?;
+        Ok(found.and_then(|entry| entry.state))
     }
 }
 
-/// The request for `family`'s `protocol` sockets in `states`: a dump, or
-/// the lookup of the one socket `id` names.
-fn request(family: u8, protocol: Protocol, states: u32, id: SockId, dump: bool) -> Request {
-    let flags = if dump {
-        libc::NLM_F_REQUEST | libc::NLM_F_DUMP
-    } else {
-        libc::NLM_F_REQUEST
+/// `struct inet_diag_req_v2` for `family`'s `protocol` sockets in
+/// `states`: a dump's, or the lookup of the one socket `id` names.
+fn request(family: u8, protocol: Protocol, states: u32, id: SockId) -> Vec<u8> {
+    let protocol = match protocol {
+        Protocol::Udp => libc::IPPROTO_UDP as u8,
+        _ => libc::IPPROTO_TCP as u8,
     };
-    Request {
-        len: size_of::<Request>() as u32,
-        kind: SOCK_DIAG_BY_FAMILY,
-        flags: flags as u16,
-        seq: 1,
-        pid: 0,
-        family,
-        protocol: match protocol {
-            Protocol::Udp => libc::IPPROTO_UDP as u8,
-            _ => libc::IPPROTO_TCP as u8,
-        },
-        ext: 0,
-        pad: 0,
-        states,
-        id,
-    }
+    let mut request = Vec::with_capacity(56);
+    request.extend_from_slice(&[family, protocol, 0, 0]); // idiag_ext, pad: none
+    request.extend_from_slice(&states.to_ne_bytes());
+    request.extend_from_slice(&id.sport.to_be_bytes());
+    request.extend_from_slice(&id.dport.to_be_bytes());
+    request.extend_from_slice(&id.src);
+    request.extend_from_slice(&id.dst);
+    request.extend_from_slice(&0u32.to_ne_bytes()); // idiag_if: any
+    request.extend_from_slice(&id.cookie.to_ne_bytes());
+    request.extend_from_slice(&id.cookie.to_ne_bytes());
+    request
 }
 
-fn send(socket: &OwnedFd, request: &Request) -> io::Result<()> {
-    // SAFETY: `request` is plain data of the given size.
-    let sent = unsafe {
-        libc::send(
-            socket.as_raw_fd(),
-            std::ptr::from_ref(request).cast(),
-            size_of::<Request>(),
-            0,
-        )
-    };
-    if sent < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// Reads the reply into `found`: a dump's up to its `NLMSG_DONE`, a
-/// lookup's one message (or its error).
-fn receive(
-    socket: &OwnedFd,
-    buffer: &mut [u8],
-    protocol: Protocol,
-    dump: bool,
-    found: &mut Vec<Entry>,
-) -> io::Result<()> {
-    loop {
-        // SAFETY: the buffer is valid for writes of its length.
-        let read = unsafe {
-            libc::recv(
-                socket.as_raw_fd(),
-                buffer.as_mut_ptr().cast(),
-                buffer.len(),
-                0,
-            )
-        };
-        if read < 0 {
-            let error = io::Error::last_os_error();
-            if error.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(error);
-        }
-        if parse(&buffer[..read as usize], protocol, found)? || !dump {
-            return Ok(());
-        }
-    }
-}
-
-fn dump(family: u8, protocol: Protocol, states: u32, found: &mut Vec<Entry>) -> io::Result<()> {
-    let socket = diag_socket()?;
-    send(
-        &socket,
-        &request(family, protocol, states, SockId::default(), true),
-    )?;
-    let mut buffer = vec![0u8; 64 * 1024];
-    receive(&socket, &mut buffer, protocol, true, found)
-}
-
-/// Adds the entries of one datagram of the reply to `found`; true when it
-/// ends the reply.
-fn parse(mut datagram: &[u8], protocol: Protocol, found: &mut Vec<Entry>) -> io::Result<bool> {
-    if datagram.is_empty() {
-        return Ok(true);
-    }
-    while datagram.len() >= HEADER {
-        let word = |at: usize| {
-            u32::from_ne_bytes([
-                datagram[at],
-                datagram[at + 1],
-                datagram[at + 2],
-                datagram[at + 3],
-            ])
-        };
-        let len = word(0) as usize;
-        let kind = u16::from_ne_bytes([datagram[4], datagram[5]]);
-        if len < HEADER || len > datagram.len() {
-            return Err(io::Error::other("a malformed sock_diag reply"));
-        }
-        match i32::from(kind) {
-            libc::NLMSG_DONE => return Ok(true),
-            libc::NLMSG_ERROR => {
-                let errno = datagram
-                    .get(HEADER..HEADER + 4)
-                    .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
-                return Err(io::Error::from_raw_os_error(-errno));
-            }
-            _ if len >= HEADER + size_of::<Message>() => {
-                // SAFETY: the slice holds a whole `inet_diag_msg`, plain
-                // data of any bit pattern; read unaligned.
-                let message: Message =
-                    unsafe { std::ptr::read_unaligned(datagram[HEADER..].as_ptr().cast()) };
-                found.push(entry(&message, protocol));
-            }
-            _ => {}
-        }
-        let advance = len.div_ceil(ALIGN) * ALIGN;
-        datagram = datagram.get(advance..).unwrap_or_default();
-    }
-    Ok(false)
-}
-
-/// The entry a message describes.
-fn entry(message: &Message, protocol: Protocol) -> Entry {
-    let ip = |bytes: &[u8; 16]| -> IpAddr {
-        if i32::from(message.family) == libc::AF_INET {
+/// The entry an `inet_diag_msg` describes; `None` when it is cut short.
+fn entry(record: &[u8], protocol: Protocol) -> Option<Entry> {
+    let [family, state] = field(record, 0)?;
+    let ip = |at: usize| -> Option<IpAddr> {
+        let bytes: [u8; 16] = field(record, at)?;
+        Some(if i32::from(family) == libc::AF_INET {
             IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]))
         } else {
-            IpAddr::V6(Ipv6Addr::from(*bytes))
-        }
+            IpAddr::V6(Ipv6Addr::from(bytes))
+        })
     };
-    let id = &message.id;
+    let port = |at: usize| field(record, at).map(u16::from_be_bytes);
     let state = match protocol {
-        Protocol::Udp if message.state == 1 => Some(State::Established),
+        Protocol::Udp if state == 1 => Some(State::Established),
         Protocol::Udp => Some(State::Unconn),
-        _ => State::from_linux_tcp(message.state),
+        _ => State::from_linux_tcp(state),
     };
-    Entry {
-        local: SocketAddr::new(ip(&id.src), u16::from_be_bytes(id.sport)),
-        remote: SocketAddr::new(ip(&id.dst), u16::from_be_bytes(id.dport)),
+    Some(Entry {
+        local: SocketAddr::new(ip(MSG_SRC)?, port(MSG_SPORT)?),
+        remote: SocketAddr::new(ip(MSG_DST)?, port(MSG_DPORT)?),
         state,
-        inode: u64::from(message.inode),
-    }
+        inode: u64::from(field(record, MSG_INODE).map(u32::from_ne_bytes)?),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::net::{TcpListener, TcpStream, UdpSocket};
+    use std::os::fd::AsRawFd;
     use std::os::unix::fs::MetadataExt;
 
     fn inode_of(fd: &impl AsRawFd) -> u64 {
@@ -399,16 +248,27 @@ mod tests {
     }
 
     #[test]
-    fn replies_are_parsed_to_their_end_and_bad_ones_refused() {
-        let mut found = Vec::new();
-        assert!(parse(&[], Protocol::Tcp, &mut found).unwrap());
-        let mut done = vec![0u8; HEADER];
-        done[..4].copy_from_slice(&(HEADER as u32).to_ne_bytes());
-        done[4..6].copy_from_slice(&(libc::NLMSG_DONE as u16).to_ne_bytes());
-        assert!(parse(&done, Protocol::Tcp, &mut found).unwrap());
-        let mut short = done.clone();
-        short[..4].copy_from_slice(&4u32.to_ne_bytes());
-        assert!(parse(&short, Protocol::Tcp, &mut found).is_err());
-        assert!(found.is_empty());
+    fn a_record_is_read_field_by_field_and_a_short_one_refused() {
+        let mut record = vec![libc::AF_INET as u8, 10, 0, 0];
+        record.extend_from_slice(&8080u16.to_be_bytes());
+        record.extend_from_slice(&443u16.to_be_bytes());
+        record.extend_from_slice(&[127, 0, 0, 1]);
+        record.extend_from_slice(&[0; 12]);
+        record.extend_from_slice(&[10, 0, 0, 2]);
+        record.extend_from_slice(&[0; 12]);
+        record.resize(MSG_INODE, 0xee); // interface, cookie, timers, queues, uid
+        record.extend_from_slice(&4242u32.to_ne_bytes());
+        let expected = Entry {
+            local: "127.0.0.1:8080".parse().unwrap(),
+            remote: "10.0.0.2:443".parse().unwrap(),
+            state: Some(State::Listen),
+            inode: 4242,
+        };
+        assert_eq!(entry(&record, Protocol::Tcp), Some(expected));
+        assert_eq!(
+            entry(&record, Protocol::Udp).and_then(|e| e.state),
+            Some(State::Unconn)
+        );
+        assert_eq!(entry(&record[..record.len() - 1], Protocol::Tcp), None);
     }
 }
