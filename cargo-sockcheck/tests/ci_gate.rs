@@ -8,6 +8,7 @@ mod common;
 
 use cargo_sockcheck::ExitStatus;
 use common::*;
+use sockcheck::report::Outcome;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -668,6 +669,32 @@ fn each_package_of_a_workspace_is_judged_by_its_own_metadata() {
     assert_eq!(kinds("strict"), ["udp:error"], "{}", stderr(&output));
     assert_eq!(kinds("lax"), ["udp:warning"]);
     assert_eq!(status(&output), ExitStatus::Leak.code());
+
+    // -p runs one package's tests, judged by its own metadata still.
+    for (package, judged, exit) in [
+        ("lax", "udp:warning", ExitStatus::Clean),
+        ("strict", "udp:error", ExitStatus::Leak),
+    ] {
+        let output = on_project_command(
+            &root.join("Cargo.toml"),
+            &root.join("target"),
+            &["-p", package, "--format", "json"],
+        )
+        .output()
+        .unwrap();
+        let report = json_report(&output);
+        assert_eq!(
+            verdicts(&report),
+            [(
+                format!("{package}::leaks_udp"),
+                Outcome::Passed,
+                vec![judged.to_owned()]
+            )],
+            "{}",
+            stderr(&output)
+        );
+        assert_eq!(status(&output), exit.code());
+    }
 }
 
 /// `cargo sockcheck ARGS` on the ports fixture's tests that churn 50

@@ -2,15 +2,16 @@
 //! run without it (a positive control), so that removing the behaviour
 //! fails a test: `flaky = "deny"`, `--no-known-pools`, `--deny` and its
 //! precedence over `--warn`, `--lib`, `--bins`, `--all-features`,
-//! `--no-default-features`, the `-j` default, and a connection reset by its
-//! peer.
+//! `--no-default-features`, `--features`, `--include-ignored`, `--release`,
+//! a configuration's `include`, the `-j` default, and a connection reset by
+//! its peer.
 
 mod common;
 
 use cargo_sockcheck::ExitStatus;
 use common::*;
 use sockcheck::leak::{LeakKind, Severity, StabilityKind};
-use sockcheck::report::Report;
+use sockcheck::report::{Outcome, Report};
 
 /// `(kind, severity)` of each leak of `binary::name`.
 fn leaks(report: &Report, binary: &str, name: &str) -> Vec<(LeakKind, Severity)> {
@@ -172,6 +173,93 @@ fn feature_flags_reach_cargo() {
     assert_eq!(run(&["--no-tests", "pass"]), Vec::<String>::new());
     assert_eq!(run(&["--all-features"]), ["net::only_with_extra"]);
     assert_eq!(run(&["--no-default-features"]), ["net::only_without_usual"]);
+    assert_eq!(run(&["--features", "extra"]), ["net::only_with_extra"]);
+}
+
+#[test]
+fn include_ignored_runs_the_ignored_tests_with_the_others() {
+    let args = [
+        "--format",
+        "json",
+        "--exact",
+        "clean_no_sockets",
+        "ignored_leaks_close_wait",
+    ];
+    let ignored = json_report(&on_fixture("leaky", &args));
+    assert_eq!(
+        record(&ignored, "net", "ignored_leaks_close_wait").outcome,
+        Outcome::Ignored
+    );
+    let output = on_fixture("leaky", &[&args[..], &["--include-ignored"]].concat());
+    assert_eq!(
+        verdicts(&json_report(&output)),
+        [
+            ("net::clean_no_sockets".to_owned(), Outcome::Passed, vec![]),
+            (
+                "net::ignored_leaks_close_wait".to_owned(),
+                Outcome::Passed,
+                vec!["close-wait:error".to_owned()]
+            ),
+        ],
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(status(&output), ExitStatus::Leak.code());
+}
+
+#[test]
+fn release_builds_the_tests_without_debug_assertions() {
+    let copy = LeakyCopy::new();
+    copy.append(
+        "tests/net.rs",
+        "#[cfg(not(debug_assertions))]\n#[test]\nfn only_in_release() {}\n",
+    );
+    let run = |flags: &[&str]| {
+        let args = [
+            &["--format", "json", "--no-tests", "pass", "only_in_release"],
+            flags,
+        ]
+        .concat();
+        let output = copy.sockcheck(&args);
+        assert_eq!(
+            status(&output),
+            ExitStatus::Clean.code(),
+            "{}",
+            stderr(&output)
+        );
+        names(&json_report(&output))
+    };
+    assert_eq!(run(&[]), Vec::<String>::new());
+    assert_eq!(run(&["--release"]), ["net::only_in_release"]);
+}
+
+#[test]
+fn a_configuration_s_include_is_read_on_a_real_run() {
+    let copy = LeakyCopy::new();
+    let udp = || {
+        let output = copy.sockcheck(&["--format", "json", "--exact", "leaks_udp"]);
+        (
+            leaks(&json_report(&output), "net", "leaks_udp"),
+            status(&output),
+        )
+    };
+    assert_eq!(
+        udp(),
+        (
+            vec![(LeakKind::Udp, Severity::Warning)],
+            ExitStatus::Clean.code()
+        )
+    );
+    std::fs::create_dir_all(copy.path("ci")).unwrap();
+    copy.write("ci/shared.toml", "[levels]\nudp = \"deny\"\n");
+    copy.write("sockcheck.toml", "include = [\"ci/shared.toml\"]\n");
+    assert_eq!(
+        udp(),
+        (
+            vec![(LeakKind::Udp, Severity::Error)],
+            ExitStatus::Leak.code()
+        )
+    );
 }
 
 #[test]
