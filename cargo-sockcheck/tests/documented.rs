@@ -3,14 +3,15 @@
 //! fails a test: `flaky = "deny"`, `--no-known-pools`, `--deny` and its
 //! precedence over `--warn`, `--lib`, `--bins`, `--all-features`,
 //! `--no-default-features`, `--features`, `--include-ignored`, `--release`,
-//! a configuration's `include`, the `-j` default, and a connection reset by
-//! its peer.
+//! a configuration's `include`, `known-pools = false` and a port finding
+//! kind's `[levels]`, the `-j` default, and a connection reset by its peer.
 
 mod common;
 
 use cargo_sockcheck::ExitStatus;
 use common::*;
 use sockcheck::leak::{LeakKind, Severity, StabilityKind};
+use sockcheck::ports::PortFindingKind;
 use sockcheck::report::{Outcome, Report};
 
 /// `(kind, severity)` of each leak of `binary::name`.
@@ -98,6 +99,52 @@ fn no_known_pools_reports_the_listener_of_a_known_pool() {
     );
     assert_eq!(record(&report, "pool", "uses_the_pool").allowed, []);
     assert_eq!(status(&output), ExitStatus::Leak.code());
+
+    // `known-pools = false` in the configuration says the same.
+    copy.write("sockcheck.toml", "known-pools = false\n");
+    let output = copy.sockcheck(&args);
+    assert_eq!(
+        leaks(&json_report(&output), "pool", "uses_the_pool"),
+        [(LeakKind::Listen, Severity::Error)],
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(status(&output), ExitStatus::Leak.code());
+}
+
+#[test]
+fn a_port_finding_kind_s_level_in_the_configuration_gates_the_run() {
+    let copy = LeakyCopy::of("ports");
+    let run = || {
+        let output = copy.sockcheck(&["--format", "json", "--exact", "churns_50_connections"]);
+        let report = json_report(&output);
+        let findings: Vec<(PortFindingKind, Option<Severity>)> =
+            record(&report, "ports", "churns_50_connections")
+                .port_findings
+                .iter()
+                .map(|f| (f.kind(), f.severity))
+                .collect();
+        (findings, status(&output))
+    };
+    copy.write("sockcheck.toml", "churn-threshold = 10\n");
+    assert_eq!(
+        run(),
+        (
+            vec![(PortFindingKind::PortChurn, Some(Severity::Warning))],
+            ExitStatus::Clean.code()
+        )
+    );
+    copy.write(
+        "sockcheck.toml",
+        "churn-threshold = 10\n[levels]\nport-churn = \"deny\"\n",
+    );
+    assert_eq!(
+        run(),
+        (
+            vec![(PortFindingKind::PortChurn, Some(Severity::Error))],
+            ExitStatus::Leak.code()
+        )
+    );
 }
 
 #[test]
