@@ -302,6 +302,13 @@ pub enum PortHolder {
         /// How many such entries there were.
         entries: u64,
     },
+    /// A unix path: a socket file is there and no socket is bound to it,
+    /// left by a `bind` whose socket is closed (the file stays until it is
+    /// removed): an earlier run's or test's.
+    StaleSocketFile,
+    /// A unix path: a file that is not a socket (a regular file, a
+    /// directory, a link) is there.
+    NotASocket,
     /// Nothing holding it was found (it was gone by the time sockcheck
     /// looked, or it is in another network namespace).
     Unknown,
@@ -455,6 +462,10 @@ impl PortFinding {
                         "only {} held it: set SO_REUSEADDR",
                         counted(*entries, "TIME_WAIT entry", "TIME_WAIT entries")
                     ),
+                    PortHolder::StaleSocketFile => "a socket file no socket is bound to, \
+                        left by an earlier bind: remove it before binding"
+                        .into(),
+                    PortHolder::NotASocket => "a file that is not a socket is there".into(),
                     PortHolder::Unknown => "in use, by a holder sockcheck did not find".into(),
                 };
                 format!("{call} {address}: {holder}")
@@ -621,6 +632,32 @@ mod tests {
             });
             round_trip(&finding);
             assert_eq!(finding.summary(), format!("bind [::1]:9000: {words}"));
+        }
+    }
+
+    #[test]
+    fn a_unix_path_s_holder_may_be_a_file_alone() {
+        let holders = [
+            (
+                PortHolder::StaleSocketFile,
+                "stale-socket-file",
+                "a socket file no socket is bound to, left by an earlier bind: \
+                 remove it before binding",
+            ),
+            (
+                PortHolder::NotASocket,
+                "not-a-socket",
+                "a file that is not a socket is there",
+            ),
+        ];
+        for (held_by, by, words) in holders {
+            let finding = PortFinding::new(PortProblem::AddressInUse {
+                address: "/tmp/app.sock".into(),
+                held_by,
+            });
+            let json = round_trip(&finding);
+            assert_eq!(json["held_by"], serde_json::json!({ "by": by }));
+            assert_eq!(finding.summary(), format!("bind /tmp/app.sock: {words}"));
         }
     }
 

@@ -2,7 +2,7 @@
 //! renderings show port findings, from one fixed synthetic report: every
 //! kind of finding and holder, on failing and passing tests, with the text
 //! a hostile pull request controls (test names, an outside process's
-//! command line) crafted to break out of each format.
+//! command line, a unix socket's path) crafted to break out of each format.
 //!
 //! Built by hand: ports, pids and timings are fixed, so nothing needs
 //! redacting.
@@ -15,6 +15,7 @@ use sockcheck::ports::{PortFinding, PortHolder, PortProblem, TestName, TimeWaitM
 use sockcheck::report::sites::RepoPaths;
 use sockcheck::report::{self, Outcome, Report, TestRecord};
 use sockcheck::site::{Frame, Origin};
+use sockcheck::socket::{Address, UnixAddress};
 
 /// A name a pull request could give a test: markup, a mention, a
 /// workflow command and a line break.
@@ -22,6 +23,10 @@ const HOSTILE_TEST: &str = "evil::`x` | <b>@all</b>\n::error::pwned %0A";
 
 /// A command line an outside process could set.
 const HOSTILE_COMMAND: &str = "sh -c '<img src=x>' | `rm` @team\r\n::warning::owned";
+
+/// A unix socket path a pull request could bind: markup, a mention, a
+/// workflow command and a line break.
+const HOSTILE_PATH: &[u8] = b"/tmp/`x` | <b>@all</b>\n::error::pwned %0A.sock";
 
 /// `syscall` made at `tests/ports.rs:line:9` in `ports::function`, through
 /// std's `TcpListener::bind` (or `TcpStream::connect`).
@@ -31,6 +36,12 @@ fn call(syscall: &str, function: &str, line: u32) -> Origin {
     } else {
         "std::net::tcp::TcpListener::bind"
     };
+    call_through(api, syscall, function, line)
+}
+
+/// `syscall` made at `tests/ports.rs:line:9` in `ports::function`, through
+/// `api`.
+fn call_through(api: &str, syscall: &str, function: &str, line: u32) -> Origin {
     Origin::new(
         syscall,
         vec![
@@ -60,9 +71,11 @@ fn in_use(address: &str, held_by: PortHolder) -> PortProblem {
 
 /// Every finding and holder: the loser of a fixed port (the winner named,
 /// with its site), a port held outside the run (a hostile command), one
-/// held only by TIME_WAIT entries, an exhausted range, a fixed port in
-/// the ephemeral range, one shared by two tests (one hostile), churn (denied
-/// to an error, as `--deny port-churn` makes it) and a clean test.
+/// held only by TIME_WAIT entries, a unix path held by another test and one
+/// (a hostile path) where a stale socket file was left, an exhausted range,
+/// a fixed port in the ephemeral range, one shared by two tests (one
+/// hostile), churn (denied to an error, as `--deny port-churn` makes it)
+/// and a clean test.
 fn ports_report() -> Report {
     let loser = test(
         "binds_fixed_port_another_test_holds",
@@ -97,6 +110,31 @@ fn ports_report() -> Report {
                     .at(call("bind", "rebinds_without_reuseaddr", 120)),
             ],
         );
+    let unix_bind = |function: &str, line| {
+        let api = "std::os::unix::net::listener::UnixListener::bind";
+        call_through(api, "bind", function, line)
+    };
+    let unix_loser = test(
+        "binds_a_unix_path_another_test_holds",
+        Outcome::Failed,
+        vec![PortFinding::new(in_use(
+            "/tmp/app/pair.sock",
+            PortHolder::Test {
+                test: TestName::new("ports", "binds_a_unix_path_and_holds_it"),
+                opened: Some(unix_bind("binds_a_unix_path_and_holds_it", 150)),
+            },
+        ))
+        .at(unix_bind("binds_a_unix_path_another_test_holds", 160))],
+    );
+    let stale_path = Address::Unix(UnixAddress::Path(HOSTILE_PATH.to_vec()));
+    let stale = test(
+        "binds_a_unix_path_left_by_an_earlier_run",
+        Outcome::Failed,
+        vec![
+            PortFinding::new(in_use(&stale_path.to_string(), PortHolder::StaleSocketFile))
+                .at(unix_bind("binds_a_unix_path_left_by_an_earlier_run", 170)),
+        ],
+    );
     let exhausted = test(
         "connects_once_more",
         Outcome::Failed,
@@ -139,6 +177,8 @@ fn ports_report() -> Report {
         loser,
         outside,
         time_wait,
+        unix_loser,
+        stale,
         exhausted,
         in_range,
         shared("serves_on_8080", HOSTILE_TEST, 140),

@@ -150,6 +150,8 @@ fn port_findings(site: &Frame) -> Vec<PortFinding> {
             command: "python3 -m http.server 8080".into(),
         },
         PortHolder::TimeWait { entries: 3 },
+        PortHolder::StaleSocketFile,
+        PortHolder::NotASocket,
         PortHolder::Unknown,
     ]
     .into_iter()

@@ -5,9 +5,11 @@
 //! socket open at all, allowed ones included: a socket the whole run
 //! allows (a pool, a server one test made and the others share) may be a
 //! leak of the test that opens it when that test runs alone, and allowed
-//! sockets are counted per test. So `--fast` reaches per-test mode's
-//! verdicts, save for a test whose socket another test of its binary
-//! closes before the binary exits.
+//! sockets are counted per test. It must also have bound no fixed port and
+//! have no port finding: two of its tests binding the same port, or which
+//! of them churns, are told only one test per process. So `--fast` reaches
+//! per-test mode's verdicts and port findings, save for a test whose socket
+//! another test of its binary closes before the binary exits.
 
 use crate::cargo::TestBinary;
 use crate::list::TestCase;
@@ -32,10 +34,12 @@ pub fn whole_binaries_first<'a>(
     let first = runner.run_jobs(&whole_jobs, progress);
     let mut records: Vec<Option<TestRecord>> = vec![None; tests.len()];
     let mut to_rerun = Vec::new();
-    for (binary, record) in whole_binaries.iter().zip(&first.records) {
+    let whole_runs = whole_binaries.iter().zip(&first.records);
+    for (job, (binary, record)) in whole_runs.enumerate() {
         let of_binary = (0..tests.len()).filter(|&i| tests[i].binary == *binary);
+        let bound_a_fixed_port = first.bound_fixed_ports.get(job) == Some(&true);
         match record {
-            Some(r) if left_nothing_open(r) => {
+            Some(r) if left_nothing_open(r) && !bound_a_fixed_port => {
                 for i in of_binary {
                     let clean =
                         TestRecord::new(&binaries[*binary].name, &tests[i].name, Outcome::Passed);
@@ -48,26 +52,35 @@ pub fn whole_binaries_first<'a>(
         }
     }
     let exit_statuses = vec![None; tests.len()];
+    let mut bound_fixed_ports = vec![false; tests.len()];
     if first.fatal.is_some() || first.interrupted_by.is_some() {
         return RunResult {
             records,
             exit_statuses,
+            bound_fixed_ports,
             ..first
         };
     }
     let second = runner.run_jobs(&per_test(&to_rerun), progress);
-    for (i, record) in to_rerun.into_iter().zip(second.records) {
+    let reruns = second.records.into_iter().zip(&second.bound_fixed_ports);
+    for (i, (record, bound)) in to_rerun.into_iter().zip(reruns) {
         records[i] = record;
+        bound_fixed_ports[i] = *bound;
     }
     RunResult {
         records,
         exit_statuses,
+        bound_fixed_ports,
         ..second
     }
 }
 
 /// True when a whole binary's run passed and its process had no socket
-/// open at exit, leaking or allowed: its tests need no run of their own.
+/// open at exit, leaking or allowed, and no port finding: its tests need
+/// no run of their own (if it bound no fixed port either).
 fn left_nothing_open(record: &TestRecord) -> bool {
-    record.outcome == Outcome::Passed && record.leaks.is_empty() && record.allowed.is_empty()
+    record.outcome == Outcome::Passed
+        && record.leaks.is_empty()
+        && record.allowed.is_empty()
+        && record.port_findings.is_empty()
 }

@@ -3,8 +3,11 @@
 //! once (the second fails with "Address already in use"), one binds a port
 //! that a process outside the run holds (this file starts it), one binds a
 //! fixed port inside the ephemeral range, two churn loopback connections
-//! (5,000 and 50) and one holds 100 sockets at once. The lines the
-//! findings must point at are marked `// site: NAME` in the fixture.
+//! (5,000 and 50) and one holds 100 sockets at once; two bind the same unix
+//! path at once, and one binds a path where this file left a stale socket
+//! file (`tests/ports/unix.rs`). The lines the findings must point at are
+//! marked `// site: NAME` in the fixture. The `in_turn` fixture's two tests
+//! bind one fixed port in turn and pass, for `--fast`.
 //!
 //! The whole fixture runs once ([`full_run`]) for the checks of what it
 //! finds and the snapshots of every format; `--max-fds`, the churn gate,
@@ -19,6 +22,7 @@ use sockcheck::ports::{PortFinding, PortFindingKind, PortHolder, PortProblem, So
 use sockcheck::report::{Outcome, Report, TestRecord};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
 use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -82,15 +86,34 @@ impl Drop for OutsideHolder {
     }
 }
 
+/// A directory for the fixture's unix paths (`PORTS_UNIX_DIR`), new for
+/// each run, where a socket file no socket is bound to was left at
+/// `stale.sock`: a listener bound there, then closed (its file stays).
+fn unix_dir_with_a_stale_socket_file() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    drop(UnixListener::bind(dir.path().join("stale.sock")).unwrap());
+    dir
+}
+
 /// `cargo sockcheck ARGS` on the ports fixture, with a fixed port of its
-/// own for the pair and a port that `holder` holds.
-fn run_with(args: &[&str], holder: &OutsideHolder) -> Output {
+/// own for the pair, a port that `holder` holds and a directory for the
+/// unix paths.
+fn ports_command(args: &[&str], holder: &OutsideHolder, unix_dir: &Path) -> Command {
     // Free now; the pair binds it in a moment.
     let fixed = port_of(&listener_below_the_ephemeral_range());
-    on_fixture_command("ports", args)
+    let mut command = on_fixture_command("ports", args);
+    command
         .env("PORTS_FIXED_PORT", fixed.to_string())
         .env("PORTS_OUTSIDE_PORT", holder.port.to_string())
-        .env("RUST_BACKTRACE", "0")
+        .env("PORTS_UNIX_DIR", unix_dir)
+        .env("RUST_BACKTRACE", "0");
+    command
+}
+
+/// [`ports_command`] run, with a unix directory of its own.
+fn run_with(args: &[&str], holder: &OutsideHolder) -> Output {
+    let unix_dir = unix_dir_with_a_stale_socket_file();
+    ports_command(args, holder, unix_dir.path())
         .output()
         .unwrap()
 }
@@ -109,6 +132,8 @@ struct FullRun {
     annotations: String,
     holder_pid: u32,
     holder_alive_after: bool,
+    /// The directory of the unix paths, as the run had it.
+    unix_dir: String,
 }
 
 /// The whole fixture, once for every test of this file, on GitHub Actions
@@ -117,6 +142,7 @@ fn full_run() -> &'static FullRun {
     static RUN: OnceLock<FullRun> = OnceLock::new();
     RUN.get_or_init(|| {
         let holder = OutsideHolder::start();
+        let unix_dir = unix_dir_with_a_stale_socket_file();
         let dir = tempfile::tempdir().unwrap();
         let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
         let args = [
@@ -133,11 +159,7 @@ fn full_run() -> &'static FullRun {
             "--gitlab",
             &path("gl-code-quality.json"),
         ];
-        let fixed = port_of(&listener_below_the_ephemeral_range());
-        let output = on_fixture_command("ports", &args)
-            .env("PORTS_FIXED_PORT", fixed.to_string())
-            .env("PORTS_OUTSIDE_PORT", holder.port.to_string())
-            .env("RUST_BACKTRACE", "0")
+        let output = ports_command(&args, &holder, unix_dir.path())
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_WORKSPACE", repo_root())
             .output()
@@ -163,6 +185,7 @@ fn full_run() -> &'static FullRun {
             annotations: annotations.join("\n"),
             holder_pid: holder.child.id(),
             holder_alive_after: process_alive(holder.child.id()),
+            unix_dir: unix_dir.path().to_str().unwrap().to_owned(),
             output,
         }
     })
@@ -175,9 +198,14 @@ fn row(name: &str, outcome: Outcome) -> (String, Outcome, Vec<String>) {
 /// `(kind, severity)` of each port finding of a test, sorted.
 type Findings = Vec<(PortFindingKind, Option<Severity>)>;
 
-/// The [`Findings`] of `name`.
+/// The [`Findings`] of `name` of the `ports` binary.
 fn findings_of(report: &Report, name: &str) -> Findings {
-    let mut kinds: Vec<_> = record(report, "ports", name)
+    findings_in(report, "ports", name)
+}
+
+/// The [`Findings`] of `binary`'s test `name`.
+fn findings_in(report: &Report, binary: &str, name: &str) -> Findings {
+    let mut kinds: Vec<_> = record(report, binary, name)
         .port_findings
         .iter()
         .map(|f| (f.kind(), f.severity))
@@ -186,9 +214,19 @@ fn findings_of(report: &Report, name: &str) -> Findings {
     kinds
 }
 
-/// The one finding of `kind` of `name`.
+/// The one finding of `kind` of `name` of the `ports` binary.
 fn finding<'a>(report: &'a Report, name: &str, kind: PortFindingKind) -> &'a PortFinding {
-    let test = record(report, "ports", name);
+    finding_in(report, "ports", name, kind)
+}
+
+/// The one finding of `kind` of `binary`'s test `name`.
+fn finding_in<'a>(
+    report: &'a Report,
+    binary: &str,
+    name: &str,
+    kind: PortFindingKind,
+) -> &'a PortFinding {
+    let test = record(report, binary, name);
     let mut found = test.port_findings.iter().filter(|f| f.kind() == kind);
     let one = found
         .next()
@@ -205,8 +243,12 @@ fn call_line(finding: &PortFinding) -> (String, u32) {
 }
 
 fn marked(tag: &str) -> (String, u32) {
-    let line = marked_line("ports", "tests/ports.rs", &format!("// site: {tag}"));
-    ("tests/ports.rs".to_owned(), line)
+    marked_in("tests/ports.rs", tag)
+}
+
+fn marked_in(file: &str, tag: &str) -> (String, u32) {
+    let line = marked_line("ports", file, &format!("// site: {tag}"));
+    (file.to_owned(), line)
 }
 
 #[test]
@@ -222,6 +264,9 @@ fn each_port_test_gets_its_verdict_and_the_losers_fail_on_address_in_use() {
             row("churns_50_connections", Outcome::Passed),
             row("holds_100_sockets_at_once", Outcome::Passed),
             row("holds_fixed_port", Outcome::Passed),
+            row("unix::binds_a_path_and_holds_it", Outcome::Passed),
+            row("unix::binds_a_path_another_test_holds", Outcome::Failed),
+            row("unix::binds_a_path_left_by_an_earlier_run", Outcome::Failed),
         ],
         "stderr:\n{}",
         stderr(&run.output)
@@ -230,6 +275,8 @@ fn each_port_test_gets_its_verdict_and_the_losers_fail_on_address_in_use() {
     for loser in [
         "binds_fixed_port_another_test_holds",
         "binds_port_held_outside",
+        "unix::binds_a_path_another_test_holds",
+        "unix::binds_a_path_left_by_an_earlier_run",
     ] {
         let said = record(&run.report, "ports", loser)
             .output
@@ -245,7 +292,7 @@ fn each_port_test_gets_its_verdict_and_the_losers_fail_on_address_in_use() {
 fn every_test_gets_the_port_findings_it_earned_and_no_other() {
     let report = &full_run().report;
     let warning = Some(Severity::Warning);
-    let expected: [(&str, Findings); 7] = [
+    let expected: [(&str, Findings); 10] = [
         (
             "binds_fixed_port_another_test_holds",
             vec![
@@ -271,6 +318,15 @@ fn every_test_gets_the_port_findings_it_earned_and_no_other() {
         ),
         ("churns_50_connections", vec![]),
         ("holds_100_sockets_at_once", vec![]),
+        ("unix::binds_a_path_and_holds_it", vec![]),
+        (
+            "unix::binds_a_path_another_test_holds",
+            vec![(PortFindingKind::AddressInUse, None)],
+        ),
+        (
+            "unix::binds_a_path_left_by_an_earlier_run",
+            vec![(PortFindingKind::AddressInUse, None)],
+        ),
     ];
     for (name, kinds) in expected {
         assert_eq!(findings_of(report, name), kinds, "{name}");
@@ -298,6 +354,54 @@ fn the_loser_s_address_in_use_names_the_winner_and_where_it_bound() {
     let site = opened.as_ref().and_then(|o| o.site.as_ref()).unwrap();
     let place = (site.file.clone().unwrap(), site.line.unwrap());
     assert_eq!(place, marked("winner"));
+}
+
+#[test]
+fn the_unix_path_s_loser_names_the_test_that_bound_it_and_where() {
+    let run = full_run();
+    let lost = finding(
+        &run.report,
+        "unix::binds_a_path_another_test_holds",
+        PortFindingKind::AddressInUse,
+    );
+    assert_eq!(
+        call_line(lost),
+        marked_in("tests/ports/unix.rs", "unix-loser")
+    );
+    let PortProblem::AddressInUse { address, held_by } = &lost.problem else {
+        unreachable!("an address-in-use finding");
+    };
+    assert_eq!(address, &format!("{}/pair.sock", run.unix_dir));
+    let PortHolder::Test { test, opened } = held_by else {
+        panic!("held by the other test of the pair: {held_by:#?}");
+    };
+    assert_eq!(test.to_string(), "ports::unix::binds_a_path_and_holds_it");
+    let site = opened.as_ref().and_then(|o| o.site.as_ref()).unwrap();
+    let place = (site.file.clone().unwrap(), site.line.unwrap());
+    assert_eq!(place, marked_in("tests/ports/unix.rs", "unix-winner"));
+}
+
+#[test]
+fn a_stale_socket_file_is_said_to_be_one_with_its_fix() {
+    let run = full_run();
+    let lost = finding(
+        &run.report,
+        "unix::binds_a_path_left_by_an_earlier_run",
+        PortFindingKind::AddressInUse,
+    );
+    assert_eq!(call_line(lost), marked_in("tests/ports/unix.rs", "stale"));
+    assert_eq!(
+        lost.problem,
+        PortProblem::AddressInUse {
+            address: format!("{}/stale.sock", run.unix_dir),
+            held_by: PortHolder::StaleSocketFile,
+        }
+    );
+    assert!(
+        lost.summary().ends_with("remove it before binding"),
+        "{}",
+        lost.summary()
+    );
 }
 
 #[test]
@@ -371,9 +475,10 @@ fn every_test_has_its_port_usage_in_json() {
             .unwrap_or_else(|| panic!("no port usage for {name}"))
     };
     for test in &report.tests {
-        let usage = usage(&test.name);
-        assert!(usage.total_created() > 0, "{}: {usage:?}", test.name);
-        assert!(usage.peak_open_sockets > 0, "{}: {usage:?}", test.name);
+        let name = test.full_name();
+        let usage = (test.ports.clone()).unwrap_or_else(|| panic!("no port usage for {name}"));
+        assert!(usage.total_created() > 0, "{name}: {usage:?}");
+        assert!(usage.peak_open_sockets > 0, "{name}: {usage:?}");
     }
     let hundred = usage("holds_100_sockets_at_once");
     assert!(hundred.peak_open_sockets >= 100, "{hundred:?}");
@@ -472,7 +577,7 @@ fn redactions() -> Vec<(&'static str, &'static str)> {
         (r"\bpid \d+", "pid [pid]"),
         (r"\(pid \d+\)", "(pid [pid])"),
         (
-            r"thread ('|&apos;)(\w+)('|&apos;) \(\d+\)",
+            r"thread ('|&apos;)([\w:]+)('|&apos;) \(\d+\)",
             "thread $1$2$3 ([tid])",
         ),
         (
@@ -491,6 +596,7 @@ fn redactions() -> Vec<(&'static str, &'static str)> {
             r#""$1": "[fingerprint]""#,
         ),
         (r"/[^ \n]*/target/", "[target]/"),
+        (r"/[^ \n]*/(pair|stale)\.sock", "[dir]/$1.sock"),
     ]
 }
 
@@ -543,7 +649,7 @@ fn fast_mode_gives_the_same_verdicts_and_port_findings() {
         let mut rows: Vec<_> = report
             .tests
             .iter()
-            .map(|t| (t.name.clone(), findings_of(report, &t.name)))
+            .map(|t| (t.full_name(), findings_in(report, &t.binary, &t.name)))
             .collect();
         rows.sort();
         rows
@@ -558,4 +664,50 @@ fn fast_mode_gives_the_same_verdicts_and_port_findings() {
         stderr(&fast_output)
     );
     assert_eq!(findings(&fast), findings(&per_test));
+}
+
+/// The `in_turn` fixture's two tests bind one fixed port in turn and pass,
+/// as a whole binary too: only one test per process tells that they share
+/// it. `--fast` runs such a binary again one test per process, as it bound
+/// a fixed port, and finds what the default run finds.
+#[test]
+fn fast_mode_finds_a_fixed_port_two_tests_of_a_passing_binary_share() {
+    let shared = port_of(&listener_below_the_ephemeral_range());
+    let run = |extra: &[&str]| {
+        let args = [&["--format", "json"], extra].concat();
+        let output = on_fixture_command("in_turn", &args)
+            .env("PORTS_SHARED_PORT", shared.to_string())
+            .output()
+            .unwrap();
+        assert_eq!(
+            status(&output),
+            ExitStatus::Clean.code(),
+            "{}",
+            stderr(&output)
+        );
+        json_report(&output)
+    };
+    let shared_with = |report: &Report, name: &str, other: &str| {
+        let found = finding_in(report, "in_turn", name, PortFindingKind::FixedPortShared);
+        let PortProblem::FixedPortShared { address, with } = &found.problem else {
+            unreachable!("a fixed-port-shared finding");
+        };
+        assert_eq!(address, &format!("127.0.0.1:{shared}"));
+        let with: Vec<String> = with.iter().map(ToString::to_string).collect();
+        assert_eq!(with, [format!("in_turn::{other}")]);
+        assert_eq!(found.severity, Some(Severity::Warning));
+    };
+    for report in [run(&[]), run(&["--fast"])] {
+        shared_with(
+            &report,
+            "serves_on_the_shared_port",
+            "also_serves_on_the_shared_port",
+        );
+        shared_with(
+            &report,
+            "also_serves_on_the_shared_port",
+            "serves_on_the_shared_port",
+        );
+        assert!(report.tests.iter().all(|t| t.outcome == Outcome::Passed));
+    }
 }

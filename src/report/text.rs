@@ -568,6 +568,14 @@ mod tests {
             in_use(PortHolder::TimeWait { entries: 2 }),
             in_use(PortHolder::Unknown),
         ];
+        for held_by in [PortHolder::StaleSocketFile, PortHolder::NotASocket] {
+            let path = PortProblem::AddressInUse {
+                address: "/tmp/app.sock".into(),
+                held_by,
+            };
+            let at = call("bind", "ports::outside", 90);
+            outside.port_findings.push(PortFinding::new(path).at(at));
+        }
         let mut exhausted = TestRecord::new("ports", "exhausted", Outcome::Failed);
         exhausted.port_findings = vec![PortFinding::new(PortProblem::AddressNotAvailable {
             address: "127.0.0.1:80".into(),

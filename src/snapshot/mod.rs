@@ -28,6 +28,19 @@ mod sockaddr;
 #[cfg(target_os = "linux")]
 mod unix_diag;
 
+/// Linux: what a unix socket is bound to, to look for the sockets bound to
+/// an address ([`unix_sockets_bound_to`]).
+#[cfg(target_os = "linux")]
+pub use unix_diag::BoundName;
+
+/// Linux: the inodes of the unix sockets of this network namespace bound to
+/// `name` (sock_diag: one dump of every unix socket, so only after a bind
+/// on that address failed).
+#[cfg(target_os = "linux")]
+pub fn unix_sockets_bound_to(name: &BoundName) -> io::Result<Vec<u64>> {
+    unix_diag::bound_to(name)
+}
+
 /// Environment variable naming the [`Backend`] that [`own_sockets`] and
 /// [`process_sockets`] use: `per-fd` (Linux only, its default) or
 /// `netstat2` (the default elsewhere). Meant for tests: it runs the harness

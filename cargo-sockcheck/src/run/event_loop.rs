@@ -50,6 +50,7 @@ pub fn run_jobs(
     }
     tracer.add_shared_fixed_ports();
     RunResult {
+        bound_fixed_ports: tracer.ports.fixed_port_jobs(jobs.len()),
         records: tracer.results,
         exit_statuses: tracer.exit_statuses,
         interrupted_by: tracer.interrupted_by,
@@ -345,9 +346,10 @@ impl<'a> Tracer<'a> {
             } => {
                 let running: Vec<Pid> = self.running.keys().copied().collect();
                 let tree = &mut self.tree;
-                let found = port_holder::find(address, protocol, &running, &self.sites, |pid| {
-                    tree.owner_of(pid, &Proc)
-                });
+                let found =
+                    port_holder::find(&address, protocol, thread, &running, &self.sites, |pid| {
+                        tree.owner_of(pid, &Proc)
+                    });
                 let held_by = match found {
                     Found::Test { test: holder, call } => {
                         let opened = call.map(|call| origins::origin(&call, self.symbolizer));
@@ -363,9 +365,10 @@ impl<'a> Tracer<'a> {
                     Found::Outside(holder) | Found::Nobody(holder) => holder,
                 };
                 let call = self.call_origin(test, thread, syscall);
-                if address.port() != 0 && syscall == "bind" {
+                let fixed = address.inet().filter(|address| address.port() != 0);
+                if let Some(fixed) = fixed.filter(|_| syscall == "bind") {
                     self.ports
-                        .fixed_bind(test, address, protocol, call.clone(), false);
+                        .fixed_bind(test, fixed, protocol, call.clone(), false);
                 }
                 let mut finding = PortFinding::new(PortProblem::AddressInUse {
                     address: address.to_string(),

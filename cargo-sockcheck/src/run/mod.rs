@@ -105,6 +105,10 @@ pub struct RunResult {
     /// status, or [`ExitStatus::Signal`]), in the same order; `None` for
     /// jobs that did not finish.
     pub exit_statuses: Vec<Option<ExitStatus>>,
+    /// Per job, in the same order: whether it bound (or tried to bind) a
+    /// fixed port. The tests of one job (a whole binary) are not told apart:
+    /// two of them binding the same port are not `fixed-port-shared`.
+    pub bound_fixed_ports: Vec<bool>,
     /// The signal (SIGINT, SIGTERM) that interrupted the run, if one did.
     pub interrupted_by: Option<libc::c_int>,
     /// The error that stopped the run early, if one did.

@@ -1,16 +1,24 @@
 //! Who held an address when a test's `bind` or `listen` on it failed with
 //! `EADDRINUSE`, looked for at that moment (the failing thread is still
-//! stopped at the call's exit): the sockets bound to that port in the
-//! kernel's table, then for each the test of this run that created it
-//! (from the creation stacks), or else the process outside the run whose
-//! fds hold it (a scan of `/proc/*/fd`), or else only TIME_WAIT entries.
+//! stopped at the call's exit): the sockets bound to it (for an IP address,
+//! those on that port in the kernel's table; for a unix path, the one whose
+//! socket file is at the path; for an abstract name, the one of that name),
+//! then for each the test of this run that created it (from the creation
+//! stacks), or else the process outside the run whose fds hold it (a scan
+//! of `/proc/*/fd`); else only TIME_WAIT entries, or, at a unix path, a
+//! file no socket is bound to.
 
-use super::inet_diag::{self, Entry, ALL_STATES};
+use super::inet_diag::{self, ALL_STATES};
 use super::ptrace::Pid;
 use crate::stack::capture::{RawCall, SiteCapture};
 use sockcheck::ports::PortHolder;
-use sockcheck::socket::{Protocol, State};
+use sockcheck::snapshot::{self, BoundName};
+use sockcheck::socket::{Address, Protocol, State, UnixAddress};
+use std::ffi::OsStr;
 use std::net::SocketAddr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
 
 /// Where a holding socket was found.
 pub enum Found {
@@ -27,52 +35,103 @@ pub enum Found {
     Nobody(PortHolder),
 }
 
-/// Looks for the holder of `address` (`protocol`) among the sockets of
-/// `running` tests (`sites`), then the processes outside the run;
-/// `owner` tells the running test a process belongs to.
+/// Looks for the holder of `address` (`protocol`, for an IP one), which
+/// `thread` asked for, among the sockets of `running` tests (`sites`), then
+/// the processes outside the run; `owner` tells the running test a process
+/// belongs to.
 pub fn find(
-    address: SocketAddr,
+    address: &Address,
     protocol: Protocol,
+    thread: Pid,
     running: &[Pid],
     sites: &SiteCapture,
-    mut owner: impl FnMut(Pid) -> Option<Pid>,
+    owner: impl FnMut(Pid) -> Option<Pid>,
 ) -> Found {
-    let Ok(table) = inet_diag::entries(protocol, ALL_STATES) else {
-        return Found::Nobody(PortHolder::Unknown);
+    let (holding, nobody) = match address {
+        Address::Inet(address) => inet_holders(*address, protocol),
+        Address::Unix(address) => unix_holders(address, thread),
     };
-    let mut holding: Vec<&Entry> = table
+    holder_of(&holding, running, sites, owner).unwrap_or(Found::Nobody(nobody))
+}
+
+/// The inodes of the sockets holding IP `address`, listeners first (what
+/// a bind most often runs into), and who holds it when no process does.
+fn inet_holders(address: SocketAddr, protocol: Protocol) -> (Vec<u64>, PortHolder) {
+    let Ok(table) = inet_diag::entries(protocol, ALL_STATES) else {
+        return (Vec::new(), PortHolder::Unknown);
+    };
+    let mut holding: Vec<_> = table
         .iter()
         .filter(|entry| conflicts(entry.local, address))
         .collect();
-    // Listeners first: they are what a bind most often runs into.
     holding.sort_by_key(|entry| entry.state != Some(State::Listen));
-    let owned = holding.iter().filter(|entry| entry.inode != 0);
-    for entry in owned.clone() {
-        for &test in running {
-            if let Some(call) = sites.of(test).and_then(|s| s.socket_call(entry.inode)) {
-                return Found::Test {
-                    test,
-                    call: Some(call.clone()),
-                };
-            }
-        }
-    }
-    for entry in owned {
-        if let Some(pid) = process_holding(entry.inode) {
-            return match owner(pid) {
-                Some(test) => Found::Test { test, call: None },
-                None => Found::Outside(PortHolder::Process {
-                    pid: pid as u32,
-                    command: command_line(pid),
-                }),
-            };
-        }
-    }
     let stateless = holding.iter().filter(|entry| entry.inode == 0).count() as u64;
-    Found::Nobody(if stateless > 0 {
+    let nobody = if stateless > 0 {
         PortHolder::TimeWait { entries: stateless }
     } else {
         PortHolder::Unknown
+    };
+    let inodes = holding.iter().map(|entry| entry.inode);
+    (inodes.filter(|&inode| inode != 0).collect(), nobody)
+}
+
+/// The inodes of the unix sockets bound to `address`, which `thread`
+/// asked for (a relative path is its working directory's), and who holds
+/// it when no socket does: a file alone at the path, or nothing found.
+fn unix_holders(address: &UnixAddress, thread: Pid) -> (Vec<u64>, PortHolder) {
+    let name = match address {
+        UnixAddress::Path(path) => {
+            let path = Path::new(OsStr::from_bytes(path));
+            let cwd = Path::new("/proc").join(thread.to_string()).join("cwd");
+            let Ok(file) = std::fs::symlink_metadata(cwd.join(path)) else {
+                return (Vec::new(), PortHolder::Unknown);
+            };
+            if !file.file_type().is_socket() {
+                return (Vec::new(), PortHolder::NotASocket);
+            }
+            BoundName::File {
+                device: file.dev(),
+                inode: file.ino(),
+            }
+        }
+        UnixAddress::Abstract(name) => BoundName::Abstract(name.clone()),
+        UnixAddress::Unnamed => return (Vec::new(), PortHolder::Unknown),
+    };
+    match snapshot::unix_sockets_bound_to(&name) {
+        Ok(inodes) if inodes.is_empty() && matches!(name, BoundName::File { .. }) => {
+            (inodes, PortHolder::StaleSocketFile)
+        }
+        Ok(inodes) => (inodes, PortHolder::Unknown),
+        Err(_) => (Vec::new(), PortHolder::Unknown),
+    }
+}
+
+/// Who holds one of the sockets `holding` (inodes, most likely first): a
+/// `running` test that created it, else the process whose fds hold it (a
+/// tracee counts as its test's, by `owner`).
+fn holder_of(
+    holding: &[u64],
+    running: &[Pid],
+    sites: &SiteCapture,
+    mut owner: impl FnMut(Pid) -> Option<Pid>,
+) -> Option<Found> {
+    for &inode in holding {
+        for &test in running {
+            if let Some(call) = sites.of(test).and_then(|s| s.socket_call(inode)) {
+                return Some(Found::Test {
+                    test,
+                    call: Some(call.clone()),
+                });
+            }
+        }
+    }
+    let pid = holding.iter().find_map(|&inode| process_holding(inode))?;
+    Some(match owner(pid) {
+        Some(test) => Found::Test { test, call: None },
+        None => Found::Outside(PortHolder::Process {
+            pid: pid as u32,
+            command: command_line(pid),
+        }),
     })
 }
 
@@ -139,19 +198,49 @@ mod tests {
     #[test]
     fn a_listener_outside_the_run_is_found_with_its_pid_and_command() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap();
-        let found = find(address, Protocol::Tcp, &[], &SiteCapture::new(), |_| None);
+        let address = Address::Inet(listener.local_addr().unwrap());
+        let own = std::process::id() as Pid;
+        let sites = SiteCapture::new();
+        let found = find(&address, Protocol::Tcp, own, &[], &sites, |_| None);
         let Found::Outside(PortHolder::Process { pid, command }) = found else {
             panic!("not found outside the run");
         };
         assert_eq!(pid, std::process::id());
-        let own = std::env::args().next().unwrap();
-        assert!(command.starts_with(&own), "{command:?} vs {own:?}");
+        let program = std::env::args().next().unwrap();
+        assert!(command.starts_with(&program), "{command:?} vs {program:?}");
         // The same process, known as a running test's.
-        let own = std::process::id() as Pid;
-        let found = find(address, Protocol::Tcp, &[], &SiteCapture::new(), |_| {
-            Some(own)
-        });
+        let found = find(&address, Protocol::Tcp, own, &[], &sites, |_| Some(own));
         assert!(matches!(found, Found::Test { test, call: None } if test == own));
+    }
+
+    /// A unix listener of this process is found by its path as the inet
+    /// one is by its port; once it is closed, its file is left alone at
+    /// the path; a plain file is no socket.
+    #[test]
+    fn a_unix_path_is_held_by_its_listener_then_by_a_stale_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let own = std::process::id() as Pid;
+        let sites = SiteCapture::new();
+        let holder = |path: &Path| {
+            let address = Address::Unix(UnixAddress::Path(path.as_os_str().as_bytes().to_vec()));
+            find(&address, Protocol::Tcp, own, &[], &sites, |_| None)
+        };
+        let path = dir.path().join("held.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let found = holder(&path);
+        assert!(
+            matches!(found, Found::Outside(PortHolder::Process { pid, .. }) if pid == own as u32)
+        );
+        drop(listener);
+        let found = holder(&path);
+        assert!(matches!(found, Found::Nobody(PortHolder::StaleSocketFile)));
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "").unwrap();
+        assert!(matches!(
+            holder(&plain),
+            Found::Nobody(PortHolder::NotASocket)
+        ));
+        let gone = dir.path().join("gone.sock");
+        assert!(matches!(holder(&gone), Found::Nobody(PortHolder::Unknown)));
     }
 }

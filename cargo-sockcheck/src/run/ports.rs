@@ -7,7 +7,8 @@
 //! `bind`, `listen` and `connect` stop at their entry (seccomp), where the
 //! address is read from the tracee's memory, and at their exit, where the
 //! result is read. A unix-domain address is let go at its entry, with no
-//! exit stop. Who held a taken address is found by the event loop
+//! exit stop, unless a `bind` names a path or an abstract name, which can
+//! be taken. Who held a taken address is found by the event loop
 //! (`port_holder`), which knows every running test.
 
 use super::inet_diag::{self, TIME_WAIT_ONLY};
@@ -22,7 +23,7 @@ use sockcheck::ports::{
 };
 use sockcheck::site::Origin;
 use sockcheck::snapshot;
-use sockcheck::socket::{Protocol, State};
+use sockcheck::socket::{Address, Protocol, State, UnixAddress};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::mem::size_of;
 use std::net::SocketAddr;
@@ -87,7 +88,7 @@ struct PendingCall {
     syscall: &'static str,
     fd: RawFd,
     /// The address asked for (`listen` has none).
-    address: Option<SocketAddr>,
+    address: Option<Address>,
 }
 
 /// What one running test did with ports so far.
@@ -115,9 +116,10 @@ pub enum PortEvent {
         test: Pid,
         /// `bind` or `listen`.
         syscall: &'static str,
-        /// The address asked for.
-        address: SocketAddr,
-        /// The socket's protocol.
+        /// The address asked for: an IP address and port, or a unix path or
+        /// abstract name.
+        address: Address,
+        /// The socket's protocol (for an IP address).
         protocol: Protocol,
     },
     /// `connect` of `test` to `address` failed with `EADDRNOTAVAIL`.
@@ -179,14 +181,21 @@ impl PortWatch {
         let Some(syscall) = syscalls::taking_a_port(registers.syscall_number()) else {
             return false;
         };
-        let address = match syscall {
-            "listen" => None,
-            _ => match inet_address(thread, registers.argument(1), registers.argument(2)) {
-                Some(address) => Some(address),
-                // A unix or unspecified address: nothing to explain.
-                None => return false,
-            },
-        };
+        let address =
+            match syscall {
+                "listen" => None,
+                _ => match asked_address(thread, registers.argument(1), registers.argument(2)) {
+                    Some(address @ Address::Inet(_)) => Some(address),
+                    // A named unix address: a bind finds it taken by a socket
+                    // bound to it, or a file at the path.
+                    Some(
+                        address @ Address::Unix(UnixAddress::Path(_) | UnixAddress::Abstract(_)),
+                    ) if syscall == "bind" => Some(address),
+                    // An unnamed unix address, a unix connect, another family:
+                    // nothing to explain.
+                    _ => return false,
+                },
+            };
         let fd = registers.argument(0) as RawFd;
         self.pending.insert(
             thread,
@@ -217,7 +226,8 @@ impl PortWatch {
                 }
                 let ports = self.tests.get_mut(&test)?;
                 ports.usage.connects += 1;
-                if let (Some(local), Some(remote)) = (local_address(&socket), call.address) {
+                let remote = call.address.as_ref().and_then(Address::inet);
+                if let (Some(local), Some(remote)) = (local_address(&socket), remote) {
                     self.connections.insert((local, remote), ports.job);
                     ports.connections.push((local, remote));
                 }
@@ -225,7 +235,7 @@ impl PortWatch {
             }
             ("connect", Some(libc::EADDRNOTAVAIL)) => Some(PortEvent::NotAvailable {
                 test,
-                address: call.address?,
+                address: call.address?.inet()?,
             }),
             ("bind" | "listen", Some(libc::EADDRINUSE)) => {
                 let ports = self.tests.get_mut(&test)?;
@@ -235,7 +245,9 @@ impl PortWatch {
                 ports.in_use_looked_up += 1;
                 let socket = socket();
                 let protocol = socket.as_ref().map_or(Protocol::Tcp, protocol_of);
-                let address = call.address.or_else(|| local_address(socket.as_ref()?))?;
+                let address = call
+                    .address
+                    .or_else(|| local_address(socket.as_ref()?).map(Address::Inet))?;
                 Some(PortEvent::InUse {
                     test,
                     syscall: call.syscall,
@@ -244,7 +256,7 @@ impl PortWatch {
                 })
             }
             ("bind", None) => {
-                let address = call.address?;
+                let address = call.address?.inet()?;
                 (address.port() != 0).then(|| PortEvent::FixedBind {
                     test,
                     address,
@@ -429,6 +441,18 @@ impl PortWatch {
         self.connections.retain(|_, job| !gone.contains(job));
     }
 
+    /// For each of the run's `jobs` jobs, whether it bound (or tried to
+    /// bind) a fixed port.
+    pub fn fixed_port_jobs(&self, jobs: usize) -> Vec<bool> {
+        let mut bound = vec![false; jobs];
+        for bind in self.fixed.values().flatten() {
+            if let Some(job) = bound.get_mut(bind.job) {
+                *job = true;
+            }
+        }
+        bound
+    }
+
     /// The `fixed-port-shared` findings of the run: for each fixed port
     /// that more than one job bound (or tried to), one per such job, with
     /// the others named by `name_of`.
@@ -478,17 +502,17 @@ fn sort_of(domain: i32, kind: i32) -> SocketSort {
     }
 }
 
-/// The IP address in the `sockaddr` of `len` bytes at `at` in `thread`'s
-/// memory; `None` for another family or an unreadable one.
-fn inet_address(thread: Pid, at: u64, len: u64) -> Option<SocketAddr> {
-    let mut bytes = [0u8; size_of::<libc::sockaddr_in6>()];
+/// The address in the `sockaddr` of `len` bytes at `at` in `thread`'s
+/// memory, IP (without a flow label: the port pair as the kernel's socket
+/// table lists it) or unix; `None` for another family or an unreadable one.
+fn asked_address(thread: Pid, at: u64, len: u64) -> Option<Address> {
+    let mut bytes = [0u8; size_of::<libc::sockaddr_un>()];
     let len = (len as usize).min(bytes.len());
     RemoteMemory::of(thread)
         .read_into(at, &mut bytes[..len])
         .ok()?;
-    let mut address = snapshot::sockaddr_address(&bytes[..len])?.inet()?;
-    // No flow label: the port pair as the kernel's socket table lists it.
-    if let SocketAddr::V6(v6) = &mut address {
+    let mut address = snapshot::sockaddr_address(&bytes[..len])?;
+    if let Address::Inet(SocketAddr::V6(v6)) = &mut address {
         v6.set_flowinfo(0);
     }
     Some(address)
@@ -632,6 +656,8 @@ mod tests {
         let shared = watch.shared_fixed_ports(|job| TestName::new("t", format!("job{job}")));
         let jobs: Vec<usize> = shared.iter().map(|(job, _)| *job).collect();
         assert_eq!(jobs, [0, 1]);
+        watch.started(300, 2);
+        assert_eq!(watch.fixed_port_jobs(4), [true, true, false, false]);
         assert_eq!(
             shared[0].1.problem,
             PortProblem::FixedPortShared {
