@@ -3,7 +3,9 @@
 //! server a test helper starts through the library and never stops, a
 //! pool made inside a dependency (`minipool`, a path dependency outside
 //! the workspace, as a crates.io one would be). Lines are found by the
-//! fixture's `// trail: NAME` markers.
+//! fixture's `// trail: NAME` markers. One test serves the helper crate
+//! `lockhelper` from a local registry, so that cargo unpacks it where it
+//! unpacks crates.io's, to see how a registry crate's file is named.
 
 mod common;
 
@@ -366,4 +368,105 @@ fn a_pool_a_dependency_declares_in_its_cargo_toml_is_allowed_and_a_leak_beside_i
         .find(|u| u.rule == allowed.rule)
         .expect("the declared rule is reported");
     assert_eq!(rule.hits, 1);
+}
+
+/// Runs `command`, which must succeed.
+fn succeed(command: &mut std::process::Command) -> std::process::Output {
+    let output = command.output().expect("run the command");
+    assert!(output.status.success(), "{command:?}: {}", stderr(&output));
+    output
+}
+
+#[test]
+fn a_registry_crate_s_static_is_named_from_its_package_directory() {
+    // The helper crate with a OnceLock server, served by a local registry
+    // in place of crates.io: cargo unpacks it under
+    // $CARGO_HOME/registry/src/INDEX/lockhelper-0.2.0/, as it would a
+    // crate from crates.io.
+    let dir = tempfile::tempdir().unwrap();
+    let (home, registry) = (dir.path().join("home"), dir.path().join("registry"));
+    let source = dir.path().join("lockhelper");
+    copy_tree(
+        &repo_root().join("tests/fixtures/path-deps/lockhelper"),
+        &source,
+    );
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    succeed(
+        std::process::Command::new(&cargo)
+            .args([
+                "package",
+                "--offline",
+                "--no-verify",
+                "--allow-dirty",
+                "--quiet",
+            ])
+            .arg("--manifest-path")
+            .arg(source.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(dir.path().join("package"))
+            .env("CARGO_HOME", &home),
+    );
+    let packaged = dir.path().join("package/package/lockhelper-0.2.0.crate");
+    std::fs::create_dir_all(registry.join("index/lo/ck")).unwrap();
+    std::fs::copy(&packaged, registry.join("lockhelper-0.2.0.crate")).unwrap();
+    let sum = succeed(std::process::Command::new("sha256sum").arg(&packaged));
+    let sum = String::from_utf8_lossy(&sum.stdout);
+    let sum = sum.split_whitespace().next().expect("a checksum");
+    std::fs::write(
+        registry.join("index/lo/ck/lockhelper"),
+        format!(
+            "{{\"name\":\"lockhelper\",\"vers\":\"0.2.0\",\"deps\":[],\"cksum\":\"{sum}\",\
+             \"features\":{{}},\"yanked\":false}}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        home.join("config.toml"),
+        format!(
+            "[source.crates-io]\nreplace-with = \"local\"\n\n[source.local]\nlocal-registry = {:?}\n",
+            registry.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(project.join("src")).unwrap();
+    std::fs::create_dir_all(project.join("tests")).unwrap();
+    std::fs::write(
+        project.join("Cargo.toml"),
+        "[package]\nname = \"fromregistry\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [dependencies]\nlockhelper = \"0.2.0\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(project.join("src/lib.rs"), "").unwrap();
+    std::fs::write(
+        project.join("tests/registry.rs"),
+        "#[test]\nfn uses_a_registry_crate_s_once_lock() {\n    \
+         std::net::TcpStream::connect(lockhelper::server()).unwrap();\n}\n",
+    )
+    .unwrap();
+    let output = on_project_command(
+        &project.join("Cargo.toml"),
+        &project.join("target"),
+        &["--format", "json"],
+    )
+    .env("CARGO_HOME", &home)
+    .output()
+    .unwrap();
+    let err = stderr(&output);
+    assert_eq!(status(&output), 0, "{err}");
+    let report = json_report(&output);
+    let test = record(&report, "registry", "uses_a_registry_crate_s_once_lock");
+    let [socket] = &test.allowed[..] else {
+        panic!("one shared socket expected: {test:#?}\n{err}");
+    };
+    assert!(socket.shared, "{socket:#?}");
+    let line = marked_line("path-deps", "lockhelper/src/lib.rs", ".expect(\"bind\");");
+    assert!(
+        socket.reason.starts_with(&format!(
+            "made once per process by the static initialized at lockhelper-0.2.0/src/lib.rs:{line}:"
+        )) && socket.reason.ends_with(" (server)"),
+        "{}",
+        socket.reason
+    );
 }
