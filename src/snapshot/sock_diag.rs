@@ -20,8 +20,8 @@ pub const NO_COOKIE: u32 = u32::MAX;
 /// to 4 bytes.
 const HEADER_LEN: usize = 16;
 const ALIGN: usize = 4;
-/// The receive buffer of a lookup (one small record) and of a dump (the
-/// kernel fills datagrams of up to 32 KiB).
+/// The least receive buffer of a lookup (one small record) and of a dump
+/// (the kernel fills datagrams of up to 32 KiB); it only grows.
 const LOOKUP_BUFFER: usize = 8 * 1024;
 const DUMP_BUFFER: usize = 64 * 1024;
 
@@ -90,7 +90,9 @@ impl SockDiag {
             Ask::Lookup => LOOKUP_BUFFER,
             Ask::Dump => DUMP_BUFFER,
         };
-        self.buffer.resize(size, 0);
+        if self.buffer.len() < size {
+            self.buffer = vec![0; size]; // zeroed by the allocator, not byte by byte
+        }
         loop {
             let len = self.receive()?;
             let read = match read_datagram(&self.buffer[..len], self.sequence, &mut each) {
