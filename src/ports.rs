@@ -305,7 +305,11 @@ pub enum PortHolder {
     /// A unix path: a socket file is there and no socket is bound to it,
     /// left by a `bind` whose socket is closed (the file stays until it is
     /// removed): an earlier run's or test's.
-    StaleSocketFile,
+    StaleSocketFile {
+        /// The test of this run whose `bind` made the file, when one did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        left_by: Option<TestName>,
+    },
     /// A unix path: a file that is not a socket (a regular file, a
     /// directory, a link) is there.
     NotASocket,
@@ -462,9 +466,16 @@ impl PortFinding {
                         "only {} held it: set SO_REUSEADDR",
                         counted(*entries, "TIME_WAIT entry", "TIME_WAIT entries")
                     ),
-                    PortHolder::StaleSocketFile => "a socket file no socket is bound to, \
-                        left by an earlier bind: remove it before binding"
-                        .into(),
+                    PortHolder::StaleSocketFile { left_by } => {
+                        let by = left_by.as_ref().map_or_else(
+                            || "an earlier bind".to_owned(),
+                            |test| format!("test {test}"),
+                        );
+                        format!(
+                            "a socket file no socket is bound to, left by {by}: remove it \
+                             before binding"
+                        )
+                    }
                     PortHolder::NotASocket => "a file that is not a socket is there".into(),
                     PortHolder::Unknown => "in use, by a holder sockcheck did not find".into(),
                 };
@@ -639,14 +650,25 @@ mod tests {
     fn a_unix_path_s_holder_may_be_a_file_alone() {
         let holders = [
             (
-                PortHolder::StaleSocketFile,
-                "stale-socket-file",
+                PortHolder::StaleSocketFile { left_by: None },
+                serde_json::json!({ "by": "stale-socket-file" }),
                 "a socket file no socket is bound to, left by an earlier bind: \
                  remove it before binding",
             ),
             (
+                PortHolder::StaleSocketFile {
+                    left_by: Some(TestName::new("ports", "leaves")),
+                },
+                serde_json::json!({
+                    "by": "stale-socket-file",
+                    "left_by": { "binary": "ports", "name": "leaves" }
+                }),
+                "a socket file no socket is bound to, left by test ports::leaves: \
+                 remove it before binding",
+            ),
+            (
                 PortHolder::NotASocket,
-                "not-a-socket",
+                serde_json::json!({ "by": "not-a-socket" }),
                 "a file that is not a socket is there",
             ),
         ];
@@ -656,7 +678,7 @@ mod tests {
                 held_by,
             });
             let json = round_trip(&finding);
-            assert_eq!(json["held_by"], serde_json::json!({ "by": by }));
+            assert_eq!(json["held_by"], by);
             assert_eq!(finding.summary(), format!("bind /tmp/app.sock: {words}"));
         }
     }

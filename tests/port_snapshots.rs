@@ -130,10 +130,11 @@ fn ports_report() -> Report {
     let stale = test(
         "binds_a_unix_path_left_by_an_earlier_run",
         Outcome::Failed,
-        vec![
-            PortFinding::new(in_use(&stale_path.to_string(), PortHolder::StaleSocketFile))
-                .at(unix_bind("binds_a_unix_path_left_by_an_earlier_run", 170)),
-        ],
+        vec![PortFinding::new(in_use(
+            &stale_path.to_string(),
+            PortHolder::StaleSocketFile { left_by: None },
+        ))
+        .at(unix_bind("binds_a_unix_path_left_by_an_earlier_run", 170))],
     );
     let exhausted = test(
         "connects_once_more",

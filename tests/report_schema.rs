@@ -150,7 +150,9 @@ fn port_findings(site: &Frame) -> Vec<PortFinding> {
             command: "python3 -m http.server 8080".into(),
         },
         PortHolder::TimeWait { entries: 3 },
-        PortHolder::StaleSocketFile,
+        PortHolder::StaleSocketFile {
+            left_by: Some(TestName::new("ports", "leaves")),
+        },
         PortHolder::NotASocket,
         PortHolder::Unknown,
     ]

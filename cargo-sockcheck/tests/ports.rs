@@ -18,7 +18,9 @@ mod common;
 use cargo_sockcheck::ExitStatus;
 use common::*;
 use sockcheck::leak::Severity;
-use sockcheck::ports::{PortFinding, PortFindingKind, PortHolder, PortProblem, SocketSort};
+use sockcheck::ports::{
+    PortFinding, PortFindingKind, PortHolder, PortProblem, SocketSort, TestName,
+};
 use sockcheck::report::{Outcome, Report, TestRecord};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
 use std::os::fd::OwnedFd;
@@ -266,7 +268,9 @@ fn each_port_test_gets_its_verdict_and_the_losers_fail_on_address_in_use() {
             row("holds_fixed_port", Outcome::Passed),
             row("unix::binds_a_path_and_holds_it", Outcome::Passed),
             row("unix::binds_a_path_another_test_holds", Outcome::Failed),
+            row("unix::binds_a_path_another_test_left", Outcome::Failed),
             row("unix::binds_a_path_left_by_an_earlier_run", Outcome::Failed),
+            row("unix::leaves_its_socket_file", Outcome::Passed),
         ],
         "stderr:\n{}",
         stderr(&run.output)
@@ -276,6 +280,7 @@ fn each_port_test_gets_its_verdict_and_the_losers_fail_on_address_in_use() {
         "binds_fixed_port_another_test_holds",
         "binds_port_held_outside",
         "unix::binds_a_path_another_test_holds",
+        "unix::binds_a_path_another_test_left",
         "unix::binds_a_path_left_by_an_earlier_run",
     ] {
         let said = record(&run.report, "ports", loser)
@@ -292,7 +297,7 @@ fn each_port_test_gets_its_verdict_and_the_losers_fail_on_address_in_use() {
 fn every_test_gets_the_port_findings_it_earned_and_no_other() {
     let report = &full_run().report;
     let warning = Some(Severity::Warning);
-    let expected: [(&str, Findings); 10] = [
+    let expected: [(&str, Findings); 12] = [
         (
             "binds_fixed_port_another_test_holds",
             vec![
@@ -327,6 +332,11 @@ fn every_test_gets_the_port_findings_it_earned_and_no_other() {
             "unix::binds_a_path_left_by_an_earlier_run",
             vec![(PortFindingKind::AddressInUse, None)],
         ),
+        (
+            "unix::binds_a_path_another_test_left",
+            vec![(PortFindingKind::AddressInUse, None)],
+        ),
+        ("unix::leaves_its_socket_file", vec![]),
     ];
     for (name, kinds) in expected {
         assert_eq!(findings_of(report, name), kinds, "{name}");
@@ -394,13 +404,34 @@ fn a_stale_socket_file_is_said_to_be_one_with_its_fix() {
         lost.problem,
         PortProblem::AddressInUse {
             address: format!("{}/stale.sock", run.unix_dir),
-            held_by: PortHolder::StaleSocketFile,
+            held_by: PortHolder::StaleSocketFile { left_by: None },
         }
     );
     assert!(
         lost.summary().ends_with("remove it before binding"),
         "{}",
         lost.summary()
+    );
+}
+
+#[test]
+fn a_socket_file_a_test_of_the_run_left_names_that_test() {
+    let run = full_run();
+    let lost = finding(
+        &run.report,
+        "unix::binds_a_path_another_test_left",
+        PortFindingKind::AddressInUse,
+    );
+    assert_eq!(call_line(lost), marked_in("tests/ports/unix.rs", "left"));
+    let left_by = TestName::new("ports", "unix::leaves_its_socket_file");
+    assert_eq!(
+        lost.problem,
+        PortProblem::AddressInUse {
+            address: format!("{}/left.sock", run.unix_dir),
+            held_by: PortHolder::StaleSocketFile {
+                left_by: Some(left_by),
+            },
+        }
     );
 }
 
@@ -596,7 +627,7 @@ fn redactions() -> Vec<(&'static str, &'static str)> {
             r#""$1": "[fingerprint]""#,
         ),
         (r"/[^ \n]*/target/", "[target]/"),
-        (r"/[^ \n]*/(pair|stale)\.sock", "[dir]/$1.sock"),
+        (r"/[^ \n]*/(pair|stale|left)\.sock", "[dir]/$1.sock"),
     ]
 }
 

@@ -568,7 +568,10 @@ mod tests {
             in_use(PortHolder::TimeWait { entries: 2 }),
             in_use(PortHolder::Unknown),
         ];
-        for held_by in [PortHolder::StaleSocketFile, PortHolder::NotASocket] {
+        for held_by in [
+            PortHolder::StaleSocketFile { left_by: None },
+            PortHolder::NotASocket,
+        ] {
             let path = PortProblem::AddressInUse {
                 address: "/tmp/app.sock".into(),
                 held_by,

@@ -362,6 +362,9 @@ impl<'a> Tracer<'a> {
                             None => PortHolder::Unknown,
                         }
                     }
+                    Found::StaleFile(file) => PortHolder::StaleSocketFile {
+                        left_by: self.ports.made_by(file).map(|job| self.test_name(job)),
+                    },
                     Found::Outside(holder) | Found::Nobody(holder) => holder,
                 };
                 let call = self.call_origin(test, thread, syscall);

@@ -15,6 +15,7 @@ use sockcheck::ports::PortHolder;
 use sockcheck::snapshot::{self, BoundName};
 use sockcheck::socket::{Address, Protocol, State, UnixAddress};
 use std::ffi::OsStr;
+use std::fs::Metadata;
 use std::net::SocketAddr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -31,8 +32,28 @@ pub enum Found {
     },
     /// Held by `pid`, which is not one of the run's tracees.
     Outside(PortHolder),
+    /// A unix path where socket file `file` is and no socket is bound to
+    /// it: a stale one, which a bind of the run may have made.
+    StaleFile(FileId),
     /// Nothing but what `holder` says.
     Nobody(PortHolder),
+}
+
+/// A socket file as a bind made it: its device, inode and change time
+/// (seconds, nanoseconds), so that a file made again at a freed inode is
+/// another (unless made within the same tick of the kernel's clock).
+pub type FileId = (u64, u64, i64, i64);
+
+/// The file at unix `path`, which `thread` named (a relative path is from
+/// its working directory), not following a link at its end.
+pub fn file_at(path: &[u8], thread: Pid) -> std::io::Result<Metadata> {
+    let cwd = Path::new("/proc").join(thread.to_string()).join("cwd");
+    std::fs::symlink_metadata(cwd.join(Path::new(OsStr::from_bytes(path))))
+}
+
+/// The [`FileId`] of `file`.
+pub fn file_id(file: &Metadata) -> FileId {
+    (file.dev(), file.ino(), file.ctime(), file.ctime_nsec())
 }
 
 /// Looks for the holder of `address` (`protocol`, for an IP one), which
@@ -51,14 +72,14 @@ pub fn find(
         Address::Inet(address) => inet_holders(*address, protocol),
         Address::Unix(address) => unix_holders(address, thread),
     };
-    holder_of(&holding, running, sites, owner).unwrap_or(Found::Nobody(nobody))
+    holder_of(&holding, running, sites, owner).unwrap_or(nobody)
 }
 
 /// The inodes of the sockets holding IP `address`, listeners first (what
 /// a bind most often runs into), and who holds it when no process does.
-fn inet_holders(address: SocketAddr, protocol: Protocol) -> (Vec<u64>, PortHolder) {
+fn inet_holders(address: SocketAddr, protocol: Protocol) -> (Vec<u64>, Found) {
     let Ok(table) = inet_diag::entries(protocol, ALL_STATES) else {
-        return (Vec::new(), PortHolder::Unknown);
+        return (Vec::new(), Found::Nobody(PortHolder::Unknown));
     };
     let mut holding: Vec<_> = table
         .iter()
@@ -72,37 +93,38 @@ fn inet_holders(address: SocketAddr, protocol: Protocol) -> (Vec<u64>, PortHolde
         PortHolder::Unknown
     };
     let inodes = holding.iter().map(|entry| entry.inode);
-    (inodes.filter(|&inode| inode != 0).collect(), nobody)
+    (
+        inodes.filter(|&inode| inode != 0).collect(),
+        Found::Nobody(nobody),
+    )
 }
 
 /// The inodes of the unix sockets bound to `address`, which `thread`
 /// asked for (a relative path is its working directory's), and who holds
 /// it when no socket does: a file alone at the path, or nothing found.
-fn unix_holders(address: &UnixAddress, thread: Pid) -> (Vec<u64>, PortHolder) {
-    let name = match address {
+fn unix_holders(address: &UnixAddress, thread: Pid) -> (Vec<u64>, Found) {
+    let nobody = (Vec::new(), Found::Nobody(PortHolder::Unknown));
+    let (name, stale) = match address {
         UnixAddress::Path(path) => {
-            let path = Path::new(OsStr::from_bytes(path));
-            let cwd = Path::new("/proc").join(thread.to_string()).join("cwd");
-            let Ok(file) = std::fs::symlink_metadata(cwd.join(path)) else {
-                return (Vec::new(), PortHolder::Unknown);
+            let Ok(file) = file_at(path, thread) else {
+                return nobody;
             };
             if !file.file_type().is_socket() {
-                return (Vec::new(), PortHolder::NotASocket);
+                return (Vec::new(), Found::Nobody(PortHolder::NotASocket));
             }
-            BoundName::File {
+            let name = BoundName::File {
                 device: file.dev(),
                 inode: file.ino(),
-            }
+            };
+            (name, Some(Found::StaleFile(file_id(&file))))
         }
-        UnixAddress::Abstract(name) => BoundName::Abstract(name.clone()),
-        UnixAddress::Unnamed => return (Vec::new(), PortHolder::Unknown),
+        UnixAddress::Abstract(name) => (BoundName::Abstract(name.clone()), None),
+        UnixAddress::Unnamed => return nobody,
     };
     match snapshot::unix_sockets_bound_to(&name) {
-        Ok(inodes) if inodes.is_empty() && matches!(name, BoundName::File { .. }) => {
-            (inodes, PortHolder::StaleSocketFile)
-        }
-        Ok(inodes) => (inodes, PortHolder::Unknown),
-        Err(_) => (Vec::new(), PortHolder::Unknown),
+        Ok(inodes) if inodes.is_empty() => (inodes, stale.unwrap_or(nobody.1)),
+        Ok(inodes) => (inodes, nobody.1),
+        Err(_) => nobody,
     }
 }
 
@@ -232,8 +254,8 @@ mod tests {
             matches!(found, Found::Outside(PortHolder::Process { pid, .. }) if pid == own as u32)
         );
         drop(listener);
-        let found = holder(&path);
-        assert!(matches!(found, Found::Nobody(PortHolder::StaleSocketFile)));
+        let file = file_id(&std::fs::symlink_metadata(&path).unwrap());
+        assert!(matches!(holder(&path), Found::StaleFile(id) if id == file));
         let plain = dir.path().join("plain");
         std::fs::write(&plain, "").unwrap();
         assert!(matches!(

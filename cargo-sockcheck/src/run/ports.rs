@@ -8,10 +8,12 @@
 //! address is read from the tracee's memory, and at their exit, where the
 //! result is read. A unix-domain address is let go at its entry, with no
 //! exit stop, unless a `bind` names a path or an abstract name, which can
-//! be taken. Who held a taken address is found by the event loop
+//! be taken (a path's socket file, once bound, is remembered with the test
+//! that made it). Who held a taken address is found by the event loop
 //! (`port_holder`), which knows every running test.
 
 use super::inet_diag::{self, TIME_WAIT_ONLY};
+use super::port_holder::{self, FileId};
 use super::ptrace::Pid;
 use crate::procinfo::thread_group;
 use crate::stack::capture::NewSockets;
@@ -73,6 +75,9 @@ pub struct PortWatch {
     ended: Vec<(Instant, usize)>,
     /// Fixed ports bound (or tried) by each job, by protocol and port.
     fixed: BTreeMap<(Protocol, u16), Vec<FixedBind>>,
+    /// The socket files the run's binds to unix paths made: the job that
+    /// made each, to name it when a later bind finds the file stale.
+    unix_files: HashMap<FileId, usize>,
 }
 
 /// A fixed-port bind of a job.
@@ -154,6 +159,7 @@ impl PortWatch {
             connections: HashMap::new(),
             ended: Vec::new(),
             fixed: BTreeMap::new(),
+            unix_files: HashMap::new(),
         }
     }
 
@@ -256,6 +262,10 @@ impl PortWatch {
                 })
             }
             ("bind", None) => {
+                if let Some(Address::Unix(UnixAddress::Path(path))) = &call.address {
+                    self.made_socket_file(test, path, thread);
+                    return None;
+                }
                 let address = call.address?.inet()?;
                 (address.port() != 0).then(|| PortEvent::FixedBind {
                     test,
@@ -292,6 +302,23 @@ impl PortWatch {
         open.extend(&new.fds);
         let peak = &mut ports.usage.peak_open_sockets;
         *peak = (*peak).max(open.len() as u64);
+    }
+
+    /// `thread` of `test` bound a unix socket to `path`: remembers the
+    /// socket file it made (one `stat`).
+    fn made_socket_file(&mut self, test: Pid, path: &[u8], thread: Pid) {
+        let Some(ports) = self.tests.get(&test) else {
+            return;
+        };
+        if let Ok(file) = port_holder::file_at(path, thread) {
+            self.unix_files
+                .insert(port_holder::file_id(&file), ports.job);
+        }
+    }
+
+    /// The job whose bind made socket file `file`, if one of the run's did.
+    pub fn made_by(&self, file: FileId) -> Option<usize> {
+        self.unix_files.get(&file).copied()
     }
 
     /// Adds `finding` to test `test`'s.
@@ -639,6 +666,27 @@ mod tests {
             kinds,
             [PortFindingKind::PortChurn],
             "above a threshold of 0"
+        );
+    }
+
+    #[test]
+    fn a_socket_file_a_bind_made_is_remembered_with_its_job() {
+        use std::os::unix::ffi::OsStrExt;
+        let mut watch = PortWatch::new(1, None);
+        watch.started(100, 4);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("made.sock");
+        let other = dir.path().join("other.sock");
+        let _listeners =
+            [&path, &other].map(|p| std::os::unix::net::UnixListener::bind(p).unwrap());
+        let own = std::process::id() as Pid;
+        watch.made_socket_file(100, path.as_os_str().as_bytes(), own);
+        let id = |path| port_holder::file_id(&std::fs::symlink_metadata(path).unwrap());
+        assert_eq!(watch.made_by(id(&path)), Some(4));
+        assert_eq!(
+            watch.made_by(id(&other)),
+            None,
+            "no bind of the run made it"
         );
     }
 
