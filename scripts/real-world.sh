@@ -37,6 +37,13 @@
 #   JOBS          -j for sockcheck and nextest (default: number of CPUs)
 #   TIMEOUT       sockcheck's --timeout, seconds (default 300: one httpmock
 #                 test makes 1000 HTTP requests, 75-130 s on a busy machine)
+#   RW_SETTINGS   the verdict settings to run, of a b c (default "a b c")
+#   RW_PROFILE_DEBUG  build and run the suites with this `debug` setting in
+#                 the dev and test profiles (CARGO_PROFILE_{DEV,TEST}_DEBUG:
+#                 line-tables-only, false, ...); unset, as each crate says
+#                 (full debug info). Set, the suites build into
+#                 $RW_DIR/target-debug-<value>/ and results go to
+#                 $RW_DIR/results-debug-<value>/, beside the default ones.
 #
 # Needs: cargo, python3, cargo-nextest (timing only; skipped when missing),
 # ptrace allowed. Touches the network only for crates.io (fetch/build).
@@ -50,7 +57,16 @@ JOBS="${JOBS:-$(nproc)}"
 TIMEOUT="${TIMEOUT:-300}"
 SOCKCHECK_TARGET_DIR="${SOCKCHECK_TARGET_DIR:-$REPO/target/real-world}"
 SOCKCHECK="${SOCKCHECK:-$SOCKCHECK_TARGET_DIR/release/cargo-sockcheck}"
+RW_SETTINGS="${RW_SETTINGS:-a b c}"
+TARGETS="$RW_DIR/target"
 RESULTS="$RW_DIR/results"
+if [ -n "${RW_PROFILE_DEBUG:-}" ]; then
+  # Cargo reads these for every crate of the suite; the release build of
+  # cargo-sockcheck is not affected.
+  export CARGO_PROFILE_DEV_DEBUG="$RW_PROFILE_DEBUG" CARGO_PROFILE_TEST_DEBUG="$RW_PROFILE_DEBUG"
+  TARGETS+="-debug-$RW_PROFILE_DEBUG"
+  RESULTS+="-debug-$RW_PROFILE_DEBUG"
+fi
 
 # The suites: name|version|cargo feature args|libtest --skip patterns (space-separated)|note|crate
 # (crate: the crates.io package, when it is not the name: one crate can be
@@ -196,7 +212,7 @@ build() {
     [ -d "$RW_DIR/$name" ] || die "$RW_DIR/$name missing: run the fetch step first"
     log "build $name's tests"
     # shellcheck disable=SC2086
-    (cd "$RW_DIR/$name" && CARGO_TARGET_DIR="$RW_DIR/target/$name" cargo test --no-run $features) ||
+    (cd "$RW_DIR/$name" && CARGO_TARGET_DIR="$TARGETS/$name" cargo test --no-run $features) ||
       die "cannot build $name's tests"
   done
 }
@@ -211,7 +227,7 @@ run_sockcheck() {
   local -a skip
   mapfile -t skip < <(skip_args "$skips")
   # shellcheck disable=SC2086
-  (cd "$RW_DIR/$name" && CARGO_TARGET_DIR="$RW_DIR/target/$name" \
+  (cd "$RW_DIR/$name" && CARGO_TARGET_DIR="$TARGETS/$name" \
     "$SOCKCHECK" sockcheck $features -j "$JOBS" --timeout "$TIMEOUT" "${skip[@]}" \
     --report "$report" "$@" >"$report.log" 2>&1)
   echo $?
@@ -227,12 +243,13 @@ verdicts() {
     printf 'run\tsetting\tseconds\texit\n' >"$RESULTS/$name/verdict-times.tsv"
     for i in $(seq 1 "$RUNS"); do
       # Interleave the settings so that a slow spell of the machine hits all three.
-      for setting in a b c; do
+      for setting in $RW_SETTINGS; do
         local -a options=()
         case "$setting" in
           a) options=(--linger 0) ;;
           b) options=() ;;
           c) options=(--rerun-leaks 2) ;;
+          *) die "unknown setting '$setting' in RW_SETTINGS (a, b or c)" ;;
         esac
         local rc start end
         start="$(now)"
@@ -266,7 +283,7 @@ timing() {
     mapfile -t skip < <(skip_args "$skips")
     # Warm up: the suites are built already; this makes every cargo call a no-op build.
     # shellcheck disable=SC2086
-    (cd "$RW_DIR/$name" && CARGO_TARGET_DIR="$RW_DIR/target/$name" cargo test --no-run $features >/dev/null 2>&1)
+    (cd "$RW_DIR/$name" && CARGO_TARGET_DIR="$TARGETS/$name" cargo test --no-run $features >/dev/null 2>&1)
     for i in $(seq 1 "$TIMING_RUNS"); do
       local start rc end
       for command in sockcheck sockcheck-linger0 nextest cargo-test; do
@@ -279,7 +296,7 @@ timing() {
           nextest)
             [ "$have_nextest" = 1 ] || continue
             # shellcheck disable=SC2086
-            (cd "$RW_DIR/$name" && CARGO_TARGET_DIR="$RW_DIR/target/$name" \
+            (cd "$RW_DIR/$name" && CARGO_TARGET_DIR="$TARGETS/$name" \
               cargo nextest run $features --no-fail-fast -j "$JOBS" -- "${skip[@]}" \
               >"$RESULTS/$name/timing-nextest.log" 2>&1)
             rc=$? ;;
@@ -289,7 +306,7 @@ timing() {
             local tests_flag="--tests"
             case " $features " in *" --test "*) tests_flag="" ;; esac
             # shellcheck disable=SC2086
-            (cd "$RW_DIR/$name" && CARGO_TARGET_DIR="$RW_DIR/target/$name" \
+            (cd "$RW_DIR/$name" && CARGO_TARGET_DIR="$TARGETS/$name" \
               cargo test $features $tests_flag -- "${skip[@]}" \
               >"$RESULTS/$name/timing-cargo-test.log" 2>&1)
             rc=$? ;;
