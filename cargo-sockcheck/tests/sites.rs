@@ -421,23 +421,28 @@ fn github_annotations_land_on_the_site_s_file_and_line() {
     }
 }
 
-#[test]
-fn without_debug_info_the_site_is_a_function_and_lines_are_said_to_need_it() {
-    // The leaky fixture built without debug info (its own target dir, so
-    // the other tests' debug build is not replaced).
-    let target = target_dir().join("fixtures-without-debug-info");
+/// The origin of the leaky fixture's `leaks_close_wait_ipv4` leak, the
+/// fixture built with `debug = <debug>` in a target dir of its own (so the
+/// other tests' full-debug build is not replaced).
+fn close_wait_origin_built_with(debug: &str) -> Origin {
+    let target = target_dir().join(format!("fixtures-debug-{debug}"));
     let output = on_project_command(
         &fixture("leaky"),
         &target,
         &["--format", "json", "leaks_close_wait_ipv4"],
     )
-    .env("CARGO_PROFILE_DEV_DEBUG", "false")
-    .env("CARGO_PROFILE_TEST_DEBUG", "false")
+    .env("CARGO_PROFILE_DEV_DEBUG", debug)
+    .env("CARGO_PROFILE_TEST_DEBUG", debug)
     .output()
     .unwrap();
     let report = json_report(&output);
     let leak = &record(&report, "net", "leaks_close_wait_ipv4").leaks[0];
-    let origin = leak.opened.as_ref().expect("an origin");
+    leak.opened.clone().expect("an origin")
+}
+
+#[test]
+fn without_debug_info_the_site_is_a_function_and_lines_are_said_to_need_it() {
+    let origin = close_wait_origin_built_with("false");
     let site = origin.site.as_ref().expect("a site");
     assert_eq!(site.function.as_deref(), Some("leaky::close_wait_socket"));
     assert_eq!((site.file.as_deref(), site.line), (None, None));
@@ -448,21 +453,8 @@ fn without_debug_info_the_site_is_a_function_and_lines_are_said_to_need_it() {
 fn with_line_tables_only_every_function_keeps_its_path() {
     // `debug = "line-tables-only"` (a common way to keep CI builds small)
     // names functions in DWARF without their paths (`leaks_close_wait_ipv4`,
-    // `connect<…>`); the symbol table still has them. Its own target dir,
-    // as above.
-    let target = target_dir().join("fixtures-line-tables-only");
-    let output = on_project_command(
-        &fixture("leaky"),
-        &target,
-        &["--format", "json", "leaks_close_wait_ipv4"],
-    )
-    .env("CARGO_PROFILE_DEV_DEBUG", "line-tables-only")
-    .env("CARGO_PROFILE_TEST_DEBUG", "line-tables-only")
-    .output()
-    .unwrap();
-    let report = json_report(&output);
-    let leak = &record(&report, "net", "leaks_close_wait_ipv4").leaks[0];
-    let origin = leak.opened.as_ref().expect("an origin");
+    // `connect<…>`); the symbol table still has them.
+    let origin = close_wait_origin_built_with("line-tables-only");
     let site = origin.site.as_ref().expect("a site");
     assert_eq!(site.function.as_deref(), Some("leaky::close_wait_socket"));
     assert_eq!(site.file.as_deref(), Some("src/lib.rs"));

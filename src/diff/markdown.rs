@@ -135,28 +135,25 @@ fn to_string(diff: &Diff) -> String {
     md.section();
     let tests = diff.tests_added.len() + diff.tests_removed.len();
     if tests > 0 {
-        md.line("");
-        md.line("<details>");
-        md.line(&format!(
-            "<summary>Tests: {} added, {} removed</summary>",
+        let summary = format!(
+            "Tests: {} added, {} removed",
             diff.tests_added.len(),
             diff.tests_removed.len()
-        ));
-        md.line("");
-        let added = diff.tests_added.iter().map(|t| ("added", *t));
-        let removed = diff.tests_removed.iter().map(|t| ("removed", *t));
-        let rows = added.chain(removed).map(|(what, test)| {
-            format!(
-                "- {what} {} ({})",
-                code(&test.full_name()),
-                test.outcome.name()
-            )
+        );
+        md.folded(&summary, |md| {
+            let added = diff.tests_added.iter().map(|t| ("added", *t));
+            let removed = diff.tests_removed.iter().map(|t| ("removed", *t));
+            let rows = added.chain(removed).map(|(what, test)| {
+                format!(
+                    "- {what} {} ({})",
+                    code(&test.full_name()),
+                    test.outcome.name()
+                )
+            });
+            md.rows(rows, tests, MAX_LISTED, |rest| {
+                format!("- … and {rest} more")
+            });
         });
-        md.rows(rows, tests, MAX_LISTED, |rest| {
-            format!("- … and {rest} more")
-        });
-        md.line("");
-        md.line("</details>");
     }
 
     let unknown = " (their test is gone or ignored, so whether they are fixed is unknown)";
@@ -173,31 +170,24 @@ fn leak_details(md: &mut Markdown, title: &str, why: &str, changes: &[LeakChange
     if changes.is_empty() {
         return;
     }
-    md.line("");
-    md.line("<details>");
-    md.line(&format!(
-        "<summary>{title}: {}{}</summary>",
-        counted(changes.len(), "leak"),
-        html(why)
-    ));
-    md.line("");
-    md.line("| Test | Kind | Severity | State | Local → Remote |");
-    md.line("| --- | --- | --- | --- | --- |");
-    let rows = changes.iter().map(|c| {
-        format!(
-            "| {} | {} | {} | {} | {} |",
-            test_cell(c.test),
-            c.finding.kind,
-            c.finding.severity,
-            c.identity.state,
-            addresses(c),
-        )
+    let summary = format!("{title}: {}{why}", counted(changes.len(), "leak"));
+    md.folded(&summary, |md| {
+        md.line("| Test | Kind | Severity | State | Local → Remote |");
+        md.line("| --- | --- | --- | --- | --- |");
+        let rows = changes.iter().map(|c| {
+            format!(
+                "| {} | {} | {} | {} | {} |",
+                test_cell(c.test),
+                c.finding.kind,
+                c.finding.severity,
+                c.identity.state,
+                addresses(c),
+            )
+        });
+        md.rows(rows, changes.len(), MAX_LISTED, |rest| {
+            format!("| … and {rest} more | | | | |")
+        });
     });
-    md.rows(rows, changes.len(), MAX_LISTED, |rest| {
-        format!("| … and {rest} more | | | | |")
-    });
-    md.line("");
-    md.line("</details>");
 }
 
 /// A folded list of `changes` titled `title: N port findings`, each by the
@@ -206,22 +196,15 @@ fn port_details(md: &mut Markdown, title: &str, why: &str, changes: &[PortChange
     if changes.is_empty() {
         return;
     }
-    md.line("");
-    md.line("<details>");
-    md.line(&format!(
-        "<summary>{title}: {}{}</summary>",
-        counted(changes.len(), "port finding"),
-        html(why)
-    ));
-    md.line("");
-    let rows = changes
-        .iter()
-        .map(|c| format!("- {}", code(&c.identity.to_string())));
-    md.rows(rows, changes.len(), MAX_LISTED, |rest| {
-        format!("- … and {rest} more")
+    let summary = format!("{title}: {}{why}", counted(changes.len(), "port finding"));
+    md.folded(&summary, |md| {
+        let rows = changes
+            .iter()
+            .map(|c| format!("- {}", code(&c.identity.to_string())));
+        md.rows(rows, changes.len(), MAX_LISTED, |rest| {
+            format!("- … and {rest} more")
+        });
     });
-    md.line("");
-    md.line("</details>");
 }
 
 fn test_cell(test: &TestRecord) -> String {
@@ -253,6 +236,18 @@ struct Markdown {
 impl Markdown {
     fn line(&mut self, line: &str) {
         let _ = writeln!(self.text, "{line}");
+    }
+
+    /// A folded `<details>` block: `summary` (HTML-escaped) and what
+    /// `body` writes.
+    fn folded(&mut self, summary: &str, body: impl FnOnce(&mut Markdown)) {
+        self.line("");
+        self.line("<details>");
+        self.line(&format!("<summary>{}</summary>", html(summary)));
+        self.line("");
+        body(self);
+        self.line("");
+        self.line("</details>");
     }
 
     /// Starts the next section: the room kept for it is now its own.
