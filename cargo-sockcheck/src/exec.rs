@@ -1,6 +1,6 @@
 //! `cargo sockcheck exec -- COMMAND`: one command under the tracer, as
 //! cargo's target runner or a nextest wrapper. Its output passes through;
-//! what it left open is reported on stderr.
+//! what it left open and its port findings are reported on stderr.
 
 use crate::cli::ExecOptions;
 use crate::exit::ExitStatus;
@@ -46,13 +46,17 @@ pub fn trace_command(options: ExecOptions) -> Result<ExitStatus> {
         max_fds: None,
     });
     let result = runner.run_jobs(std::slice::from_ref(&job), &mut |record: &TestRecord| {
-        if !record.leaks.is_empty() {
-            let mut lines =
-                format!("sockcheck: {} left sockets open:\n", record.binary).into_bytes();
-            let _ = text::write_test_line(record, &mut lines);
-            let _ = text::write_leaks(record, &mut lines);
-            let _ = anstream::stderr().write_all(&log_guard::guarded(lines));
-        }
+        let found = match (record.leaks.is_empty(), record.port_findings.is_empty()) {
+            (true, true) => return,
+            (false, true) => "left sockets open",
+            (true, false) => "has port findings",
+            (false, false) => "left sockets open and has port findings",
+        };
+        let mut lines = format!("sockcheck: {} {found}:\n", record.binary).into_bytes();
+        let _ = text::write_test_line(record, &mut lines);
+        let _ = text::write_leaks(record, &mut lines);
+        let _ = text::write_port_findings(record, &mut lines);
+        let _ = anstream::stderr().write_all(&log_guard::guarded(lines));
     });
     if let Some(note) = runner.lost_sites_note() {
         eprintln!("sockcheck: note: {note}");

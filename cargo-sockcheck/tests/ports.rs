@@ -742,3 +742,24 @@ fn fast_mode_finds_a_fixed_port_two_tests_of_a_passing_binary_share() {
         assert!(report.tests.iter().all(|t| t.outcome == Outcome::Passed));
     }
 }
+
+#[test]
+fn exec_says_which_port_finding_it_fails_on() {
+    // `exec` (cargo's target runner, nextest's wrapper) gates on a denied
+    // port finding as on a leak; its stderr is all a user sees of why.
+    let binary = test_binary(&fixture("ports"), &fixture_target_dir(), "ports");
+    let output = sockcheck_command(&["exec", "--deny", "fixed-port-in-ephemeral-range", "--"])
+        .arg(&binary)
+        .args(["--exact", "binds_fixed_port_in_ephemeral_range"])
+        .output()
+        .unwrap();
+    let stderr = stderr(&output);
+    assert_eq!(status(&output), ExitStatus::Leak.code(), "{stderr}");
+    assert!(stderr.contains("ports has port findings:"), "{stderr}");
+    assert!(
+        stderr.contains("error fixed-port-in-ephemeral-range: "),
+        "{stderr}"
+    );
+    let (file, line) = marked("in-range");
+    assert!(stderr.contains(&format!("{file}:{line}")), "{stderr}");
+}

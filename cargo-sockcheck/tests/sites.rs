@@ -215,33 +215,6 @@ fn built_files(target: &Path) -> Vec<(std::path::PathBuf, std::time::SystemTime)
     files
 }
 
-/// The test binary of the fixture's `tests/sites.rs` built for `manifest`
-/// in `target`, as cargo names it (building it if need be).
-fn sites_test_binary(manifest: &Path, target: &Path) -> std::path::PathBuf {
-    let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args([
-            "test",
-            "--no-run",
-            "--test",
-            "sites",
-            "--message-format",
-            "json",
-        ])
-        .arg("--manifest-path")
-        .arg(manifest)
-        .arg("--target-dir")
-        .arg(target)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|message| message["target"]["kind"][0] == "test")
-        .find_map(|message| Some(message["executable"].as_str()?.into()))
-        .unwrap_or_else(|| panic!("no test binary: {}", stderr(&output)))
-}
-
 /// Issue 25: a target dir built in one checkout, used from another
 /// (a shared `--target-dir`, a restored CI cache). Cargo does not rebuild;
 /// the debug info names the first checkout, and every site must still be
@@ -317,7 +290,7 @@ fn sites_survive_a_checkout_moved_after_its_build() {
 
     // exec, as cargo's target runner from the second checkout: cargo sets
     // CARGO_MANIFEST_DIR to it.
-    let binary = sites_test_binary(&second.path("Cargo.toml"), &target);
+    let binary = test_binary(&second.path("Cargo.toml"), &target, "sites");
     assert_eq!(built_files(&target), built, "cargo rebuilt for exec");
     let dir = tempfile::tempdir().unwrap();
     let report_path = dir.path().join("exec.json");

@@ -77,6 +77,34 @@ pub fn sockcheck_command(args: &[&str]) -> Command {
     command
 }
 
+/// The binary of the integration test target `test` of the project of
+/// `manifest`, built in `target`, as cargo names it (building it if need
+/// be): for running it under `cargo sockcheck exec` or by hand.
+pub fn test_binary(manifest: &Path, target: &Path, test: &str) -> PathBuf {
+    let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args([
+            "test",
+            "--no-run",
+            "--test",
+            test,
+            "--message-format",
+            "json",
+        ])
+        .arg("--manifest-path")
+        .arg(manifest)
+        .arg("--target-dir")
+        .arg(target)
+        .output()
+        .expect("run cargo");
+    assert!(output.status.success(), "{}", stderr(&output));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["target"]["kind"][0] == "test")
+        .find_map(|message| Some(message["executable"].as_str()?.into()))
+        .unwrap_or_else(|| panic!("no test binary: {}", stderr(&output)))
+}
+
 /// `cargo sockcheck` on a fixture with the shared target dir and `args`.
 pub fn on_fixture(name: &str, args: &[&str]) -> Output {
     on_fixture_command(name, args)
