@@ -240,6 +240,9 @@ verdicts() {
     name="$(field "$line" 0)"; features="$(field "$line" 2)"; skips="$(field "$line" 3)"
     selected "$name" || continue
     mkdir -p "$RESULTS/$name"
+    # The summary reads every <setting>-<n>.json: none may be left from an
+    # earlier series (other settings, more runs).
+    rm -f "$RESULTS/$name"/[abc]-*.json "$RESULTS/$name"/[abc]-*.json.log
     printf 'run\tsetting\tseconds\texit\n' >"$RESULTS/$name/verdict-times.tsv"
     for i in $(seq 1 "$RUNS"); do
       # Interleave the settings so that a slow spell of the machine hits all three.
