@@ -22,6 +22,7 @@
 //! table, else the package itself.
 
 use cargo_metadata::Metadata;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// The project whose frames name a leak's site.
@@ -35,7 +36,8 @@ pub struct ProjectSource {
     /// directory, cargo's home.
     not_source: Vec<PathBuf>,
     /// The members' crate names (`net`, `tiny_http`), to tell project frames
-    /// by their function's path when there is no file (no debug info).
+    /// by their function's path when there is no file (no debug info);
+    /// none that a dependency's library also has.
     crates: Vec<String>,
 }
 
@@ -63,10 +65,23 @@ impl ProjectSource {
             .filter_map(|package| package.manifest_path.parent())
             .map(|dir| dir.as_std_path().to_path_buf())
             .collect();
+        // A member's target named like a dependency's library (wiremock
+        // 0.5's test `tokio` beside the tokio crate) would claim all of that
+        // library's functions: `tokio::…` says nothing about which is meant,
+        // so such a name tells no frame (files still do).
+        let libraries: BTreeSet<String> = metadata
+            .packages
+            .iter()
+            .filter(|package| !metadata.workspace_members.contains(&package.id))
+            .flat_map(|package| &package.targets)
+            .filter(|target| target.is_lib() || target.is_rlib() || target.is_dylib())
+            .map(|target| target.name.replace('-', "_"))
+            .collect();
         let crates = members
             .iter()
             .flat_map(|package| &package.targets)
             .map(|target| target.name.replace('-', "_"))
+            .filter(|name| !libraries.contains(name))
             .collect();
         let mut project =
             ProjectSource::new(metadata.workspace_root.as_std_path(), &member_dirs, crates);
@@ -334,6 +349,42 @@ mod tests {
         assert!(!project.owns_function("network::connect"));
         assert!(!project.owns_function("std::net::tcp::TcpListener::bind"));
         assert!(!project.owns_function("net"));
+    }
+
+    #[test]
+    fn a_member_s_target_named_like_a_dependency_s_library_tells_no_function() {
+        // wiremock 0.5's shape: a test target `tokio` in a package that
+        // depends on a library `tokio` (here a path dependency, so that
+        // `cargo metadata` needs no network).
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let write = |file: &str, text: &str| {
+            let path = dir.path().join(file);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("directories");
+            std::fs::write(path, text).expect("a file");
+        };
+        write(
+            "app/Cargo.toml",
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\
+             [dependencies]\ntokio = { path = \"../tokio\" }\n[workspace]\n",
+        );
+        write("app/src/lib.rs", "");
+        write("app/tests/tokio.rs", "");
+        write("app/tests/network.rs", "");
+        write(
+            "tokio/Cargo.toml",
+            "[package]\nname = \"tokio\"\nversion = \"1.0.0\"\nedition = \"2021\"\n",
+        );
+        write("tokio/src/lib.rs", "");
+        let metadata = cargo_metadata::MetadataCommand::new()
+            .manifest_path(dir.path().join("app/Cargo.toml"))
+            .other_options(vec!["--offline".to_owned()])
+            .exec()
+            .expect("cargo metadata of the scratch package");
+        let project = ProjectSource::from_metadata(&metadata);
+        assert!(!project.owns_function("tokio::net::tcp::listener::TcpListener::poll_accept"));
+        assert!(!project.owns_function("tokio::hello_surf::{{closure}}"));
+        assert!(project.owns_function("app::serve"));
+        assert!(project.owns_function("network::connects"));
     }
 
     #[test]
