@@ -9,6 +9,7 @@ mod rendered;
 
 use common::*;
 use sockcheck::leak::LeakKind;
+use sockcheck::ports::{PortFinding, PortProblem};
 use sockcheck::report::{json, Outcome, Report, TestRecord};
 use sockcheck::socket::State;
 use sockcheck::testing::{leak, tcp};
@@ -222,6 +223,43 @@ fn base_and_head() -> (Report, Report) {
     (base, head)
 }
 
+/// `name`, passing, with a warning for binding `127.0.0.1:port` inside
+/// the ephemeral range.
+fn binding_in_range(name: &str, port: u16) -> TestRecord {
+    let mut test = test(name, vec![]);
+    test.port_findings = vec![PortFinding::new(PortProblem::FixedPortInEphemeralRange {
+        address: format!("127.0.0.1:{port}"),
+        range: [32768, 60999],
+    })];
+    test
+}
+
+#[test]
+fn port_findings_a_pull_request_adds_and_fixes_are_outputs_too() {
+    let base = Report::new(vec![
+        binding_in_range("fixed_here", 40000),
+        test("added_here", vec![]),
+    ]);
+    let head = Report::new(vec![
+        test("fixed_here", vec![]),
+        binding_in_range("added_here", 40001),
+    ]);
+    let job = Job::new();
+    write_report(&head, &job.path("out/report.json"));
+    job.base_runs(&[(41, "b45e000000000000")]);
+    job.artifact(41, &base);
+    job.run("comment.sh");
+    let outputs = job.outputs();
+    for expected in [
+        "new=0",
+        "new-port-findings=1",
+        "new-port-errors=0",
+        "fixed-port-findings=1",
+    ] {
+        assert!(outputs.contains(&expected.to_owned()), "{outputs:?}");
+    }
+}
+
 /// A job whose head report is written and whose base branch has `runs`.
 fn job_with_reports(runs: &[(u64, &str)]) -> Job {
     let job = Job::new();
@@ -257,6 +295,9 @@ fn a_first_push_creates_one_comment_with_the_diff() {
             "new=1",
             "new-errors=1",
             "fixed=1",
+            "new-port-findings=0",
+            "new-port-errors=0",
+            "fixed-port-findings=0",
             "comment=created"
         ]
     );
@@ -475,6 +516,8 @@ fn run_sh_runs_sockcheck_writes_the_reports_and_outputs_the_counts() {
             "leaking-tests=0".to_owned(),
             "errors=0".to_owned(),
             "warnings=0".to_owned(),
+            "port-errors=0".to_owned(),
+            "port-warnings=0".to_owned(),
         ]
     );
     for file in ["report.md", "junit.xml", "report.sarif"] {
@@ -494,6 +537,39 @@ fn run_sh_runs_sockcheck_writes_the_reports_and_outputs_the_counts() {
     let outputs = job.outputs();
     assert_eq!(outputs[0], "exit-status=1", "{outputs:?}");
     assert!(outputs.contains(&"errors=1".to_owned()), "{outputs:?}");
+}
+
+#[test]
+fn run_sh_outputs_the_port_findings_by_level() {
+    // The ports fixture's test that binds a fixed port inside the
+    // ephemeral range: a warning, an error once denied.
+    let args = format!(
+        "--manifest-path '{}' --target-dir '{}' --test ports --exact binds_fixed_port_in_ephemeral_range",
+        fixture("ports").display(),
+        fixture_target_dir().display()
+    );
+    for (extra, status, errors, warnings) in [
+        ("", "0", "0", "1"),
+        (" --deny fixed-port-in-ephemeral-range", "1", "1", "0"),
+    ] {
+        let job = Job::new();
+        let output = job
+            .script("run.sh")
+            .env("INPUT_ARGS", format!("{args}{extra}"))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        let outputs = job.outputs();
+        assert_eq!(outputs[0], format!("exit-status={status}"), "{outputs:?}");
+        assert!(
+            outputs.contains(&format!("port-errors={errors}")),
+            "{extra}: {outputs:?}"
+        );
+        assert!(
+            outputs.contains(&format!("port-warnings={warnings}")),
+            "{extra}: {outputs:?}"
+        );
+    }
 }
 
 /// The arguments run.sh gives sockcheck for `args`, from a stand-in

@@ -19,7 +19,8 @@
 # GITHUB_SERVER_URL, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, GH_TOKEN (for gh),
 # SOCKCHECK_OUT (holds this run's report.json), SOCKCHECK_ARTIFACT (the
 # artifact name the reports are kept under), INPUT_BASELINE (optional).
-# Outputs: base (found|none), new, new-errors, fixed, comment
+# Outputs: base (found|none), new, new-errors, fixed, new-port-findings,
+# new-port-errors, fixed-port-findings, comment
 # (created|updated|summary-only).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -87,7 +88,9 @@ body="$work/body.md"
       code_block "$(head -n1 "$work/diff.err")"
     else
       sockcheck diff "$base_report" "$head_report" --format json "${diff_args[@]}" >"$work/diff.json"
-      jq -r '.counts | "new=\(.new)", "new-errors=\(.new_errors)", "fixed=\(.fixed)"' \
+      jq -r '.counts | "new=\(.new)", "new-errors=\(.new_errors)", "fixed=\(.fixed)",
+        "new-port-findings=\(.new_port_findings)", "new-port-errors=\(.new_port_errors)",
+        "fixed-port-findings=\(.fixed_port_findings)"' \
         "$work/diff.json" >>"${GITHUB_OUTPUT:-/dev/null}"
     fi
     echo

@@ -80,8 +80,11 @@ sockcheck "${args[@]}" "${own[@]}"
 status=$?
 output exit-status "$status"
 if [[ -s "$out/report.json" ]]; then
+  # port_errors and port_warnings are absent from the report when 0.
   jq -r '.summary | "tests=\(.tests)", "failed=\(.failed)", "leaking-tests=\(.leaking_tests)",
-    "errors=\(.errors)", "warnings=\(.warnings)"' "$out/report.json" >>"${GITHUB_OUTPUT:-/dev/null}"
+    "errors=\(.errors)", "warnings=\(.warnings)",
+    "port-errors=\(.port_errors // 0)", "port-warnings=\(.port_warnings // 0)"' \
+    "$out/report.json" >>"${GITHUB_OUTPUT:-/dev/null}"
 fi
 echo "sockcheck exited with status $status"
 exit 0
