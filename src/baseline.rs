@@ -38,6 +38,7 @@
 use crate::leak::{Leak, LeakKind, Severity};
 use crate::ports::{PortFinding, PortFindingKind};
 use crate::report::{Report, TestRecord};
+use crate::site::Frame;
 use crate::socket::{Address, Protocol, State};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -270,6 +271,10 @@ pub trait Finding: Sized {
     /// True when it fails a run (error severity).
     fn is_error(&self) -> bool;
 
+    /// Its site: the project frame that opened the socket, or made the
+    /// port call, when known.
+    fn site(&self) -> Option<&Frame>;
+
     /// One line saying what it is, with its severity, as the gate names a
     /// new one: untrusted text, to be escaped by whoever shows it.
     fn describe(&self) -> String;
@@ -288,6 +293,10 @@ impl Finding for Leak {
 
     fn is_error(&self) -> bool {
         self.severity == Severity::Error
+    }
+
+    fn site(&self) -> Option<&Frame> {
+        Leak::site(self)
     }
 
     /// `error listen: tcp 127.0.0.1:40211 LISTEN (pid 7)`
@@ -309,6 +318,10 @@ impl Finding for PortFinding {
 
     fn is_error(&self) -> bool {
         self.severity == Some(Severity::Error)
+    }
+
+    fn site(&self) -> Option<&Frame> {
+        PortFinding::site(self)
     }
 
     /// `warning port-churn: 5000 connections closed first ...`, `note

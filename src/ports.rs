@@ -12,7 +12,7 @@
 //! [`PortFindingKind::fix`]).
 
 use crate::leak::Severity;
-use crate::site::Origin;
+use crate::site::{Frame, Origin};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -447,6 +447,12 @@ impl PortFinding {
     /// Its kind.
     pub fn kind(&self) -> PortFindingKind {
         self.problem.kind()
+    }
+
+    /// The innermost frame of the project's own source that made the call
+    /// (its *site*), when the call's stack has one.
+    pub fn site(&self) -> Option<&Frame> {
+        self.call.as_ref()?.site.as_ref()
     }
 
     /// One line saying what happened, without the kind, e.g. `bind

@@ -48,19 +48,12 @@ pub type LeakChange<'r> = Change<'r, Leak>;
 /// A port finding of one side.
 pub type PortChange<'r> = Change<'r, PortFinding>;
 
-impl LeakChange<'_> {
-    /// Where the project's code opened the socket, `tests/net.rs:31:13`,
-    /// when the report has its creation site.
+impl<F: Finding> Change<'_, F> {
+    /// Where the project's code opened the socket, or made the call a port
+    /// finding is about (`bind`, `connect`), `tests/net.rs:31:13`, when the
+    /// report has it.
     pub fn site(&self) -> Option<String> {
-        self.finding.site()?.location()
-    }
-}
-
-impl PortChange<'_> {
-    /// Where the project's code made the call the finding is about (`bind`,
-    /// `connect`), `tests/net.rs:31:13`, when the report has it.
-    pub fn site(&self) -> Option<String> {
-        self.finding.call.as_ref()?.site.as_ref()?.location()
+        Finding::site(self.finding)?.location()
     }
 }
 

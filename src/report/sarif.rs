@@ -209,11 +209,7 @@ fn port_result(entry: &PortEntry, fingerprint: &str, paths: &RepoPaths) -> Sarif
         text.push_str("\nNo source line is known: placed on the workspace's Cargo.toml.");
         (paths.manifest(), 1, None)
     });
-    let level = match entry.finding.severity {
-        Some(Severity::Error) => ResultLevel::Error,
-        Some(Severity::Warning) => ResultLevel::Warning,
-        None => ResultLevel::Note,
-    };
+    let level = result_level(entry.finding.severity);
     let tests = vec![serde_json::Value::from(entry.test.full_name())];
     let at = location(file, line, column);
     found(
@@ -224,6 +220,16 @@ fn port_result(entry: &PortEntry, fingerprint: &str, paths: &RepoPaths) -> Sarif
         fingerprint,
         tests,
     )
+}
+
+/// SARIF's level for a severity; a port finding without one (it only
+/// explains a failure) is a note.
+fn result_level(severity: Option<Severity>) -> ResultLevel {
+    match severity {
+        Some(Severity::Error) => ResultLevel::Error,
+        Some(Severity::Warning) => ResultLevel::Warning,
+        None => ResultLevel::Note,
+    }
 }
 
 /// A result of the rule named `rule` (with its index in the driver's
@@ -291,10 +297,7 @@ fn result(group: &SiteGroup, fingerprint: &str, paths: &RepoPaths) -> SarifResul
             location
         })
         .collect();
-    let level = match group.severity() {
-        Severity::Error => ResultLevel::Error,
-        Severity::Warning => ResultLevel::Warning,
-    };
+    let level = result_level(Some(group.severity()));
     let tests = group.tests().into_iter().map(serde_json::Value::from);
     let at = location(file, line, column);
     let tests = tests.collect();

@@ -303,7 +303,7 @@ pub struct PortEntry<'a> {
 impl<'a> PortEntry<'a> {
     /// The project frame of the finding's call, when known.
     pub fn site(&self) -> Option<&'a Frame> {
-        self.finding.call.as_ref()?.site.as_ref()
+        self.finding.site()
     }
 
     /// The repository path, line and column of the call, when its site is
